@@ -1,0 +1,8 @@
+export {
+  GatewayError, ParseError, InvalidStateError, ValidationError, NotFoundError, ConflictError,
+  PayloadTooLargeError, UnavailableError, SipError, ConfigError,
+} from './errors.js';
+export { TypedEmitter } from './emitter.js';
+export { createLogger, silentLogger, REDACT_PATHS, type Logger } from './logger.js';
+export type { MediaFrame, VideoFrame, AudioFrame } from './media.js';
+export { seqDiff, tsDiff, sleep } from './time.js';
