@@ -1,0 +1,325 @@
+import type { Logger } from '../shared/logger.js';
+import { ConflictError } from '../shared/errors.js';
+import { TypedEmitter } from '../shared/emitter.js';
+import { sleep } from '../shared/time.js';
+import type { SipUserAgent, SipClientCall } from '../sip/index.js';
+import { buildOffer, parseAnswer, type NegotiatedMedia, type AudioCodecName, type VideoCodecName } from '../sip/sdp.js';
+import type { PortAllocator, RtpSocketPair } from '../rtp/index.js';
+import { RtpSession } from '../rtp/index.js';
+import { RtmpPublisher } from '../rtmp/index.js';
+import { MediaOutput } from './media-output.js';
+import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
+import type { CallObject, DtmfType, RtmpStreamStatus, StartupParams } from './types.js';
+import { resolveTarget, type SipTarget } from './sip-target.js';
+
+/** Everything a call needs from the process, handed in by the CallService. */
+export interface CallContext {
+  nodeId: string;
+  sessionId: string;
+  sip: SipUserAgent;
+  ports: PortAllocator;
+  /** Address written into the SDP (public RTP address or the local one). */
+  sdpAddress: string;
+  ringTimeoutMs: number;
+  jitterBufferMs: number;
+  codecs: { audio: readonly AudioCodecName[]; video: readonly VideoCodecName[]; h264Profiles: readonly string[] };
+  transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+  rtmpConnectTimeoutMs: number;
+  /** The embedded server's publish URL (`rtmp://127.0.0.1:1935/live`), or null when disabled. */
+  embeddedRtmpUrl: string | null;
+  log: Logger;
+}
+
+export interface CallEvents {
+  /** A status or rtmpStreamStatus change; `final` on the terminal one. */
+  change: [call: CallObject, final: boolean];
+  /** Media torn down, ports free. */
+  closed: [];
+}
+
+/** Media codecs the engine of this build receives (the offer carries only these). */
+const SUPPORTED = { audio: new Set(['PCMA', 'PCMU']), video: new Set(['H264']) };
+
+/**
+ * One outgoing capture: the SIP call, its RTP sessions and its output. The
+ * only place that wires sip, rtp, transcode and rtmp together for a call.
+ */
+export class Call extends TypedEmitter<CallEvents> {
+  readonly callId: string;
+  readonly toStream: string;
+  readonly rtmpUrl: string | null;
+  readonly rtmpStream: string | null;
+  readonly createdAt = Date.now();
+  readonly log: Logger;
+  readonly target: SipTarget;
+  #status: CallStatus = 'PENDING';
+  #sipStatus: number | null = null;
+  #info: string | null = null;
+  #rtmpStatus: RtmpStreamStatus | null = null;
+  #audioCodec: string | null = null;
+  #videoCodec: string | null = null;
+  #sipCall: SipClientCall | undefined;
+  #sockets: RtpSocketPair[] = [];
+  #sessions: { audio?: RtpSession; video?: RtpSession } = {};
+  #audioMedia: NegotiatedMedia | null = null;
+  #output: MediaOutput | undefined;
+  #publishers: RtmpPublisher[] = [];
+  #terminating = false;
+  #dtmfChain: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(readonly params: StartupParams & { callId: string; toStream: string }, private readonly ctx: CallContext, defaultDomain: string | null) {
+    super((event, error) => this.log.error({ event, err: error }, 'call listener failed'));
+    this.callId = params.callId;
+    this.toStream = params.toStream;
+    this.rtmpUrl = params.rtmpUrl ?? null;
+    this.rtmpStream = params.rtmpUrl ? (params.rtmpStream ?? params.toStream) : (params.rtmpStream ?? null);
+    this.log = ctx.log.child({ callId: this.callId });
+    this.target = resolveTarget(params, defaultDomain);
+  }
+
+  get status(): CallStatus {
+    return this.#status;
+  }
+
+  /** PIDs of this call's transcoder processes. */
+  get transcoderPids(): number[] {
+    const pid = this.#output?.transcoderPid;
+    return pid === undefined ? [] : [pid];
+  }
+
+  toJSON(): CallObject {
+    const p = this.params;
+    const caller = p.sipLogin ?? 'gateway';
+    return {
+      callId: this.callId, parentCallId: null, incoming: false,
+      status: this.#status, sipStatus: this.#sipStatus, info: this.#info,
+      caller, callee: p.callee, visibleName: p.visibleName ?? caller,
+      toStream: this.toStream, streamName: this.toStream,
+      rtmpUrl: this.rtmpUrl, rtmpStream: this.rtmpStream, rtmpStreamStatus: this.#rtmpStatus,
+      hasAudio: p.hasAudio, hasVideo: p.hasVideo,
+      audioCodec: this.#audioCodec, videoCodec: this.#videoCodec,
+      inviteParameters: p.inviteParameters ?? null,
+      sdp: null, mediaProvider: null, isMsrp: false, target: null, holdForTransfer: false,
+      appKey: p.appKey, nodeId: this.ctx.nodeId, sessionId: this.ctx.sessionId,
+      custom: p.custom, createdAt: this.createdAt,
+    };
+  }
+
+  /** Announces PENDING and starts dialing in the background. */
+  start(): void {
+    this.emit('change', this.toJSON(), false);
+    void this.#dial().catch((e: unknown) => {
+      this.log.error({ err: e }, 'call setup failed');
+      this.#end('FAILED', (e as Error).message);
+    });
+  }
+
+  /** `/call/terminate`: CANCEL while ringing, BYE when established. */
+  terminate(): void {
+    if (isTerminal(this.#status) || this.#terminating) return;
+    this.#terminating = true;
+    this.log.info({ status: this.#status }, 'terminate requested');
+    if (!this.#sipCall) {
+      this.#end('FINISH', 'NORMAL_CALL_CLEARING');
+      return;
+    }
+    void this.#sipCall.hangup().catch((e: unknown) => this.log.warn({ err: e }, 'hangup failed'))
+      .finally(() => this.#end('FINISH', 'NORMAL_CALL_CLEARING'));
+  }
+
+  /** `/call/send_dtmf`: queued per call, so digit strings never interleave. */
+  sendDtmf(digits: string, type: DtmfType): void {
+    if (this.#status !== 'ESTABLISHED') throw new ConflictError(`call ${this.callId} is ${this.#status}, not ESTABLISHED`);
+    const audio = this.#sessions.audio;
+    if (type === 'RFC2833' && (!audio || this.#audioMedia?.telephoneEventPt === undefined)) {
+      throw new ConflictError(`call ${this.callId} has no negotiated telephone-event; use INFO or INFO_RELAY`);
+    }
+    const run = async (): Promise<void> => {
+      if (type === 'RFC2833') {
+        await audio?.sendDtmf(digits, this.#audioMedia?.telephoneEventPt as number);
+        return;
+      }
+      for (const d of digits) {
+        if (d === ',') {
+          await sleep(500);
+          continue;
+        }
+        const status = type === 'INFO'
+          ? await this.#sipCall?.sendInfo('application/dtmf', d)
+          : await this.#sipCall?.sendInfo('application/dtmf-relay', `Signal=${d}\r\nDuration=160\r\n`);
+        if (status !== undefined && status >= 300) this.log.warn({ digit: d, status }, 'DTMF INFO refused');
+      }
+    };
+    this.#dtmfChain = this.#dtmfChain.then(run).catch((e: unknown) => this.log.warn({ err: e }, 'DTMF send failed'));
+    this.log.info({ digits, type }, 'DTMF queued');
+  }
+
+  /** Tears everything down: BYE → RTP → transcoder → RTMP. Resolves once. */
+  close(reason = 'NORMAL_CALL_CLEARING'): Promise<void> {
+    if (!isTerminal(this.#status)) {
+      this.#terminating = true;
+      const hang = this.#sipCall?.hangup().catch(() => undefined);
+      this.#end('FINISH', reason);
+      return Promise.all([hang, this.#closing]).then(() => undefined);
+    }
+    return this.#closing ?? Promise.resolve();
+  }
+
+  async #dial(): Promise<void> {
+    this.#sockets.push(await this.ctx.ports.allocate());
+    this.#sockets.push(await this.ctx.ports.allocate());
+    if (isTerminal(this.#status)) {
+      this.#releaseSockets();
+      return;
+    }
+    const [audio, video] = this.#sockets as [RtpSocketPair, RtpSocketPair];
+    const offer = buildOffer({
+      address: this.ctx.sdpAddress,
+      audioPort: audio.rtpPort,
+      videoPort: video.rtpPort,
+      sendAudio: this.params.hasAudio,
+      sendVideo: this.params.hasVideo,
+      audioCodecs: this.ctx.codecs.audio,
+      videoCodecs: this.ctx.codecs.video,
+      h264Profiles: this.ctx.codecs.h264Profiles,
+      extraSessionLines: this.params.sipSDP,
+    });
+    const t = this.target;
+    const sipCall = this.ctx.sip.invite({
+      callId: this.callId,
+      requestUri: t.requestUri,
+      from: { user: t.fromUser, host: t.fromHost, displayName: this.params.visibleName ?? t.fromUser },
+      destination: t.destination,
+      auth: this.params.sipPassword !== undefined
+        ? { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword }
+        : undefined,
+      sdpOffer: offer,
+      contactParams: this.params.sipContactParams,
+      ringTimeoutMs: this.ctx.ringTimeoutMs,
+      log: this.log,
+    });
+    this.#sipCall = sipCall;
+    sipCall.answerSdp = () => offer;
+    sipCall.on('progress', (status) => {
+      this.#sipStatus = status;
+      if (status === 180 || status === 181 || status === 182) this.#setStatus('RING');
+      else if (status === 183) this.#setStatus('SESSION_PROGRESS');
+    });
+    sipCall.on('established', (status, sdp) => this.#onEstablished(status, sdp));
+    sipCall.on('failed', (status, reason) => {
+      this.#sipStatus = status;
+      if (this.#terminating) this.#end('FINISH', 'NORMAL_CALL_CLEARING');
+      else if (status === 486 || status === 600) this.#end('BUSY', reason);
+      else this.#end('FAILED', status === 408 ? 'FAILED_BY_REQUEST_TIMEOUT' : reason);
+    });
+    sipCall.on('ended', (by) => {
+      this.log.info({ by }, 'call ended');
+      this.#end('FINISH', 'NORMAL_CALL_CLEARING');
+    });
+    sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
+    this.log.info({ requestUri: t.requestUri, destination: t.destination }, 'sending INVITE');
+    sipCall.start();
+    this.#setStatus('TRYING');
+  }
+
+  #onEstablished(status: number, sdp: string): void {
+    this.#sipStatus = status;
+    if (isTerminal(this.#status)) return;
+    let audio: NegotiatedMedia | null = null;
+    let video: NegotiatedMedia | null = null;
+    try {
+      const answer = parseAnswer(sdp);
+      audio = answer.audio && SUPPORTED.audio.has(answer.audio.codec.name.toUpperCase()) ? answer.audio : null;
+      video = answer.video && SUPPORTED.video.has(answer.video.codec.name.toUpperCase()) ? answer.video : null;
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'unusable SDP answer');
+    }
+    if (!audio && !video) {
+      this.#terminating = true;
+      void this.#sipCall?.hangup().catch(() => undefined);
+      this.#end('FAILED', 'NO_COMMON_CODECS');
+      return;
+    }
+    this.#audioMedia = audio;
+    this.#audioCodec = audio ? `${audio.codec.name}/${audio.codec.clockRate}` : null;
+    this.#videoCodec = video ? `${video.codec.name}/${video.codec.clockRate}` : null;
+    this.log.info({ audio: this.#audioCodec, video: this.#videoCodec }, 'call established');
+
+    const output = new MediaOutput({
+      log: this.log,
+      audioCodec: audio ? (audio.codec.name.toUpperCase() as 'PCMA' | 'PCMU') : null,
+      hasVideo: video !== null,
+      transcode: this.ctx.transcode,
+    });
+    this.#output = output;
+    const [aSock, vSock] = this.#sockets as [RtpSocketPair, RtpSocketPair];
+    for (const [kind, media, sockets] of [['audio', audio, aSock], ['video', video, vSock]] as const) {
+      if (!media) continue;
+      const s = new RtpSession({
+        kind,
+        sockets,
+        payloadTypes: media.payloadTypes,
+        remote: { host: media.address, rtpPort: media.port, rtcpPort: media.rtcpPort },
+        jitterBufferMs: this.ctx.jitterBufferMs,
+        log: this.log,
+      });
+      s.on('frame', (f) => output.onFrame(f));
+      s.on('dtmf', (digit, durationMs) => this.log.info({ digit, durationMs }, 'DTMF received'));
+      s.start();
+      this.#sessions[kind] = s;
+    }
+
+    const targets: { url: string; stream: string; primary: boolean }[] = [];
+    if (this.rtmpUrl) targets.push({ url: this.rtmpUrl, stream: this.rtmpStream ?? this.toStream, primary: true });
+    if (this.ctx.embeddedRtmpUrl) targets.push({ url: this.ctx.embeddedRtmpUrl, stream: this.toStream, primary: !this.rtmpUrl });
+    for (const t of targets) {
+      const p = new RtmpPublisher({ url: t.url, streamName: t.stream, log: this.log.child({ rtmp: t.primary ? 'primary' : 'embedded' }), connectTimeoutMs: this.ctx.rtmpConnectTimeoutMs });
+      p.on('status', (s, reason) => {
+        this.log.info({ url: t.url, status: s, reason }, 'RTMP status');
+        if (t.primary) this.#setRtmpStatus(s);
+      });
+      this.#publishers.push(p);
+      output.addTarget(p);
+      p.start();
+    }
+    this.#rtmpStatus = targets.length > 0 ? 'RTMP_STREAM_WAIT' : null;
+    this.#setStatus('ESTABLISHED');
+  }
+
+  #setStatus(to: CallStatus, info?: string): void {
+    if (to === this.#status) return;
+    assertTransition(this.#status, to);
+    this.#status = to;
+    if (info !== undefined) this.#info = info;
+    this.log.info({ status: to, sipStatus: this.#sipStatus, info: this.#info }, 'call status');
+    this.emit('change', this.toJSON(), isTerminal(to));
+  }
+
+  #setRtmpStatus(s: RtmpStreamStatus): void {
+    if (s === this.#rtmpStatus || isTerminal(this.#status)) return;
+    this.#rtmpStatus = s;
+    this.emit('change', this.toJSON(), false);
+  }
+
+  #end(status: 'FINISH' | 'BUSY' | 'FAILED', info: string): void {
+    if (isTerminal(this.#status)) return;
+    this.#setStatus(status, info);
+    this.#closing = this.#teardown();
+  }
+
+  /** RTP → transcoder → RTMP, after the SIP side (BYE/CANCEL) has been started. */
+  async #teardown(): Promise<void> {
+    for (const s of Object.values(this.#sessions)) s.close();
+    this.#releaseSockets();
+    await this.#output?.close().catch((e: unknown) => this.log.warn({ err: e }, 'output close failed'));
+    await Promise.all(this.#publishers.map((p) => p.close().catch(() => undefined)));
+    this.log.info('call media closed');
+    this.emit('closed');
+  }
+
+  #releaseSockets(): void {
+    for (const s of this.#sockets) s.close();
+    this.#sockets = [];
+  }
+}

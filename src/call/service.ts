@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { TypedEmitter } from '../shared/emitter.js';
+import type { Logger } from '../shared/logger.js';
+import { Call, type CallContext } from './call.js';
+import { CallRegistry } from './registry.js';
+import type { CallFilter, CallObject, DtmfType, StartupParams } from './types.js';
+
+export interface CallServiceOptions extends Omit<CallContext, 'log' | 'sessionId'> {
+  maxCalls: number;
+  defaultDomain: string | null;
+  log: Logger;
+}
+
+export interface CallServiceEvents {
+  /** Every status / rtmpStreamStatus change of every call, in order per call. */
+  change: [call: CallObject, final: boolean];
+}
+
+/** ≥16 random URL-safe characters (SPEC §2.1). */
+export function newCallId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+/** The call layer's surface for the REST API: start, find, terminate, DTMF. */
+export class CallService extends TypedEmitter<CallServiceEvents> {
+  readonly registry: CallRegistry<Call>;
+  readonly #closing = new Set<Promise<void>>();
+  readonly #sessionId = newCallId();
+
+  constructor(private readonly opts: CallServiceOptions) {
+    super((event, error) => opts.log.error({ event, err: error }, 'call service listener failed'));
+    this.registry = new CallRegistry(opts.maxCalls);
+  }
+
+  startup(p: StartupParams): CallObject {
+    const callId = p.callId ?? newCallId();
+    const toStream = p.toStream ?? callId;
+    const params = { ...p, callId, toStream };
+    const call = new Call(params, { ...this.opts, sessionId: this.#sessionId }, this.opts.defaultDomain);
+    this.registry.add(call);
+    call.on('change', (obj, final) => {
+      if (final) this.registry.remove(call);
+      this.emit('change', obj, final);
+    });
+    const closed = new Promise<void>((resolve) => call.once('closed', resolve));
+    this.#closing.add(closed);
+    void closed.then(() => this.#closing.delete(closed));
+    call.start();
+    return call.toJSON();
+  }
+
+  find(filter: CallFilter): CallObject[] {
+    return this.registry.find(filter).map((c) => c.toJSON());
+  }
+
+  findAll(): CallObject[] {
+    return this.registry.all().map((c) => c.toJSON());
+  }
+
+  terminate(callId: string): void {
+    this.registry.get(callId).terminate();
+  }
+
+  sendDtmf(callId: string, digits: string, type: DtmfType): void {
+    this.registry.get(callId).sendDtmf(digits, type);
+  }
+
+  /** Refuses new calls, hangs up every live call and waits for their media to close. */
+  async close(): Promise<void> {
+    this.registry.closeForNew();
+    await Promise.all(this.registry.all().map((c) => c.close('NORMAL_CALL_CLEARING')));
+    await Promise.all([...this.#closing]);
+  }
+}

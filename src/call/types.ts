@@ -1,0 +1,65 @@
+import type { CallStatus } from './call-state.js';
+
+export type RtmpStreamStatus = 'RTMP_STREAM_WAIT' | 'RTMP_STREAM_ACTIVE' | 'RTMP_CONNECTION_LOST' | 'RTMP_CONNECTION_FAILED';
+export type DtmfType = 'RFC2833' | 'INFO' | 'INFO_RELAY';
+
+/** A validated `/call/startup` request (SPEC §2.1), defaults not yet applied. */
+export interface StartupParams {
+  callId?: string;
+  callee: string;
+  toStream?: string;
+  rtmpUrl?: string;
+  rtmpStream?: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  sipLogin?: string;
+  sipAuthenticationName?: string;
+  sipPassword?: string;
+  sipDomain?: string;
+  sipOutboundProxy?: string;
+  sipPort?: number;
+  sipTransport?: 'udp' | 'tcp' | 'tls';
+  sipRegisterRequired: boolean;
+  visibleName?: string;
+  inviteParameters?: Record<string, string>;
+  sipContactParams?: string;
+  sipSDP?: string[];
+  appKey: string;
+  custom: Record<string, unknown>;
+}
+
+/** The Call object of SPEC §2.6, as answered and posted in events. */
+export interface CallObject {
+  callId: string;
+  parentCallId: null;
+  incoming: false;
+  status: CallStatus;
+  sipStatus: number | null;
+  info: string | null;
+  caller: string;
+  callee: string;
+  visibleName: string;
+  toStream: string;
+  streamName: string;
+  rtmpUrl: string | null;
+  rtmpStream: string | null;
+  rtmpStreamStatus: RtmpStreamStatus | null;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  audioCodec: string | null;
+  videoCodec: string | null;
+  inviteParameters: Record<string, string> | null;
+  sdp: null;
+  mediaProvider: null;
+  isMsrp: false;
+  target: null;
+  holdForTransfer: false;
+  appKey: string;
+  nodeId: string;
+  sessionId: string;
+  custom: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** Fields `/call/find` filters on. */
+export type CallFilter = Partial<Record<'callId' | 'callee' | 'caller' | 'status' | 'rtmpUrl' | 'rtmpStream' | 'toStream', string>>;

@@ -1,0 +1,2 @@
+export { configSchema, type GatewayConfig } from './schema.js';
+export { loadConfig, parseConfig, deepMerge, envOverrides } from './load.js';

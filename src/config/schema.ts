@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const nonEmpty = z.string().min(1);
+
+/**
+ * The configuration schema of SPEC §7. Every key has a default, so an empty
+ * file gives a working gateway (embedded RTMP server included).
+ */
+export const configSchema = z.object({
+  nodeId: nonEmpty.default('gw1'),
+  profile: z.enum(['dev', 'production']).default('dev'),
+  rest: z.object({
+    host: nonEmpty.default('0.0.0.0'),
+    httpPort: port.default(8081),
+    httpsPort: port.default(8444),
+    tls: z.object({ cert: z.string().nullable().default(null), key: z.string().nullable().default(null) }).default({ cert: null, key: null }),
+    users: z.array(z.object({ name: nonEmpty, password: nonEmpty })).default([]),
+    maxCalls: z.number().int().min(1).default(500),
+    maxBodyBytes: z.number().int().min(1024).default(65536),
+  }).prefault({}),
+  sip: z.object({
+    host: nonEmpty.default('0.0.0.0'),
+    port: port.default(5060),
+    transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+    publicAddress: z.string().nullable().default(null),
+    userAgent: nonEmpty.default('sip-rtmp-gateway/0.1'),
+    ringTimeoutMs: z.number().int().min(1000).default(60000),
+    defaultDomain: z.string().nullable().default(null),
+  }).prefault({}),
+  rtp: z.object({
+    host: nonEmpty.default('0.0.0.0'),
+    publicAddress: z.string().nullable().default(null),
+    portMin: port.default(31000),
+    portMax: port.default(31999),
+    jitterBufferMs: z.number().int().min(0).max(2000).default(100),
+    rtpActivityTimeoutMs: z.number().int().min(0).default(60000),
+    generateMediaForUa: z.boolean().default(true),
+  }).refine((r) => r.portMin <= r.portMax && r.portMin % 2 === 0 && r.portMax - r.portMin >= 3, {
+    path: ['portMin'], message: 'must be even, below rtp.portMax, with room for two port pairs',
+  }).prefault({}),
+  codecs: z.object({
+    audio: z.array(z.enum(['opus', 'pcma', 'pcmu', 'g722', 'speex16', 'telephone-event'])).default(['opus', 'pcma', 'pcmu', 'g722', 'speex16', 'telephone-event']),
+    video: z.array(z.enum(['h264', 'vp8'])).default(['h264', 'vp8']),
+    exclude: z.array(z.string()).default([]),
+    h264Profiles: z.array(z.string().regex(/^[0-9a-fA-F]{6}$/, 'six hex digits')).default(['42e01f', '640028']),
+  }).prefault({}),
+  transcode: z.object({
+    ffmpegPath: nonEmpty.default('ffmpeg'),
+    audio: z.enum(['aac', 'copy']).default('aac'),
+    audioBitrate: z.number().int().min(8000).max(512000).default(64000),
+    audioSampleRate: z.union([z.literal(44100), z.literal(48000)]).default(48000),
+    videoPreset: nonEmpty.default('veryfast'),
+    keyframeIntervalS: z.number().min(0.5).max(10).default(2),
+  }).prefault({}),
+  rtmp: z.object({
+    connectTimeoutMs: z.number().int().min(100).default(10000),
+    reconnect: z.object({
+      initialDelayMs: z.number().int().min(0).default(1000),
+      maxDelayMs: z.number().int().min(0).default(30000),
+      giveUpAfterMs: z.number().int().min(0).default(300000),
+      failCall: z.boolean().default(true),
+    }).prefault({}),
+    embedded: z.object({
+      enabled: z.boolean().default(true),
+      host: nonEmpty.default('0.0.0.0'),
+      rtmpPort: port.default(1935),
+      httpPort: port.default(8000),
+      app: z.string().regex(/^[A-Za-z0-9_.~-]+$/).default('live'),
+    }).prefault({}),
+  }).prefault({}),
+  webhook: z.object({
+    apps: z.record(z.string(), z.string().regex(/^(https?:\/\/[^/]+.*)?$/, 'must be an http(s) URL or empty')).default({ callApp: 'http://localhost:9091/CallApp' }),
+    timeoutMs: z.number().int().min(100).default(5000),
+    retries: z.number().int().min(0).max(10).default(3),
+    secret: z.string().nullable().default(null),
+    maxQueuePerCall: z.number().int().min(2).default(100),
+  }).prefault({}),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+}).refine((c) => c.profile !== 'production' || c.rest.users.length > 0, {
+  path: ['rest', 'users'],
+  message: 'profile "production" needs at least one REST user (there is no built-in password)',
+  // Checked even when other keys are wrong, so one start lists every problem.
+  when: (p) => typeof p.value === 'object' && p.value !== null && (p.value as { rest?: { users?: unknown } }).rest?.users !== undefined,
+});
+
+export type GatewayConfig = z.infer<typeof configSchema>;

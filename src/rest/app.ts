@@ -1,0 +1,140 @@
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { GatewayError, NotFoundError, ValidationError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { CallService } from '../call/index.js';
+import { startupSchema, findSchema, terminateSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
+
+export interface RestOptions {
+  calls: CallService;
+  log: Logger;
+  maxBodyBytes: number;
+  /** When non-empty, every /rest-api request needs HTTP Basic auth with one of these. */
+  users: readonly { name: string; password: string }[];
+  /** Called per answered request, for metrics. */
+  onRequest?: (route: string, status: number) => void;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large',
+  500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+};
+
+function errorBody(status: number, message: string, path: string): object {
+  return { error: REASONS[status] ?? 'Error', message, path, status, timestamp: Date.now() };
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const first = r.error.issues[0];
+  const field = first?.path.join('.');
+  const message = first?.message ?? 'invalid request';
+  throw new ValidationError(field && !message.includes(field) ? `${field}: ${message}` : message);
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The REST API of SPEC §2 (WCS compatible), mounted at /rest-api. */
+export function createRestApp(opts: RestOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    res.on('finish', () => opts.onRequest?.(req.route?.path ? `/rest-api${String(req.route.path)}` : 'other', res.statusCode));
+    next();
+  });
+
+  if (opts.users.length > 0) {
+    app.use('/rest-api', (req, res, next) => {
+      const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? '');
+      const [name, ...rest] = m ? Buffer.from(m[1] as string, 'base64').toString('utf8').split(':') : [];
+      const password = rest.join(':');
+      if (name !== undefined && opts.users.some((u) => safeEqual(u.name, name) && safeEqual(u.password, password))) {
+        next();
+        return;
+      }
+      res.set('WWW-Authenticate', 'Basic realm="gateway"').status(401)
+        .json(errorBody(401, 'authentication required', req.originalUrl));
+    });
+  }
+
+  // Every method takes JSON; clients are not always careful with Content-Type.
+  app.use('/rest-api', express.json({ limit: opts.maxBodyBytes, type: () => true, strict: false }));
+  app.use('/rest-api', (req, _res, next) => {
+    if (req.method !== 'POST') {
+      next();
+      return;
+    }
+    if (req.body === undefined) req.body = {};
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      next(new ValidationError('the body must be a JSON object'));
+      return;
+    }
+    next();
+  });
+
+  const r = express.Router();
+  r.post('/call/startup', (req, res) => {
+    const p = parse(startupSchema, req.body);
+    for (const name of [p.sipLogin, p.sipAuthenticationName]) {
+      if (name !== undefined && !SIP_USER.test(name)) throw new ValidationError(RESERVED_SYMBOLS_MESSAGE);
+    }
+    const { sipVisibleName, visibleName, ...rest } = p;
+    res.json(opts.calls.startup({ ...rest, visibleName: visibleName ?? sipVisibleName }));
+  });
+  r.post('/call/find', (req, res) => {
+    const found = opts.calls.find(parse(findSchema, req.body));
+    if (found.length === 0) throw new NotFoundError('no call matches');
+    res.json(found);
+  });
+  r.post('/call/find_all', (_req, res) => {
+    const all = opts.calls.findAll();
+    if (all.length === 0) throw new NotFoundError('there are no calls');
+    res.json(all);
+  });
+  r.post('/call/terminate', (req, res) => {
+    const { callId } = parse(terminateSchema, req.body);
+    opts.calls.terminate(callId);
+    res.json({ callId, result: 'terminating' });
+  });
+  r.post('/call/send_dtmf', (req, res) => {
+    const { callId, dtmf, type } = parse(dtmfSchema, req.body);
+    opts.calls.sendDtmf(callId, dtmf, type);
+    res.json({ callId, dtmf, type, result: 'accepted' });
+  });
+  app.use('/rest-api', r);
+
+  app.use((req, res) => {
+    res.status(404).json(errorBody(404, `no route ${req.method} ${req.path}`, req.originalUrl));
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    let status = 500;
+    let message = 'internal error';
+    if (err instanceof GatewayError) {
+      status = err.httpStatus;
+      message = err.message;
+    } else if (e.type === 'entity.parse.failed') {
+      status = 400;
+      message = 'invalid JSON body';
+    } else if (e.type === 'entity.too.large') {
+      status = 413;
+      message = `body larger than ${opts.maxBodyBytes} bytes`;
+    } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      status = e.status;
+      message = e.message ?? 'bad request';
+    }
+    if (status >= 500) opts.log.error({ err, path: req.originalUrl }, 'REST request failed');
+    else opts.log.info({ path: req.originalUrl, status, message }, 'REST request refused');
+    res.status(status).json(errorBody(status, message, req.originalUrl));
+  });
+  return app;
+}

@@ -1,0 +1,1 @@
+export { createRestApp, type RestOptions } from './app.js';

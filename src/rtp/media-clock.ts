@@ -1,0 +1,69 @@
+import { performance } from 'node:perf_hooks';
+import { tsDiff } from '../shared/time.js';
+
+/** Process-wide epoch of the media clock: every stream's `ptsMs` is relative to it. */
+const EPOCH = performance.now();
+
+/**
+ * Milliseconds on the process-wide media clock (monotonic, unaffected by
+ * wall-clock steps). Audio and video of a call are both anchored on it, so
+ * their `ptsMs` values are comparable without RTCP.
+ */
+export function mediaClockNow(): number {
+  return performance.now() - EPOCH;
+}
+
+/**
+ * Maps the 32-bit RTP timestamps of one stream (one SSRC) to `ptsMs` on the
+ * media clock: the first timestamp seen maps to the media clock at that moment,
+ * later ones are offset by their (unwrapped) distance at the codec clock rate.
+ * Steps backwards (B-frames, reordering) are signed distances, not wraps
+ * (RFC 3550 §5.1: the timestamp wraps modulo 2^32).
+ */
+export class RtpTimestampMapper {
+  readonly clockRate: number;
+  #anchorTs = 0;
+  #anchorMs = 0;
+  /** Unwrapped timestamp of the last mapped value, relative to the anchor. */
+  #lastTs = 0;
+  #lastExt = 0;
+  #started = false;
+
+  constructor(clockRate: number) {
+    if (!(clockRate > 0)) throw new RangeError(`invalid clock rate ${clockRate}`);
+    this.clockRate = clockRate;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Returns `ptsMs` for an RTP timestamp; the first call anchors the stream at `nowMs`. */
+  map(timestamp: number, nowMs: number): number {
+    if (!this.#started) {
+      this.setAnchor(timestamp, nowMs);
+      return nowMs;
+    }
+    this.#lastExt += tsDiff(this.#lastTs, timestamp >>> 0);
+    this.#lastTs = timestamp >>> 0;
+    return this.#anchorMs + (this.#lastExt * 1000) / this.clockRate;
+  }
+
+  /**
+   * Re-anchors the stream: `timestamp` maps to `mediaMs` from now on. This is
+   * the hook for lip sync from RTCP sender reports (RFC 3550 §6.4.1), which
+   * pair an RTP timestamp with the sender's wall clock.
+   */
+  setAnchor(timestamp: number, mediaMs: number): void {
+    this.#anchorTs = timestamp >>> 0;
+    this.#anchorMs = mediaMs;
+    this.#lastTs = this.#anchorTs;
+    this.#lastExt = 0;
+    this.#started = true;
+  }
+
+  /** Forgets the anchor (new SSRC): the next timestamp re-anchors on the media clock. */
+  reset(): void {
+    this.#started = false;
+  }
+}

@@ -1,0 +1,1 @@
+export { WebhookDispatcher, type WebhookOptions, type DeliveryResult } from './dispatcher.js';
