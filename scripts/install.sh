@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the gateway and its tests need on a fresh Debian machine:
+# Debian packages (ffmpeg for transcoding; SIPp, nginx with its RTMP module and
+# tcpdump as the test suite's real peers) and the npm packages. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runtime_pkgs=(ffmpeg)
+test_pkgs=(sip-tester nginx libnginx-mod-rtmp tcpdump openssl)
+pkgs=("${runtime_pkgs[@]}")
+if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,167 @@
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+import { networkInterfaces } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type GatewayConfig } from './config/index.js';
+import { ConfigError } from './shared/errors.js';
+import { createLogger, type Logger } from './shared/logger.js';
+import { SipUserAgent } from './sip/index.js';
+import { PortAllocator } from './rtp/index.js';
+import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
+import { CallService } from './call/index.js';
+import { createRestApp } from './rest/index.js';
+import { WebhookDispatcher } from './webhook/index.js';
+import { GatewayMetrics } from './metrics/index.js';
+
+/** Codecs the media engine of this build can receive; the rest of the configured list is left out of offers. */
+const RECEIVABLE_AUDIO = new Set(['pcma', 'pcmu', 'telephone-event']);
+const RECEIVABLE_VIDEO = new Set(['h264']);
+
+export interface Gateway {
+  readonly config: Readonly<GatewayConfig>;
+  readonly calls: CallService;
+  readonly restPort: number;
+  readonly sipPort: number;
+  readonly embedded: EmbeddedServer | null;
+  close(): Promise<void>;
+}
+
+function localAddressFor(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+}
+
+/** The address to advertise for a socket bound to `host`: a wildcard bind advertises the first external IPv4 address. */
+function advertisedAddress(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** The composition root: the only place that reads the configuration and wires the modules. */
+export async function startGateway(config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> {
+  const exclude = new Set(config.codecs.exclude.map((c) => c.toLowerCase()));
+  const audioCodecs = config.codecs.audio.filter((c) => !exclude.has(c) && RECEIVABLE_AUDIO.has(c));
+  const videoCodecs = config.codecs.video.filter((c) => !exclude.has(c) && RECEIVABLE_VIDEO.has(c));
+  const notYet = [...config.codecs.audio, ...config.codecs.video].filter((c) => !exclude.has(c) && !RECEIVABLE_AUDIO.has(c) && !RECEIVABLE_VIDEO.has(c));
+  if (notYet.length > 0) log.warn({ codecs: notYet }, 'codecs not offered: this build does not receive them yet');
+
+  const metrics = new GatewayMetrics();
+  const closers: (() => Promise<void> | void)[] = [];
+  try {
+    let embedded: EmbeddedServer | null = null;
+    if (config.rtmp.embedded.enabled) {
+      embedded = await startEmbeddedServer({ ...config.rtmp.embedded, log: log.child({ module: 'embedded-rtmp' }) });
+      closers.unshift(() => embedded?.close());
+    }
+    const sip = await SipUserAgent.start({
+      host: config.sip.host, port: config.sip.port, publicAddress: config.sip.publicAddress,
+      userAgent: config.sip.userAgent, log: log.child({ module: 'sip' }),
+    });
+    closers.unshift(() => sip.close());
+    const ports = new PortAllocator({ min: config.rtp.portMin, max: config.rtp.portMax, host: config.rtp.host });
+    const webhook = new WebhookDispatcher({ ...config.webhook, log: log.child({ module: 'webhook' }) });
+    webhook.onResult = (r) => metrics.webhookDeliveries.inc({ result: r });
+
+    const calls = new CallService({
+      nodeId: config.nodeId,
+      sip,
+      ports,
+      sdpAddress: config.rtp.publicAddress ?? config.sip.publicAddress ?? advertisedAddress(config.rtp.host),
+      ringTimeoutMs: config.sip.ringTimeoutMs,
+      jitterBufferMs: config.rtp.jitterBufferMs,
+      codecs: { audio: audioCodecs, video: videoCodecs, h264Profiles: config.codecs.h264Profiles },
+      transcode: config.transcode,
+      rtmpConnectTimeoutMs: config.rtmp.connectTimeoutMs,
+      embeddedRtmpUrl: embedded?.rtmpUrl ?? null,
+      maxCalls: config.rest.maxCalls,
+      defaultDomain: config.sip.defaultDomain,
+      log,
+    });
+    calls.on('change', (call, final) => {
+      webhook.post(call.appKey, 'CallStatusEvent', call.callId, call, final);
+      if (final) metrics.callsEnded.inc({ status: call.status, reason: call.info ?? '' });
+      metrics.liveCalls.set(calls.registry.size);
+    });
+
+    const app = createRestApp({
+      calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
+      users: config.profile === 'production' ? config.rest.users : [],
+      onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
+    });
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.rest.httpPort, config.rest.host, resolve);
+    });
+    closers.unshift(() => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }));
+
+    const restPort = (server.address() as AddressInfo).port;
+    log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, sipPort: sip.localAddress.port,
+      embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },
+    'gateway started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      config, calls, restPort, sipPort: sip.localAddress.port, embedded,
+      close: () => (closing ??= (async () => {
+        log.info('gateway stopping');
+        await calls.close();
+        await webhook.flush(config.webhook.timeoutMs);
+        webhook.close();
+        for (const c of closers) await c();
+        log.info('gateway stopped');
+      })()),
+    };
+  } catch (e) {
+    for (const c of closers) await c();
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
+  let config: Readonly<GatewayConfig>;
+  try {
+    config = loadConfig(values.config ?? process.env.GATEWAY_CONFIG);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.log.level);
+  const gw = await startGateway(config, log);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      log.error('shutdown deadline passed; exiting');
+      process.exit(1);
+    }, 20_000);
+    deadline.unref();
+    void gw.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`gateway failed to start: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,439 @@
+/**
+ * RTMP(S) publisher: the socket shell around the pure handshake, chunk, AMF0
+ * and FLV code. One instance publishes one stream to one server; the call
+ * layer fans the same FlvTag objects out to several instances.
+ *
+ * Command sequence (what FMLE/OBS/FFmpeg send, and what Wowza, nginx-rtmp,
+ * node-media-server, YouTube and Facebook accept):
+ *   connect → _result, releaseStream, FCPublish, createStream → _result(streamId),
+ *   publish(name, 'live') → onStatus NetStream.Publish.Start,
+ *   then @setDataFrame onMetaData, sequence headers, media.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { TypedEmitter } from '../shared/emitter.js';
+import { ParseError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { encodeAmf0 } from './amf0.js';
+import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from './chunk.js';
+import { isSequenceHeader, type FlvTag } from './flv.js';
+import { HandshakeClient } from './handshake.js';
+import {
+  USER_CONTROL, acknowledgementPayload, parseCommand, parseU32, parseUserControl, setChunkSizePayload,
+  statusInfo, userControlPayload, windowAckSizePayload, type RtmpCommand,
+} from './messages.js';
+import { nextPhase, type PublisherPhase } from './publisher-state.js';
+import { parseRtmpUrl, type RtmpTarget } from './url.js';
+
+export type RtmpStreamStatus = 'RTMP_STREAM_WAIT' | 'RTMP_STREAM_ACTIVE' | 'RTMP_CONNECTION_LOST' | 'RTMP_CONNECTION_FAILED';
+
+export interface RtmpPublisherOptions {
+  /** `rtmp[s]://host[:port]/app[/instance][?query]` (see parseRtmpUrl). */
+  url: string;
+  /** The key passed to publish. */
+  streamName: string;
+  log: Logger;
+  /** Limit for TCP connect + handshake + publish accepted; default 10000. */
+  connectTimeoutMs?: number;
+  /** Socket backlog above which video is dropped up to the next keyframe; default 4 MiB. */
+  maxQueueBytes?: number;
+}
+
+/** Counters for metrics. */
+export interface RtmpPublisherStats {
+  bytesOut: number;
+  bytesIn: number;
+  tagsWritten: number;
+  videoDropped: number;
+  audioDropped: number;
+}
+
+/** Our outgoing chunk size: large enough that most audio frames fit one chunk. */
+const OUT_CHUNK_SIZE = 4096;
+// Chunk stream ids: 2 is reserved for protocol control (§5.4); the rest follow FFmpeg's layout.
+const CS_CONTROL = 2;
+const CS_COMMAND = 3;
+const CS_AUDIO = 4;
+const CS_STREAM = 5;
+const CS_VIDEO = 6;
+const TX_CONNECT = 1;
+const TX_RELEASE = 2;
+const TX_FCPUBLISH = 3;
+const TX_CREATE = 4;
+const TX_PUBLISH = 5;
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Publishes FLV tags to an RTMP server. Status: `RTMP_STREAM_WAIT` until the
+ * publish is accepted and the first media tag is written (`RTMP_STREAM_ACTIVE`);
+ * a failure to connect or publish is `RTMP_CONNECTION_FAILED`; an accepted
+ * publish whose connection drops is `RTMP_CONNECTION_LOST`. No retry here:
+ * `start()` may be called again after FAILED or LOST.
+ */
+export class RtmpPublisher extends TypedEmitter<{
+  status: [status: RtmpStreamStatus, reason: string | undefined];
+  closed: [];
+}> {
+  readonly #log: Logger;
+  readonly #target: RtmpTarget;
+  readonly #connectTimeoutMs: number;
+  readonly #maxQueue: number;
+  #phase: PublisherPhase = 'idle';
+  #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
+  #socket: net.Socket | undefined;
+  #hs: HandshakeClient | undefined;
+  #dec = new ChunkDecoder();
+  #enc = new ChunkEncoder();
+  #timer: NodeJS.Timeout | undefined;
+  #lastError: string | undefined;
+  #streamId = 0;
+  #headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag } = {};
+  #mediaWritten = false;
+  #sawVideoKey = false;
+  #dropVideo = false;
+  #ackWindow = 0;
+  #ackedAt = 0;
+  #sentWindow = 0;
+  #closing: Promise<void> | undefined;
+  readonly #stats: RtmpPublisherStats = { bytesOut: 0, bytesIn: 0, tagsWritten: 0, videoDropped: 0, audioDropped: 0 };
+
+  constructor(opts: RtmpPublisherOptions) {
+    super();
+    this.#target = parseRtmpUrl(opts.url, opts.streamName);
+    this.#log = opts.log.child({ rtmp: `${this.#target.host}:${this.#target.port}/${this.#target.app}` });
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.#maxQueue = opts.maxQueueBytes ?? 4 * 1024 * 1024;
+  }
+
+  get status(): RtmpStreamStatus {
+    return this.#status;
+  }
+
+  /** Internal connection phase (for tests and diagnostics). */
+  get phase(): PublisherPhase {
+    return this.#phase;
+  }
+
+  get stats(): Readonly<RtmpPublisherStats> {
+    return this.#stats;
+  }
+
+  /** Connects and publishes. Allowed when idle, or again after FAILED/LOST. */
+  start(): void {
+    this.#phase = nextPhase(this.#phase, 'connecting');
+    const t = this.#target;
+    this.#dec = new ChunkDecoder();
+    this.#enc = new ChunkEncoder();
+    this.#hs = undefined;
+    this.#lastError = undefined;
+    this.#streamId = 0;
+    this.#mediaWritten = false;
+    this.#sawVideoKey = false;
+    this.#dropVideo = false;
+    this.#ackWindow = 0;
+    this.#ackedAt = 0;
+    this.#sentWindow = 0;
+    this.#stats.bytesIn = 0;
+    const socket = t.secure
+      ? tls.connect({ host: t.host, port: t.port, servername: net.isIP(t.host) === 0 ? t.host : undefined })
+      : net.connect({ host: t.host, port: t.port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.once(t.secure ? 'secureConnect' : 'connect', () => {
+      if (socket === this.#socket) this.#onConnected();
+    });
+    socket.on('data', (data: Buffer) => {
+      if (socket === this.#socket) this.#onData(data);
+    });
+    socket.on('error', (err: Error) => {
+      if (socket === this.#socket) this.#lastError = err.message;
+    });
+    socket.once('close', () => {
+      if (socket === this.#socket) this.#onClose();
+    });
+    this.#timer = setTimeout(() => {
+      this.#fail(`timeout after ${this.#connectTimeoutMs} ms (${this.#phase})`);
+    }, this.#connectTimeoutMs);
+    this.#log.debug('RTMP connecting');
+  }
+
+  /**
+   * Sets the tags sent first on every connection (metadata, then video and
+   * audio sequence headers). While publishing, the given ones go out at once.
+   */
+  setHeaders(headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag }): void {
+    if (headers.metadata) this.#headers.metadata = headers.metadata;
+    if (headers.video) this.#headers.video = headers.video;
+    if (headers.audio) this.#headers.audio = headers.audio;
+    if (this.#phase === 'publishing') {
+      if (headers.metadata) this.#send(headers.metadata);
+      if (headers.video) this.#send(headers.video);
+      if (headers.audio) this.#send(headers.audio);
+    }
+  }
+
+  /**
+   * Queues a tag. Dropped when not publishing. Video waits for a keyframe; so
+   * does audio when a video header is set (each connection starts on a
+   * keyframe). When the socket backlog passes the limit, video is dropped up
+   * to the next keyframe; audio only past four times the limit.
+   */
+  write(tag: FlvTag): void {
+    if (this.#phase !== 'publishing') return;
+    const socket = this.#socket as net.Socket;
+    if (tag.type === 'script' || isSequenceHeader(tag)) {
+      this.#send(tag);
+      return;
+    }
+    if (tag.type === 'video') {
+      if (tag.key) {
+        this.#dropVideo = socket.writableLength > this.#maxQueue;
+        if (!this.#dropVideo) this.#sawVideoKey = true;
+      } else if (!this.#dropVideo && socket.writableLength > this.#maxQueue) {
+        this.#dropVideo = true;
+      }
+      if (this.#dropVideo || !this.#sawVideoKey) {
+        this.#stats.videoDropped++;
+        return;
+      }
+    } else if ((this.#headers.video !== undefined && !this.#sawVideoKey) || socket.writableLength > 4 * this.#maxQueue) {
+      this.#stats.audioDropped++;
+      return;
+    }
+    this.#send(tag);
+    if (!this.#mediaWritten) {
+      this.#mediaWritten = true;
+      this.#setStatus('RTMP_STREAM_ACTIVE', undefined);
+    }
+  }
+
+  /** Unpublishes (FCUnpublish, deleteStream) when publishing, ends the socket, resolves once it is closed. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const wasPublishing = this.#phase === 'publishing';
+    this.#phase = nextPhase(this.#phase, 'closed');
+    this.#clearTimer();
+    const socket = this.#socket;
+    if (socket !== undefined && !socket.destroyed) {
+      if (wasPublishing) {
+        const name = this.#target.streamName;
+        this.#command(CS_COMMAND, 0, encodeAmf0('FCUnpublish', 6, null, name));
+        this.#command(CS_COMMAND, 0, encodeAmf0('deleteStream', 7, null, this.#streamId));
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+        socket.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        socket.end();
+      });
+    }
+    this.#log.debug('RTMP publisher closed');
+    this.emit('closed');
+  }
+
+  #onConnected(): void {
+    this.#phase = nextPhase(this.#phase, 'handshaking');
+    this.#hs = new HandshakeClient();
+    this.#write(this.#hs.start());
+  }
+
+  #onData(data: Buffer): void {
+    this.#stats.bytesIn += data.length;
+    try {
+      let chunkData: Buffer = data;
+      if (this.#phase === 'handshaking') {
+        const step = (this.#hs as HandshakeClient).push(data);
+        if (step.send) this.#write(step.send);
+        if (!step.done) return;
+        this.#hs = undefined;
+        this.#phase = nextPhase(this.#phase, 'negotiating');
+        this.#onHandshakeDone();
+        chunkData = step.rest;
+        if (chunkData.length === 0) return;
+      }
+      if (this.#phase !== 'negotiating' && this.#phase !== 'publishing') return;
+      const msgs = this.#dec.push(chunkData);
+      for (const m of msgs) {
+        this.#onMessage(m);
+        if (this.#phase !== 'negotiating' && this.#phase !== 'publishing') return;
+      }
+      // Acknowledge when a window's worth arrived since the last one (§5.4.3).
+      if (this.#ackWindow > 0 && this.#stats.bytesIn - this.#ackedAt >= this.#ackWindow) {
+        this.#ackedAt = this.#stats.bytesIn;
+        this.#control(MSG.acknowledgement, acknowledgementPayload(this.#stats.bytesIn));
+      }
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error;
+      this.#fail(`protocol error: ${error.message}`);
+    }
+  }
+
+  #onHandshakeDone(): void {
+    const t = this.#target;
+    this.#control(MSG.setChunkSize, setChunkSizePayload(OUT_CHUNK_SIZE));
+    this.#enc.chunkSize = OUT_CHUNK_SIZE;
+    this.#command(CS_COMMAND, 0, encodeAmf0('connect', TX_CONNECT, {
+      app: t.app,
+      type: 'nonprivate',
+      flashVer: 'FMLE/3.0',
+      swfUrl: t.tcUrl,
+      tcUrl: t.tcUrl,
+    }));
+  }
+
+  #onMessage(m: RtmpMessage): void {
+    switch (m.type) {
+      case MSG.windowAckSize:
+        this.#ackWindow = parseU32(m.payload, 'Window Acknowledgement Size');
+        break;
+      case MSG.setPeerBandwidth: {
+        // Answer with our window when it differs from the last one sent (§5.4.5).
+        const size = parseU32(m.payload, 'Set Peer Bandwidth');
+        if (size !== this.#sentWindow) {
+          this.#sentWindow = size;
+          this.#control(MSG.windowAckSize, windowAckSizePayload(size));
+        }
+        break;
+      }
+      case MSG.userControl: {
+        const uc = parseUserControl(m.payload);
+        if (uc.event === USER_CONTROL.pingRequest) {
+          this.#control(MSG.userControl, userControlPayload(USER_CONTROL.pingResponse, uc.value));
+        }
+        break;
+      }
+      case MSG.commandAmf0:
+        this.#onCommand(parseCommand(m.payload));
+        break;
+      case MSG.commandAmf3:
+        this.#onCommand(parseCommand(m.payload.subarray(1)));
+        break;
+      default:
+        break; // chunk size / abort are handled by the decoder; data messages are not for us
+    }
+  }
+
+  #onCommand(cmd: RtmpCommand): void {
+    const info = statusInfo(cmd);
+    switch (cmd.name) {
+      case '_result':
+        if (cmd.transactionId === TX_CONNECT) {
+          if (info !== undefined && info.code !== 'NetConnection.Connect.Success') {
+            this.#fail(`${info.code}: ${info.description}`);
+            return;
+          }
+          const name = this.#target.streamName;
+          this.#command(CS_COMMAND, 0, encodeAmf0('releaseStream', TX_RELEASE, null, name));
+          this.#command(CS_COMMAND, 0, encodeAmf0('FCPublish', TX_FCPUBLISH, null, name));
+          this.#command(CS_COMMAND, 0, encodeAmf0('createStream', TX_CREATE, null));
+        } else if (cmd.transactionId === TX_CREATE) {
+          const id = cmd.args[0];
+          if (typeof id !== 'number') {
+            this.#fail('createStream answered without a stream id');
+            return;
+          }
+          this.#streamId = id;
+          this.#command(CS_STREAM, id, encodeAmf0('publish', TX_PUBLISH, null, this.#target.streamName, 'live'));
+        }
+        break;
+      case '_error':
+        // Servers without releaseStream/FCPublish answer them with _error: harmless.
+        if (cmd.transactionId === TX_RELEASE || cmd.transactionId === TX_FCPUBLISH) return;
+        this.#fail(info ? `${info.code}: ${info.description}` : `_error for transaction ${cmd.transactionId}`);
+        break;
+      case 'onStatus':
+        if (info?.code === 'NetStream.Publish.Start') this.#onPublishStart();
+        else if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`);
+        break;
+      case 'onFCPublish':
+        if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onPublishStart(): void {
+    if (this.#phase !== 'negotiating') return;
+    this.#clearTimer();
+    this.#phase = nextPhase(this.#phase, 'publishing');
+    this.#log.info('RTMP publish accepted');
+    const h = this.#headers;
+    if (h.metadata) this.#send(h.metadata);
+    if (h.video) this.#send(h.video);
+    if (h.audio) this.#send(h.audio);
+  }
+
+  /** Socket closed under us. */
+  #onClose(): void {
+    this.#clearTimer();
+    const reason = this.#lastError ?? 'connection closed by server';
+    if (this.#phase === 'publishing') {
+      this.#phase = nextPhase(this.#phase, 'lost');
+      this.#log.warn({ reason }, 'RTMP connection lost');
+      this.#setStatus('RTMP_CONNECTION_LOST', reason);
+    } else if (this.#phase === 'connecting' || this.#phase === 'handshaking' || this.#phase === 'negotiating') {
+      this.#fail(reason);
+    }
+  }
+
+  #fail(reason: string): void {
+    if (this.#phase === 'failed' || this.#phase === 'lost' || this.#phase === 'closed' || this.#phase === 'idle') return;
+    this.#phase = nextPhase(this.#phase, 'failed');
+    this.#clearTimer();
+    this.#socket?.destroy();
+    this.#log.warn({ reason }, 'RTMP connection failed');
+    this.#setStatus('RTMP_CONNECTION_FAILED', reason);
+  }
+
+  #setStatus(status: RtmpStreamStatus, reason: string | undefined): void {
+    if (status === this.#status) return;
+    this.#status = status;
+    this.emit('status', status, reason);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #send(tag: FlvTag): void {
+    let csid: number;
+    let type: number;
+    if (tag.type === 'video') {
+      csid = CS_VIDEO;
+      type = MSG.video;
+    } else if (tag.type === 'audio') {
+      csid = CS_AUDIO;
+      type = MSG.audio;
+    } else {
+      csid = CS_STREAM;
+      type = MSG.dataAmf0;
+    }
+    this.#stats.tagsWritten++;
+    this.#write(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, tag.data));
+  }
+
+  #control(type: number, payload: Buffer): void {
+    this.#write(this.#enc.encode(CS_CONTROL, type, 0, 0, payload));
+  }
+
+  #command(csid: number, streamId: number, body: Buffer): void {
+    this.#write(this.#enc.encode(csid, MSG.commandAmf0, streamId, 0, body));
+  }
+
+  #write(buf: Buffer): void {
+    const s = this.#socket;
+    if (s === undefined || s.destroyed || s.writableEnded) return;
+    this.#stats.bytesOut += buf.length;
+    s.write(buf);
+  }
+}

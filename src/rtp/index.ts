@@ -1,0 +1,25 @@
+export { PortAllocator, type PortAllocatorOptions, type RtpSocketPair } from './port-allocator.js';
+export { RtpSession } from './rtp-session.js';
+export type {
+  PayloadTypeInfo, RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReportInfo,
+} from './session-types.js';
+export { RtpSender, type RtpTarget } from './rtp-sender.js';
+export { mediaClockNow, RtpTimestampMapper } from './media-clock.js';
+export {
+  JitterBuffer, type JitterBufferCounters, type JitterBufferOptions, type ReleaseSink, type SequencedPacket,
+} from './jitter-buffer.js';
+export { H264Depacketizer, type H264Counters, type H264Sinks } from './h264-depacketizer.js';
+export { ReceiveStats } from './receive-stats.js';
+export {
+  buildFir, buildPli, buildReceiverReport, buildSdesCname, ntpMiddle32, parseRtcpCompound,
+  type ReportBlock, type RtcpInfo,
+} from './rtcp.js';
+export {
+  looksLikeRtcp, parseRtpPacket, serializeRtpPacket, type RtpHeaderFields, type RtpPacketView,
+} from './rtp-packet.js';
+export {
+  decodeTelephoneEvent, DtmfReceiver, dtmfDigit, dtmfEventCode, encodeTelephoneEvent, isValidDtmfString, planDigit,
+  type PlannedEventPacket, type TelephoneEvent,
+} from './dtmf.js';
+export { DtmfSender, DTMF_INTER_DIGIT_GAP_MS, DTMF_PAUSE_MS } from './dtmf-sender.js';
+export { KeyframeRequester, type KeyframeRequesterHooks } from './keyframe-requester.js';

@@ -1,0 +1,391 @@
+import { randomBytes } from 'node:crypto';
+import type dgram from 'node:dgram';
+import { InvalidStateError, ParseError, ValidationError } from '../shared/errors.js';
+import { TypedEmitter } from '../shared/emitter.js';
+import type { Logger } from '../shared/logger.js';
+import type { AudioFrame, MediaFrame } from '../shared/media.js';
+import { DtmfReceiver, isValidDtmfString } from './dtmf.js';
+import { DtmfSender } from './dtmf-sender.js';
+import { H264Depacketizer } from './h264-depacketizer.js';
+import { JitterBuffer } from './jitter-buffer.js';
+import { KeyframeRequester } from './keyframe-requester.js';
+import { mediaClockNow, RtpTimestampMapper } from './media-clock.js';
+import { ReceiveStats } from './receive-stats.js';
+import { buildFir, buildPli, buildReceiverReport, buildSdesCname, parseRtcpCompound } from './rtcp.js';
+import { looksLikeRtcp, parseRtpPacket, type RtpPacketView } from './rtp-packet.js';
+import { RtpSender } from './rtp-sender.js';
+import type { RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReportInfo } from './session-types.js';
+
+type Route = { t: 'h264' } | { t: 'audio'; codec: AudioFrame['codec']; clockRate: number } | { t: 'dtmf' } | { t: 'ignore' };
+
+const AUDIO_CODECS: Record<string, AudioFrame['codec']> = {
+  PCMA: 'PCMA', PCMU: 'PCMU', OPUS: 'OPUS', G722: 'G722', SPEEX: 'SPEEX',
+};
+/** RTCP report interval base; randomized ×[0.5, 1.5] (RFC 3550 §6.3.1) stays under the 5 s the spec demands. */
+const RTCP_INTERVAL_MS = 3000;
+/** The keyframe watchdog stops when no RTP arrived for this long. */
+const STREAM_IDLE_MS = 2000;
+
+/**
+ * One received RTP stream (audio or video) on a socket pair: jitter buffer,
+ * depacketizing, RTCP receiver reports and keyframe requests, RFC 4733 DTMF in
+ * and out.
+ */
+export class RtpSession extends TypedEmitter<{
+  frame: [frame: MediaFrame];
+  dtmf: [digit: string, durationMs: number];
+  keyframeNeeded: [];
+  senderReport: [sr: SenderReportInfo];
+}> {
+  readonly kind: 'audio' | 'video';
+  /** The outgoing stream (DTMF now, generated media later). */
+  readonly sender: RtpSender;
+  readonly #opts: RtpSessionOptions;
+  readonly #log: Logger;
+  readonly #routes: Route[] = new Array<Route>(128).fill({ t: 'ignore' });
+  readonly #known: boolean[] = new Array<boolean>(128).fill(false);
+  readonly #cname: string;
+  readonly #jb: JitterBuffer<RtpPacketView>;
+  readonly #rx: ReceiveStats;
+  readonly #mappers = new Map<number, RtpTimestampMapper>();
+  readonly #h264: H264Depacketizer | null;
+  readonly #dtmfRx: DtmfReceiver;
+  readonly #dtmfTx: DtmfSender;
+  readonly #keyframes: KeyframeRequester;
+  readonly #abort = new AbortController();
+  #remote: RemoteRtpAddress | null;
+  readonly #learnRemote: boolean;
+  #rtpLearnt = false;
+  #rtcpLearnt = false;
+  #ssrc: number | null = null;
+  #firSeq = 0;
+  #lastSr: SenderReportInfo | null = null;
+  #packets = 0;
+  #bytes = 0;
+  #discarded = 0;
+  #lastPacketAt: number | null = null;
+  #lastPacketMedia = -Infinity;
+  #pliSent = 0;
+  #firSent = 0;
+  #jbTimer: NodeJS.Timeout | null = null;
+  #rtcpTimer: NodeJS.Timeout | null = null;
+  #started = false;
+  #closed = false;
+
+  constructor(opts: RtpSessionOptions) {
+    super((event, error) => opts.log.error({ err: error, event }, 'RTP session listener threw'));
+    this.kind = opts.kind;
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#remote = opts.remote === null ? null : { ...opts.remote };
+    this.#learnRemote = opts.remote === null;
+    this.#cname = opts.cname ?? `${randomBytes(8).toString('hex')}@gateway`;
+    let primaryClock = opts.kind === 'video' ? 90000 : 8000;
+    let primarySet = false;
+    let dtmfClock = 8000;
+    for (const [key, info] of Object.entries(opts.payloadTypes)) {
+      const pt = Number(key);
+      if (!Number.isInteger(pt) || pt < 0 || pt > 127) continue;
+      const name = info.name.toUpperCase();
+      this.#known[pt] = true;
+      let route: Route = { t: 'ignore' };
+      if (name === 'TELEPHONE-EVENT') {
+        route = { t: 'dtmf' };
+        dtmfClock = info.clockRate;
+      }
+      else if (opts.kind === 'video' && name === 'H264') route = { t: 'h264' };
+      else if (opts.kind === 'audio' && AUDIO_CODECS[name] !== undefined) {
+        route = { t: 'audio', codec: AUDIO_CODECS[name], clockRate: info.clockRate };
+      }
+      this.#routes[pt] = route;
+      if (!primarySet && route.t !== 'dtmf' && route.t !== 'ignore') {
+        primaryClock = info.clockRate;
+        primarySet = true;
+      }
+    }
+    this.#rx = new ReceiveStats(primaryClock);
+    this.#jb = new JitterBuffer<RtpPacketView>({ delayMs: opts.jitterBufferMs ?? 100 }, this.#onReleased);
+    this.#h264 = opts.kind === 'video'
+      ? new H264Depacketizer({ frame: this.#onH264Frame, keyframeNeeded: this.#onKeyframeNeeded })
+      : null;
+    this.#dtmfRx = new DtmfReceiver(dtmfClock, (digit, ms) => this.emit('dtmf', digit, ms));
+    this.sender = new RtpSender(opts.sockets.rtp, primaryClock, this.#rtpTarget);
+    this.#dtmfTx = new DtmfSender(this.sender, this.#abort.signal);
+    this.#keyframes = new KeyframeRequester({
+      send: (pli, fir) => this.#sendFeedback(pli, fir),
+      streamActive: () => mediaClockNow() - this.#lastPacketMedia < STREAM_IDLE_MS,
+      sent: (kind, reason) => {
+        if (kind === 'pli') this.#pliSent++;
+        else this.#firSent++;
+        this.#log.debug({ kind, reason }, 'keyframe requested');
+      },
+    });
+  }
+
+  /** The remote address in use (given, or learnt), null while unknown. */
+  get remote(): RemoteRtpAddress | null {
+    return this.#remote === null ? null : { ...this.#remote };
+  }
+
+  /** The last RTCP sender report of the current source. */
+  get lastSenderReport(): SenderReportInfo | null {
+    return this.#lastSr;
+  }
+
+  get stats(): RtpSessionStats {
+    return {
+      packets: this.#packets,
+      bytes: this.#bytes,
+      lost: Math.max(0, this.#rx.lost),
+      lastPacketAt: this.#lastPacketAt,
+      jitter: this.#rx.jitterMs,
+      discarded: this.#discarded,
+      jitterBufferLost: this.#jb.counters.lost,
+      pliSent: this.#pliSent,
+      firSent: this.#firSent,
+    };
+  }
+
+  /** Starts receiving, and RTCP receiver reports every 1.5-4.5 s (RFC 3550 §6.2, §6.4.2). */
+  start(): void {
+    if (this.#closed) throw new InvalidStateError('RTP session is closed');
+    if (this.#started) return;
+    this.#started = true;
+    const { rtp, rtcp } = this.#opts.sockets;
+    rtp.on('message', this.#onRtpDatagram);
+    rtcp.on('message', this.#onRtcpDatagram);
+    rtp.on('error', this.#onSocketError);
+    rtcp.on('error', this.#onSocketError);
+    this.#scheduleRtcp(RTCP_INTERVAL_MS / 2);
+  }
+
+  /** Asks the sender for a keyframe: PLI (RFC 4585 §6.3.1), then FIR (RFC 5104 §4.3.1) if none arrives within ~1 s. No-op on audio. */
+  requestKeyframe(reason: string): void {
+    if (this.#closed || this.kind !== 'video') return;
+    this.#keyframes.request(reason, mediaClockNow());
+  }
+
+  /**
+   * Sends a digit string per RFC 4733 (',' = 500 ms pause) with the given
+   * payload type. Calls are queued, never interleaved. Resolves when sent.
+   * @throws ValidationError for characters other than `0-9 * # A-D ,`;
+   *   InvalidStateError when the session closes or the remote address is unknown.
+   */
+  sendDtmf(digits: string, payloadType: number, opts: { durationMs?: number; volume?: number } = {}): Promise<void> {
+    if (!isValidDtmfString(digits)) return Promise.reject(new ValidationError(`invalid DTMF digits "${digits}"`));
+    if (this.#closed) return Promise.reject(new InvalidStateError('RTP session is closed'));
+    const durationMs = Math.min(5000, Math.max(40, opts.durationMs ?? 160));
+    const volume = Math.min(63, Math.max(0, Math.round(opts.volume ?? 10)));
+    const pt = payloadType & 0x7f;
+    return this.#dtmfTx.send(digits.toUpperCase(), pt, this.#opts.payloadTypes[pt]?.clockRate ?? 8000, durationMs, volume);
+  }
+
+  /** Stops everything; idempotent. Pending `sendDtmf` promises reject. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    if (this.#jbTimer !== null) clearTimeout(this.#jbTimer);
+    if (this.#rtcpTimer !== null) clearTimeout(this.#rtcpTimer);
+    this.#jbTimer = this.#rtcpTimer = null;
+    this.#keyframes.close();
+    const { rtp, rtcp } = this.#opts.sockets;
+    rtp.off('message', this.#onRtpDatagram);
+    rtcp.off('message', this.#onRtcpDatagram);
+    if (this.#opts.ownsSockets ?? true) this.#opts.sockets.close();
+    // Keep the error listeners: a late socket error must not become an uncaught exception.
+  }
+
+  readonly #rtpTarget = (): { host: string; port: number } | null =>
+    this.#remote === null ? null : { host: this.#remote.host, port: this.#remote.rtpPort };
+
+  readonly #onSocketError = (err: Error): void => {
+    this.#log.warn({ err, kind: this.kind }, 'RTP socket error');
+  };
+
+  readonly #onRtpDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.#closed) return;
+    if (looksLikeRtcp(msg)) {
+      this.#onRtcpDatagram(msg, rinfo); // RFC 5761 §4 demultiplexing
+      return;
+    }
+    if (msg.length < 12 || msg[0]! >> 6 !== 2 || !this.#known[msg[1]! & 0x7f]) {
+      this.#discarded++;
+      return;
+    }
+    let p: RtpPacketView;
+    try {
+      p = parseRtpPacket(msg);
+    } catch {
+      this.#discarded++;
+      return;
+    }
+    const now = mediaClockNow();
+    if (this.#learnRemote && !this.#rtpLearnt) {
+      this.#rtpLearnt = true;
+      this.#remote = { host: rinfo.address, rtpPort: rinfo.port, rtcpPort: this.#rtcpLearnt ? this.#remote!.rtcpPort : rinfo.port + 1 };
+      this.#log.debug({ kind: this.kind, remote: this.#remote }, 'learnt remote RTP address');
+    }
+    if (this.#ssrc !== p.ssrc) this.#onNewSource(p.ssrc);
+    if (!this.#rx.update(p.ssrc, p.seq, p.timestamp, p.payload.length, now)) return;
+    this.#packets++;
+    this.#bytes += msg.length;
+    this.#lastPacketAt = Date.now();
+    this.#lastPacketMedia = now;
+    // Anchor the media clock at arrival, not at release from the jitter buffer.
+    const route = this.#routes[p.payloadType]!;
+    const clock = route.t === 'audio' ? route.clockRate : route.t === 'h264' ? 90000 : 0;
+    if (clock > 0) {
+      const m = this.#mapper(clock);
+      if (!m.started) m.setAnchor(p.timestamp, now);
+    }
+    this.#jb.push(p, now);
+    if (this.#jb.held > 0 && this.#jbTimer === null) this.#armJitterTimer(now);
+    if (this.#h264 !== null && this.#h264.waitingForIdr && !this.#keyframes.escalating) {
+      this.#keyframes.request('waiting for IDR', now);
+      this.emit('keyframeNeeded');
+    }
+  };
+
+  #onNewSource(ssrc: number): void {
+    if (this.#ssrc !== null) {
+      this.#log.info({ kind: this.kind, oldSsrc: this.#ssrc, ssrc }, 'RTP source changed');
+      this.#jb.flush();
+      this.#h264?.flush();
+      this.#h264?.reset();
+    }
+    this.#jb.reset();
+    for (const m of this.#mappers.values()) m.reset();
+    this.#ssrc = ssrc;
+    this.#lastSr = null;
+  }
+
+  #mapper(clockRate: number): RtpTimestampMapper {
+    let m = this.#mappers.get(clockRate);
+    if (m === undefined) {
+      m = new RtpTimestampMapper(clockRate);
+      this.#mappers.set(clockRate, m);
+    }
+    return m;
+  }
+
+  readonly #onReleased = (p: RtpPacketView, gapBefore: number): void => {
+    if (this.#closed) return;
+    const route = this.#routes[p.payloadType]!;
+    switch (route.t) {
+      case 'h264':
+        this.#h264?.push(p.payload, p.timestamp, p.marker, gapBefore);
+        return;
+      case 'audio': {
+        const frame: AudioFrame = {
+          kind: 'audio',
+          codec: route.codec,
+          ptsMs: this.#mapper(route.clockRate).map(p.timestamp, mediaClockNow()),
+          clockRate: route.clockRate,
+          data: p.payload,
+        };
+        this.emit('frame', frame);
+        return;
+      }
+      case 'dtmf':
+        try {
+          this.#dtmfRx.push(p.payload, p.timestamp);
+        } catch (e) {
+          if (!(e instanceof ParseError)) throw e;
+          this.#discarded++;
+        }
+        return;
+      default:
+        this.#discarded++;
+    }
+  };
+
+  readonly #onH264Frame = (nalus: Buffer[], key: boolean, timestamp: number): void => {
+    if (key) this.#keyframes.keyframeReceived();
+    this.emit('frame', {
+      kind: 'video',
+      codec: 'H264',
+      ptsMs: this.#mapper(90000).map(timestamp, mediaClockNow()),
+      key,
+      nalus,
+    });
+  };
+
+  readonly #onKeyframeNeeded = (reason: string): void => {
+    this.#keyframes.request(reason, mediaClockNow());
+    this.emit('keyframeNeeded');
+  };
+
+  #armJitterTimer(now: number): void {
+    const deadline = this.#jb.nextDeadline();
+    if (deadline === null) return;
+    this.#jbTimer = setTimeout(this.#onJitterTimer, Math.max(1, Math.ceil(deadline - now)));
+  }
+
+  readonly #onJitterTimer = (): void => {
+    this.#jbTimer = null;
+    if (this.#closed) return;
+    const now = mediaClockNow();
+    this.#jb.poll(now);
+    if (this.#jb.held > 0) this.#armJitterTimer(now);
+  };
+
+  readonly #onRtcpDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.#closed) return;
+    if (this.#learnRemote && !this.#rtcpLearnt) {
+      this.#rtcpLearnt = true;
+      const rtpPort = this.#rtpLearnt ? this.#remote!.rtpPort : rinfo.port - 1;
+      this.#remote = { host: this.#remote?.host ?? rinfo.address, rtpPort, rtcpPort: rinfo.port };
+    }
+    let infos;
+    try {
+      infos = parseRtcpCompound(msg);
+    } catch {
+      this.#discarded++;
+      return;
+    }
+    const now = mediaClockNow();
+    for (const info of infos) {
+      if (info.type === 'sr' && (this.#ssrc === null || info.ssrc === this.#ssrc)) {
+        this.#rx.onSenderReport(info.ntpSec, info.ntpFrac, now);
+        this.#lastSr = { ssrc: info.ssrc, ntpSec: info.ntpSec, ntpFrac: info.ntpFrac, rtpTimestamp: info.rtpTimestamp, receivedAt: now };
+        this.emit('senderReport', this.#lastSr);
+      } else if (info.type === 'bye') {
+        this.#log.debug({ kind: this.kind, ssrcs: info.ssrcs }, 'RTCP BYE');
+      }
+    }
+  };
+
+  #scheduleRtcp(baseMs: number): void {
+    this.#rtcpTimer = setTimeout(this.#onRtcpTimer, baseMs * (0.5 + Math.random()));
+  }
+
+  readonly #onRtcpTimer = (): void => {
+    this.#rtcpTimer = null;
+    if (this.#closed) return;
+    this.#sendRtcp(null);
+    this.#scheduleRtcp(RTCP_INTERVAL_MS);
+  };
+
+  /** Sends a compound packet: RR, SDES CNAME (RFC 3550 §6.1), then any feedback (RFC 4585 §3.1). */
+  #sendRtcp(feedback: Buffer[] | null): boolean {
+    const remote = this.#remote;
+    if (remote === null || this.#closed) return false;
+    const blocks = this.#rx.initialized ? [this.#rx.makeReportBlock(mediaClockNow())] : [];
+    const parts = [buildReceiverReport(this.sender.ssrc, blocks), buildSdesCname(this.sender.ssrc, this.#cname)];
+    if (feedback !== null) parts.push(...feedback);
+    this.#opts.sockets.rtcp.send(Buffer.concat(parts), remote.rtcpPort, remote.host);
+    return true;
+  }
+
+  #sendFeedback(pli: boolean, fir: boolean): boolean {
+    if (this.#ssrc === null) return false;
+    const fb: Buffer[] = [];
+    if (pli) fb.push(buildPli(this.sender.ssrc, this.#ssrc));
+    if (fir) {
+      this.#firSeq = (this.#firSeq + 1) & 0xff;
+      fb.push(buildFir(this.sender.ssrc, this.#ssrc, this.#firSeq));
+    }
+    return this.#sendRtcp(fb);
+  }
+}
