@@ -258,6 +258,7 @@ export class ChunkDecoder {
     }
     const continuing = st !== undefined && st.payload !== undefined && fmt === 3;
     const remaining = continuing ? (st as DecState).length - (st as DecState).received : length;
+    if (!continuing && length > this.#maxMessage) throw new ParseError(`RTMP: message of ${length} bytes exceeds limit`);
     const n = Math.min(this.#chunkSize, remaining);
     if (buf.length - o < n) return 0;
 
@@ -267,7 +268,6 @@ export class ChunkDecoder {
       this.#streams.set(csid, st);
     }
     if (!continuing) {
-      if (length > this.#maxMessage) throw new ParseError(`RTMP: message of ${length} bytes exceeds limit`);
       if (fmt === 0) {
         st.timestamp = field;
         // A fmt 3 chunk starting a new message after fmt 0 reuses its timestamp as delta (§5.3.1.2.4).

@@ -73,8 +73,8 @@ function closed(server: NetServer | HttpServer | undefined): Promise<void> {
   return new Promise((resolve) => server.once('close', () => resolve()));
 }
 
+/** Routes node-media-server's console lines into our logger (its info is our debug). */
 function routeLogs(log: Logger): void {
-  nmsLogger.level = 'info';
   nmsLogger.log = (message: string, level = 'info'): void => {
     if (level === 'error') log.error(message);
     else if (level === 'warn') log.warn(message);
@@ -91,6 +91,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   let nms: NodeMediaServer | undefined;
   try {
     dataDir = await mkdtemp(join(tmpdir(), 'gateway-nms-'));
+    routeLogs(log);
     nms = new NodeMediaServer({
       bind: opts.host,
       rtmp: { port: opts.rtmpPort },
@@ -100,8 +101,8 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
       auth: { play: false, publish: false, secret: '' },
       notify: { url: '' },
     });
-    // Its constructor forces the level to debug; route its lines into ours.
-    routeLogs(log);
+    // Its constructor forces its level to debug: lift it again (our logger filters too).
+    nmsLogger.level = 'info';
     const http = nms.httpServer.httpServer;
     const rtmp = nms.rtmpServer.tcpServer;
     if (http === undefined || rtmp === undefined) throw new Error('node-media-server created no listener');

@@ -62,12 +62,20 @@ const TX_FCPUBLISH = 3;
 const TX_CREATE = 4;
 const TX_PUBLISH = 5;
 const CLOSE_GRACE_MS = 2000;
+/**
+ * Some servers (node-media-server among them) answer NetStream.Publish.Start
+ * and only then check the name, closing the socket at once when it is taken
+ * or invalid. A close this soon after the answer, before any media went out,
+ * is a refusal (FAILED), not a lost connection worth reconnecting to.
+ */
+const REFUSAL_WINDOW_MS = 1000;
 
 /**
  * Publishes FLV tags to an RTMP server. Status: `RTMP_STREAM_WAIT` until the
  * publish is accepted and the first media tag is written (`RTMP_STREAM_ACTIVE`);
  * a failure to connect or publish is `RTMP_CONNECTION_FAILED`; an accepted
- * publish whose connection drops is `RTMP_CONNECTION_LOST`. No retry here:
+ * publish whose connection drops is `RTMP_CONNECTION_LOST` (but a close within
+ * 1 s of the accept, before any media, is a refusal: FAILED). No retry here:
  * `start()` may be called again after FAILED or LOST.
  */
 export class RtmpPublisher extends TypedEmitter<{
@@ -89,6 +97,7 @@ export class RtmpPublisher extends TypedEmitter<{
   #streamId = 0;
   #headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag } = {};
   #mediaWritten = false;
+  #publishStartAt = 0;
   #sawVideoKey = false;
   #dropVideo = false;
   #ackWindow = 0;
@@ -363,6 +372,7 @@ export class RtmpPublisher extends TypedEmitter<{
     if (this.#phase !== 'negotiating') return;
     this.#clearTimer();
     this.#phase = nextPhase(this.#phase, 'publishing');
+    this.#publishStartAt = Date.now();
     this.#log.info('RTMP publish accepted');
     const h = this.#headers;
     if (h.metadata) this.#send(h.metadata);
@@ -374,7 +384,9 @@ export class RtmpPublisher extends TypedEmitter<{
   #onClose(): void {
     this.#clearTimer();
     const reason = this.#lastError ?? 'connection closed by server';
-    if (this.#phase === 'publishing') {
+    if (this.#phase === 'publishing' && !this.#mediaWritten && Date.now() - this.#publishStartAt < REFUSAL_WINDOW_MS) {
+      this.#fail(`${reason} right after publish was accepted (stream refused)`);
+    } else if (this.#phase === 'publishing') {
       this.#phase = nextPhase(this.#phase, 'lost');
       this.#log.warn({ reason }, 'RTMP connection lost');
       this.#setStatus('RTMP_CONNECTION_LOST', reason);

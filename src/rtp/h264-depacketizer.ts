@@ -7,7 +7,8 @@
  * Loss policy: an access unit with a missing packet is dropped, a keyframe is
  * requested, and nothing is emitted until the next IDR, because every later
  * P-frame references the broken picture. The depacketizer also starts in
- * that state, so output begins on a keyframe.
+ * that state, so output begins on a keyframe. NAL units are views into the
+ * received datagrams (Node gives each datagram its own buffer), not copies.
  */
 import { ParseError } from '../shared/errors.js';
 

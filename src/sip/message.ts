@@ -88,6 +88,7 @@ export function parseMessage(data: Uint8Array): SipMessage {
       prev.value = `${prev.value} ${line.trim()}`.trim();
       continue;
     }
+    if (line.includes('\r')) throw new ParseError('bare CR in a header line');
     const colon = line.indexOf(':');
     if (colon <= 0) throw new ParseError(`bad header line "${line.slice(0, 80)}"`);
     const rawName = line.slice(0, colon).trim();

@@ -72,7 +72,7 @@ export class UdpTransport extends TypedEmitter<SipTransportEvents> implements Si
   }
 
   /** Binds `host:port` (port 0 picks a free port). */
-  static bind(opts: UdpTransportOptions): Promise<UdpTransport> {
+  static open(opts: UdpTransportOptions): Promise<UdpTransport> {
     const socket = createSocket({ type: opts.host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {

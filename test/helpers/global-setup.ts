@@ -1,2 +1,11 @@
-/** Vitest global setup (placeholder while the harness is being written). */
-export default async function globalSetup(): Promise<void> {}
+/**
+ * Vitest global setup: the real peers must be installed (a missing tool
+ * fails the run, it never skips), and the media fixtures must exist.
+ */
+import { makeMedia } from '../fixtures/make-media.js';
+import { requireTools } from './tools.js';
+
+export default async function globalSetup(): Promise<void> {
+  requireTools(['ffmpeg', 'ffprobe', 'sipp', 'nginx']);
+  await makeMedia();
+}

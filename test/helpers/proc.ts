@@ -47,7 +47,7 @@ export function spawnChild(
 ): { child: ChildProcess; exited: Promise<number | null> } {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? null : code)));
+    child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(null));
   });
   return { child, exited };

@@ -1,0 +1,15 @@
+# Gateway image for users (not built in this project's CI).
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY config ./config
+# REST, SIP (UDP+TCP), embedded RTMP, HTTP-FLV, RTP range.
+EXPOSE 8081 5060/udp 5060/tcp 1935 8000 31000-31999/udp
+USER node
+CMD ["npx", "tsx", "src/main.ts", "--config", "config/default.json"]

@@ -1,0 +1,71 @@
+/**
+ * Types shared by the call and its helpers: the options of `invite()`, the
+ * call's states and events, and what a call needs from its user agent.
+ */
+import type { Logger } from '../shared/logger.js';
+import type { Credentials } from './auth.js';
+import type { SipClientCall } from './client-call.js';
+import type { TransactionLayer } from './transaction-layer.js';
+import type { TransactionTimers } from './transaction.js';
+import type { TransportAddress } from './transport.js';
+
+export interface InviteOptions {
+  /** Used verbatim as Call-ID. */
+  callId: string;
+  /** e.g. `sip:10001@127.0.0.1:5070` (may carry `;params`). */
+  requestUri: string;
+  from: { user: string; host: string; displayName?: string };
+  /** To URI; defaults to the Request-URI without parameters. */
+  to?: string;
+  /** Where requests go (outbound proxy or domain). */
+  destination: TransportAddress;
+  auth?: Credentials;
+  /** application/sdp body of the INVITE. */
+  sdpOffer: string;
+  /** Appended to the Contact header after the URI's `>`. */
+  contactParams?: string;
+  /** No final answer by then → CANCEL → `failed(408, 'Request Timeout')`. */
+  ringTimeoutMs: number;
+  /** Per-call child logger. */
+  log: Logger;
+}
+
+export type SipCallState = 'calling' | 'proceeding' | 'early' | 'confirmed' | 'terminating' | 'terminated';
+
+export const CALL_TRANSITIONS: Readonly<Record<SipCallState, readonly SipCallState[]>> = {
+  calling: ['proceeding', 'early', 'confirmed', 'terminating', 'terminated'],
+  proceeding: ['early', 'confirmed', 'terminating', 'terminated'],
+  early: ['confirmed', 'terminating', 'terminated'],
+  confirmed: ['terminating', 'terminated'],
+  terminating: ['terminated'],
+  terminated: [],
+};
+
+export type SipClientCallEvents = {
+  /** 100, 180, 183 (with the SDP when present). */
+  progress: [status: number, reason: string, sdp: string | undefined];
+  /** 2xx; the ACK is already sent. */
+  established: [status: number, sdp: string];
+  /** Final >= 300 after auth attempts, Timer B (408), transport error (503), CANCELed (487), ring timeout (408). */
+  failed: [status: number, reason: string];
+  /** After our BYE was answered (or timed out), or the far end's BYE (answered 200). */
+  ended: [by: 'local' | 'remote', reason: string];
+  /** In-dialog INFO from the far end (answered 200); the media type, lower-case. */
+  info: [contentType: string, body: string];
+  /** Far-end re-INVITE/UPDATE with its offer; already answered with {@link SipClientCall.answerSdp}. */
+  reinvite: [sdp: string | undefined];
+};
+
+/** What a call needs from its user agent. @internal */
+export interface CallContext {
+  readonly layer: TransactionLayer;
+  readonly localAddress: TransportAddress;
+  readonly userAgent: string;
+  readonly timers: TransactionTimers;
+  /** A Via value with a fresh branch. */
+  newVia(): string;
+  /** Called once when the call reaches `terminated`. */
+  onTerminated(call: SipClientCall): void;
+}
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY';

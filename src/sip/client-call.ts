@@ -1,0 +1,407 @@
+/**
+ * One outgoing call (the UAC core of RFC 3261 §13, §15, §9 and §12): INVITE
+ * with digest retries, provisional/final handling, ACK, CANCEL, BYE, and the
+ * far end's in-dialog requests. Created by `SipUserAgent.invite()`.
+ */
+import { InvalidStateError } from '../shared/errors.js';
+import { TypedEmitter } from '../shared/emitter.js';
+import type { Logger } from '../shared/logger.js';
+import { Authenticator } from './auth.js';
+import {
+  ALLOW, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents,
+} from './call-types.js';
+import { bodyOrUndefined, Dialog, uriAddress } from './dialog.js';
+import { quote } from './headers.js';
+import { initialCSeq, newTag } from './ids.js';
+import {
+  bodyText, getCSeq, getHeader, getHeaders, getTo, headerKey, serializeMessage, tagOf,
+  type SipHeader, type SipRequest, type SipResponse,
+} from './message.js';
+import type { InviteClientTransaction } from './transaction.js';
+import type { TransportAddress } from './transport.js';
+import { bareUri, formatUri, parseNameAddr, parseUri } from './uri.js';
+import { handleInDialogRequest, type InDialogHost } from './in-dialog.js';
+import type { ServerTransaction } from './server-transaction.js';
+
+export { ALLOW, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents };
+
+/** An outgoing SIP call. */
+export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements InDialogHost {
+  readonly callId: string;
+  /** Last SIP status seen (responses to the INVITE, or a synthetic 408/503). */
+  lastStatus: number | undefined;
+  /** Set by the call layer: returns the SDP answer to a far-end re-INVITE/UPDATE offer. */
+  answerSdp: (offer: string | undefined) => string;
+
+  readonly log: Logger;
+  readonly ctx: CallContext;
+  readonly #opts: InviteOptions;
+  #state: SipCallState = 'calling';
+  #started = false;
+  readonly #fromHeader: string;
+  readonly #toHeader: string;
+  readonly contact: string;
+  #requestUri: string;
+  #destination: TransportAddress;
+  #cseq = initialCSeq();
+  #invite: SipRequest | undefined;
+  #ict: InviteClientTransaction | undefined;
+  #dialog: Dialog | undefined;
+  #ack: { bytes: Buffer; to: TransportAddress; tag: string; cseq: number } | undefined;
+  readonly #auth: Authenticator;
+  #gotProvisional = false;
+  #redirected = false;
+  #cancel: { status: number; reason: string } | undefined;
+  #cancelSent = false;
+  #ringTimer: NodeJS.Timeout | undefined;
+  #cancelGuard: NodeJS.Timeout | undefined;
+  /** 2xx retransmission timers for far-end re-INVITEs, by CSeq (§13.3.1.4). */
+  readonly pending2xx = new Map<number, NodeJS.Timeout>();
+  #done = false;
+  readonly #finished: Promise<void>;
+  #resolveFinished: () => void = () => undefined;
+
+  /** @internal Use `SipUserAgent.invite()`. */
+  constructor(ctx: CallContext, opts: InviteOptions) {
+    super((event, err) => opts.log.error({ err, event }, 'SIP call listener threw'));
+    this.ctx = ctx;
+    this.#opts = opts;
+    this.log = opts.log;
+    this.callId = opts.callId;
+    this.#requestUri = opts.requestUri;
+    this.#destination = opts.destination;
+    this.#auth = new Authenticator(opts.auth);
+    this.answerSdp = () => opts.sdpOffer;
+    const toUri = opts.to ?? formatUri(bareUri(parseUri(opts.requestUri)));
+    parseUri(toUri);
+    const display = opts.from.displayName ? `${quote(opts.from.displayName)} ` : '';
+    this.#fromHeader = `${display}<sip:${opts.from.user}@${opts.from.host}>;tag=${newTag()}`;
+    parseNameAddr(this.#fromHeader);
+    this.#toHeader = `<${toUri}>`;
+    const { host, port } = ctx.localAddress;
+    const h = host.includes(':') ? `[${host}]` : host;
+    this.contact = `<sip:${opts.from.user}@${h}:${port}>${opts.contactParams ?? ''}`;
+    this.#finished = new Promise((resolve) => {
+      this.#resolveFinished = resolve;
+    });
+  }
+
+  get state(): SipCallState {
+    return this.#state;
+  }
+
+  /** The dialog once the far end answered (or sent a tagged 1xx). */
+  get dialog(): Dialog | undefined {
+    return this.#dialog;
+  }
+
+  /** Sends the INVITE and starts the ring timer. */
+  start(): void {
+    if (this.#started) throw new InvalidStateError('call already started');
+    this.#started = true;
+    if (this.#done) return;
+    this.#ringTimer = setTimeout(() => this.#onRingTimeout(), this.#opts.ringTimeoutMs);
+    this.#sendInvite();
+  }
+
+  /** CANCEL when not yet answered; BYE when established; resolves when done (or after a timeout). */
+  hangup(): Promise<void> {
+    if (this.#done) return this.#finished;
+    const s = this.#state;
+    if (s === 'calling' && !this.#started) this.finish('failed', 487, 'Request Terminated');
+    else if (s === 'calling' || s === 'proceeding' || s === 'early') this.#requestCancel(487, 'Request Terminated');
+    else if (s === 'confirmed') {
+      this.#transition('terminating');
+      void this.#bye();
+    }
+    return this.#finished;
+  }
+
+  /** In-dialog INFO; resolves with the final status (408 on timeout, 503 on transport error). */
+  async sendInfo(contentType: string, body: string): Promise<number> {
+    if (this.#state !== 'confirmed') throw new InvalidStateError(`cannot send INFO in state ${this.#state}`);
+    const r = await this.request('INFO', { contentType, body });
+    // §12.2.1.2: 481 means the far end has no such dialog any more.
+    if (r.status === 481) this.finish('ended', 'remote', '481 Call/Transaction Does Not Exist');
+    return r.status;
+  }
+
+  /** @internal A request routed to this call by Call-ID. */
+  handleRequest(req: SipRequest, stx: ServerTransaction | undefined): void {
+    handleInDialogRequest(this, req, stx);
+  }
+
+  /** @internal A response no transaction matched (a 2xx retransmitted after the transaction ended). */
+  handleStrayResponse(res: SipResponse): void {
+    if (res.status >= 200 && res.status < 300 && getCSeq(res).method === 'INVITE') this.#on2xx(res);
+  }
+
+  /** @internal Shutdown: stops timers and transactions, reports the end. */
+  destroy(reason: string): void {
+    this.#ict?.terminate();
+    if (this.#state === 'confirmed' || (this.#state === 'terminating' && !this.#cancel)) this.finish('ended', 'local', reason);
+    else this.finish('failed', 503, reason);
+  }
+
+  /** @internal Allow and Supported, as sent in our INVITE and in responses. */
+  get allowHeaders(): SipHeader[] {
+    return [{ name: 'Allow', value: ALLOW }, { name: 'Supported', value: '' }];
+  }
+
+  /** @internal True once the call has ended (or failed). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** @internal Why we are cancelling, when we are. */
+  get cancelReason(): { status: number; reason: string } | undefined {
+    return this.#cancel;
+  }
+
+  #transition(to: SipCallState): void {
+    if (to === this.#state) return;
+    if (!CALL_TRANSITIONS[this.#state].includes(to)) throw new InvalidStateError(`SIP call: ${this.#state} → ${to}`);
+    this.#state = to;
+  }
+
+  #sendInvite(): void {
+    const seq = ++this.#cseq;
+    const body = Buffer.from(this.#opts.sdpOffer, 'utf8');
+    const headers: SipHeader[] = [
+      { name: 'Via', value: this.ctx.newVia() },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: this.#fromHeader },
+      { name: 'To', value: this.#toHeader },
+      { name: 'Call-ID', value: this.callId },
+      { name: 'CSeq', value: `${seq} INVITE` },
+      { name: 'Contact', value: this.contact },
+      ...this.allowHeaders,
+      { name: 'User-Agent', value: this.ctx.userAgent },
+      ...this.#auth.headers('INVITE', this.#requestUri, body),
+      { name: 'Content-Type', value: 'application/sdp' },
+    ];
+    const req: SipRequest = { type: 'request', method: 'INVITE', uri: this.#requestUri, headers, body };
+    this.#invite = req;
+    this.#gotProvisional = false;
+    this.#cancelSent = false;
+    const tx = this.ctx.layer.sendInvite(req, this.#destination);
+    this.#ict = tx;
+    tx.on('response', (res) => this.#onInviteResponse(tx, res));
+    tx.on('timeout', () => {
+      if (tx !== this.#ict) return;
+      this.lastStatus = 408;
+      const c = this.#cancel;
+      this.finish('failed', c ? c.status : 408, c ? c.reason : 'Request Timeout');
+    });
+    tx.on('transportError', (err) => {
+      if (tx !== this.#ict) return;
+      this.log.warn({ err, dest: this.#destination }, 'INVITE could not be sent');
+      this.lastStatus = 503;
+      this.finish('failed', 503, 'Service Unavailable');
+    });
+  }
+
+  #onInviteResponse(tx: InviteClientTransaction, res: SipResponse): void {
+    if (tx !== this.#ict) {
+      if (res.status >= 200 && res.status < 300) this.#on2xx(res);
+      return;
+    }
+    this.lastStatus = res.status;
+    if (res.status < 200) this.#onProvisional(res);
+    else if (res.status < 300) this.#on2xx(res);
+    else this.#onFailure(res);
+  }
+
+  #onProvisional(res: SipResponse): void {
+    if (this.#done) return;
+    this.#gotProvisional = true;
+    // §9.1: a CANCEL waits for a provisional response.
+    if (this.#cancel) {
+      if (!this.#cancelSent) this.#sendCancel();
+      return;
+    }
+    const tag = tagOf(getTo(res));
+    if (res.status > 100 && tag !== undefined && this.#invite) {
+      if (!this.#dialog || this.#dialog.remoteTag !== tag) this.#dialog = Dialog.fromUacResponse(this.#invite, res);
+      this.#transition('early');
+    } else if (this.#state === 'calling') this.#transition('proceeding');
+    this.emit('progress', res.status, res.reason, bodyOrUndefined(res));
+  }
+
+  #on2xx(res: SipResponse): void {
+    const tag = tagOf(getTo(res)) ?? '';
+    const cseq = getCSeq(res).seq;
+    const ack = this.#ack;
+    if (ack && ack.tag === tag && ack.cseq === cseq) {
+      // A retransmitted 2xx: the ACK got lost, send it again (§13.2.2.4).
+      this.ctx.layer.transport.sendRaw(ack.bytes, ack.to).catch(() => undefined);
+      return;
+    }
+    const invite = this.#invite;
+    if (!invite || cseq !== getCSeq(invite).seq) return;
+    if (ack) {
+      // §13.2.2.4: a 2xx from another fork: acknowledge it and hang it up.
+      this.#ackAndBye(Dialog.fromUacResponse(invite, res), cseq);
+      return;
+    }
+    let d = this.#dialog;
+    if (d && d.remoteTag === tag && d.state === 'early') d.confirm(res);
+    else d = Dialog.fromUacResponse(invite, res);
+    this.#dialog = d;
+    this.#sendAck(d, cseq, tag);
+    clearTimeout(this.#ringTimer);
+    if (this.#done || this.#state === 'terminating') {
+      // The answer crossed our CANCEL (or the call is over): ACK, then BYE (§15).
+      void this.request('BYE').then(() => {
+        const c = this.#cancel ?? { status: 487, reason: 'Request Terminated' };
+        this.finish('failed', c.status, c.reason);
+      });
+      return;
+    }
+    this.#transition('confirmed');
+    this.emit('established', res.status, bodyText(res));
+  }
+
+  #sendAck(d: Dialog, cseq: number, tag: string): void {
+    // §13.2.2.4: the ACK carries the INVITE's credentials.
+    const creds = (this.#invite?.headers ?? []).filter((h) => {
+      const k = headerKey(h.name);
+      return k === 'authorization' || k === 'proxy-authorization';
+    });
+    const req = d.buildRequest('ACK', { via: this.ctx.newVia(), cseq, headers: [...creds, { name: 'User-Agent', value: this.ctx.userAgent }] });
+    const bytes = serializeMessage(req);
+    const to = d.destination();
+    this.#ack = { bytes, to, tag, cseq };
+    this.ctx.layer.transport.sendRaw(bytes, to).catch((err: unknown) => this.log.warn({ err }, 'ACK could not be sent'));
+  }
+
+  #ackAndBye(d: Dialog, cseq: number): void {
+    const req = d.buildRequest('ACK', { via: this.ctx.newVia(), cseq });
+    const to = d.destination();
+    this.ctx.layer.transport.send(req, to).catch(() => undefined);
+    const bye = d.buildRequest('BYE', { via: this.ctx.newVia(), headers: [{ name: 'User-Agent', value: this.ctx.userAgent }] });
+    this.ctx.layer.sendNonInvite(bye, to);
+  }
+
+  #onFailure(res: SipResponse): void {
+    if (this.#done) return;
+    if ((res.status === 401 || res.status === 407) && !this.#cancel && this.#auth.accept(res)) {
+      this.log.debug({ status: res.status }, 'INVITE challenged, retrying with credentials');
+      this.#sendInvite();
+      return;
+    }
+    if (res.status >= 300 && res.status < 400 && !this.#redirected && !this.#cancel && this.#redirect(res)) return;
+    const c = this.#cancel;
+    if (c && res.status === 487) this.finish('failed', c.status, c.reason);
+    else this.finish('failed', res.status, res.reason);
+  }
+
+  /** Follows a 3xx once (§8.1.3.4): the first Contact becomes the Request-URI and the next hop. */
+  #redirect(res: SipResponse): boolean {
+    const contact = getHeaders(res, 'Contact')[0];
+    if (contact === undefined) return false;
+    try {
+      const uri = parseNameAddr(contact).uri;
+      if (uri.scheme === 'tel') return false;
+      this.#redirected = true;
+      this.#requestUri = formatUri({ ...uri, headers: new Map() });
+      this.#destination = uriAddress(uri);
+      this.#dialog = undefined;
+      this.log.debug({ target: this.#requestUri }, 'INVITE redirected');
+      this.#sendInvite();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #onRingTimeout(): void {
+    this.#ringTimer = undefined;
+    if (this.#done || this.#state === 'confirmed' || this.#state === 'terminating') return;
+    this.log.debug('ring timeout, cancelling');
+    this.#requestCancel(408, 'Request Timeout');
+  }
+
+  #requestCancel(status: number, reason: string): void {
+    if (this.#cancel) return;
+    this.#cancel = { status, reason };
+    clearTimeout(this.#ringTimer);
+    this.#transition('terminating');
+    // §9.1: with no final response 64*T1 after the CANCEL, give the INVITE up.
+    this.#cancelGuard = setTimeout(() => {
+      this.#ict?.terminate();
+      this.finish('failed', status, reason);
+    }, 64 * this.ctx.timers.t1);
+    if (this.#gotProvisional) this.#sendCancel();
+  }
+
+  /** §9.1: same Request-URI, Call-ID, From, To, CSeq number, top Via and Route as the INVITE. */
+  #sendCancel(): void {
+    const invite = this.#invite;
+    if (!invite) return;
+    this.#cancelSent = true;
+    const headers: SipHeader[] = [{ name: 'Via', value: getHeaders(invite, 'Via')[0] ?? '' }, { name: 'Max-Forwards', value: '70' }];
+    for (const name of ['From', 'To', 'Call-ID']) headers.push({ name, value: getHeader(invite, name) ?? '' });
+    headers.push({ name: 'CSeq', value: `${getCSeq(invite).seq} CANCEL` });
+    for (const r of getHeaders(invite, 'Route')) headers.push({ name: 'Route', value: r });
+    headers.push({ name: 'User-Agent', value: this.ctx.userAgent });
+    const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, headers, body: Buffer.alloc(0) };
+    const tx = this.ctx.layer.sendNonInvite(cancel, this.#destination);
+    tx.on('response', (res) => this.log.debug({ status: res.status }, 'CANCEL answered'));
+  }
+
+  async #bye(): Promise<void> {
+    const r = await this.request('BYE');
+    this.finish('ended', 'local', r.status >= 200 && r.status < 300 ? 'BYE' : `BYE ${r.status} ${r.reason}`);
+  }
+
+  /**
+   * @internal Sends an in-dialog non-INVITE request, answering digest
+   * challenges; never rejects (408 on timeout, 503 on transport error, 481 without a dialog).
+   */
+  async request(method: string, opts: { contentType?: string; body?: string } = {}): Promise<{ status: number; reason: string }> {
+    const d = this.#dialog;
+    if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
+    const auth = new Authenticator(this.#opts.auth);
+    for (let attempt = 0; ; attempt++) {
+      const req = d.buildRequest(method, {
+        via: this.ctx.newVia(), headers: [{ name: 'User-Agent', value: this.ctx.userAgent }], body: opts.body, contentType: opts.contentType,
+      });
+      req.headers.push(...auth.headers(method, req.uri, req.body));
+      const r = await this.#transact(req, d.destination());
+      if (attempt < 2 && r.response && auth.accept(r.response)) continue;
+      return { status: r.status, reason: r.reason };
+    }
+  }
+
+  #transact(req: SipRequest, to: TransportAddress): Promise<{ status: number; reason: string; response?: SipResponse }> {
+    return new Promise((resolve) => {
+      const tx = this.ctx.layer.sendNonInvite(req, to);
+      tx.on('response', (res) => {
+        if (res.status >= 200) resolve({ status: res.status, reason: res.reason, response: res });
+      });
+      tx.on('timeout', () => resolve({ status: 408, reason: 'Request Timeout' }));
+      tx.on('transportError', () => resolve({ status: 503, reason: 'Service Unavailable' }));
+      tx.on('terminated', () => resolve({ status: 408, reason: 'Request Timeout' }));
+    });
+  }
+
+  /** @internal Ends the call once: clears timers, emits the final event, resolves `hangup()`. */
+  finish(kind: 'failed', status: number, reason: string): void;
+  finish(kind: 'ended', by: 'local' | 'remote', reason: string): void;
+  finish(kind: 'failed' | 'ended', a: number | 'local' | 'remote', reason: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#ringTimer);
+    clearTimeout(this.#cancelGuard);
+    for (const t of this.pending2xx.values()) clearTimeout(t);
+    this.pending2xx.clear();
+    if (this.#dialog && this.#dialog.state !== 'terminated') this.#dialog.transition('terminated');
+    this.#state = 'terminated';
+    this.log.debug({ kind, a, reason }, 'SIP call terminated');
+    if (kind === 'failed') this.emit('failed', a as number, reason);
+    else this.emit('ended', a as 'local' | 'remote', reason);
+    this.ctx.onTerminated(this);
+    this.#resolveFinished();
+  }
+}

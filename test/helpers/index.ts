@@ -1,0 +1,20 @@
+/** The real-peer test harness: one import for the end-to-end tests. */
+export { requireTools, whichTool } from './tools.js';
+export { freeUdpPort, freeTcpPort, freeUdpPortRange } from './ports.js';
+export { waitUntil, withTimeout } from './wait.js';
+export { run, spawnChild, stopChild, type RunResult } from './proc.js';
+export {
+  startSipp, startSippUas, startSippUac, parseSippMessages, udpPortBound, tcpPortListening,
+  type SippOptions, type SippProcess, type SippMessage,
+} from './sipp.js';
+export { startNginxRtmp, nginxRtmpConfig, type NginxRtmp, type NginxRtmpOptions } from './nginx.js';
+export {
+  probeStream, summarizeProbe, type ProbeResult, type ProbeOptions, type ProbedVideo, type ProbedAudio,
+} from './ffprobe.js';
+export { startWebhookReceiver, type WebhookReceiver, type WebhookEvent, type WebhookOptions } from './webhook.js';
+export { childProcesses, assertNoChildProcesses, type ChildInfo } from './processes.js';
+export { writePcap, readPcap, type PcapUdpPacket } from './pcap.js';
+export { RtpCollector, parseRtpHeader, type RtpHeaderInfo } from './rtp-sink.js';
+export { makeMedia, MEDIA, fixturePaths, generatedDir, sippScenarioDir } from '../fixtures/make-media.js';
+export { digestResponse, parseDigestParams, verifyDigest, type DigestAlgorithm, type DigestInput } from './digest.js';
+export { RawSipUac } from './raw-sip.js';
