@@ -24,6 +24,7 @@ export class RawSipUac {
     });
   }
 
+  /** Binds a UDP socket on 127.0.0.1 to call 127.0.0.1:`port`. */
   static async open(port: number): Promise<RawSipUac> {
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -78,6 +79,7 @@ export class RawSipUac {
     this.send(this.headers('ACK', cseq, branch, RawSipUac.toTag(res)));
   }
 
+  /** Closes the socket. */
   close(): Promise<void> {
     return new Promise((r) => this.sock.close(() => r()));
   }
