@@ -10,7 +10,7 @@ export interface WebhookEvent {
   /** Path below the base URL, e.g. `/CallStatusEvent`. */
   path: string;
   method: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- payloads are asserted by the tests
+   
   body: any;
   /** The raw body text (for signature checks). */
   raw: string;
