@@ -2,10 +2,10 @@ import type { Logger } from '../shared/logger.js';
 import { ConflictError } from '../shared/errors.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import { sleep } from '../shared/time.js';
-import type { SipUserAgent, SipClientCall } from '../sip/index.js';
-import { buildOffer, parseAnswer, type NegotiatedMedia, type AudioCodecName, type VideoCodecName } from '../sip/sdp.js';
-import type { PortAllocator, RtpSocketPair } from '../rtp/index.js';
-import { RtpSession } from '../rtp/index.js';
+import {
+  buildOffer, parseAnswer, type SipUserAgent, type SipClientCall, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
+} from '../sip/index.js';
+import { RtpSession, type PortAllocator, type RtpSocketPair } from '../rtp/index.js';
 import { RtmpPublisher } from '../rtmp/index.js';
 import { MediaOutput } from './media-output.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';

@@ -1,4 +1,4 @@
-import type { FlvTag } from '../rtmp/flv.js';
+import type { FlvTag } from '../rtmp/index.js';
 
 /**
  * Merges the audio and video tag streams into one stream ordered by

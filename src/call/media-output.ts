@@ -1,10 +1,10 @@
 import type { Logger } from '../shared/logger.js';
 import type { MediaFrame, VideoFrame, AudioFrame } from '../shared/media.js';
-import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, type FlvTag } from '../rtmp/flv.js';
-import type { RtmpPublisher } from '../rtmp/publisher.js';
+import {
+  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, parseSps, type FlvTag, type RtmpPublisher,
+} from '../rtmp/index.js';
 import { AudioTranscoder } from '../transcode/index.js';
 import { Interleaver } from './interleaver.js';
-import { parseSps } from './h264-sps.js';
 
 export interface MediaOutputOptions {
   log: Logger;

@@ -20,3 +20,5 @@ export { PUBLISHER_PHASES, PUBLISHER_TRANSITIONS, nextPhase } from './publisher-
 export type { PublisherPhase } from './publisher-state.js';
 export { startEmbeddedServer } from './embedded.js';
 export type { EmbeddedServer, EmbeddedServerOptions } from './embedded.js';
+export { parseSps } from './h264-sps.js';
+export type { SpsInfo } from './h264-sps.js';
