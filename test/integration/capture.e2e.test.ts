@@ -83,6 +83,12 @@ describe('capture: SIP H.264 + G.711 → RTMP', () => {
     expect(last?.path).toBe('/CallStatusEvent');
     expect(last?.body).toMatchObject({ info: 'NORMAL_CALL_CLEARING', custom: { ticket: 42 } });
 
+    // Every log line about this call carries its callId (pino child logger per call).
+    const lines = gw.logs().filter((l) => JSON.stringify(l).includes(callId));
+    expect(lines.length).toBeGreaterThan(5);
+    expect(lines.filter((l) => l.callId !== callId).map((l) => l.msg)).toEqual([]);
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['sending INVITE', 'call established', 'call status']));
+
     // nginx recorded what the gateway published: H.264 + AAC, ≥ 5 s, decodes from its first frame.
     const file = await waitUntil(() => nginx.recordings().find((f) => f.includes('e2e_key')), 5000, 100, 'recording');
     expect(existsSync(file)).toBe(true);
