@@ -8,14 +8,11 @@ import { createLogger, type Logger } from './shared/logger.js';
 import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
 import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
-import { CallService } from './call/index.js';
+import { CallService, RECEIVABLE_CODECS } from './call/index.js';
 import { createRestApp } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics } from './metrics/index.js';
 
-/** Codecs the media engine of this build can receive; the rest of the configured list is left out of offers. */
-const RECEIVABLE_AUDIO = new Set(['pcma', 'pcmu', 'telephone-event']);
-const RECEIVABLE_VIDEO = new Set(['h264']);
 
 export interface Gateway {
   readonly config: Readonly<GatewayConfig>;
@@ -42,9 +39,9 @@ function advertisedAddress(host: string): string {
 /** The composition root: the only place that reads the configuration and wires the modules. */
 export async function startGateway(config: Readonly<GatewayConfig>, log: Logger): Promise<Gateway> {
   const exclude = new Set(config.codecs.exclude.map((c) => c.toLowerCase()));
-  const audioCodecs = config.codecs.audio.filter((c) => !exclude.has(c) && RECEIVABLE_AUDIO.has(c));
-  const videoCodecs = config.codecs.video.filter((c) => !exclude.has(c) && RECEIVABLE_VIDEO.has(c));
-  const notYet = [...config.codecs.audio, ...config.codecs.video].filter((c) => !exclude.has(c) && !RECEIVABLE_AUDIO.has(c) && !RECEIVABLE_VIDEO.has(c));
+  const audioCodecs = config.codecs.audio.filter((c) => !exclude.has(c) && RECEIVABLE_CODECS.audio.has(c));
+  const videoCodecs = config.codecs.video.filter((c) => !exclude.has(c) && RECEIVABLE_CODECS.video.has(c));
+  const notYet = [...config.codecs.audio, ...config.codecs.video].filter((c) => !exclude.has(c) && !RECEIVABLE_CODECS.audio.has(c) && !RECEIVABLE_CODECS.video.has(c));
   if (notYet.length > 0) log.warn({ codecs: notYet }, 'codecs not offered: this build does not receive them yet');
 
   const metrics = new GatewayMetrics();

@@ -5,9 +5,9 @@ import { sleep } from '../shared/time.js';
 import {
   buildOffer, parseAnswer, type SipUserAgent, type SipClientCall, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
 } from '../sip/index.js';
-import { RtpSession, type PortAllocator, type RtpSocketPair } from '../rtp/index.js';
-import { RtmpPublisher } from '../rtmp/index.js';
-import { MediaOutput } from './media-output.js';
+import type { PortAllocator } from '../rtp/index.js';
+import { CallMedia } from './call-media.js';
+import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
 import type { CallObject, DtmfType, RtmpStreamStatus, StartupParams } from './types.js';
 import { resolveTarget, type SipTarget } from './sip-target.js';
@@ -37,9 +37,6 @@ export interface CallEvents {
   closed: [];
 }
 
-/** Media codecs the engine of this build receives (the offer carries only these). */
-const SUPPORTED = { audio: new Set(['PCMA', 'PCMU']), video: new Set(['H264']) };
-
 /**
  * One outgoing capture: the SIP call, its RTP sessions and its output. The
  * only place that wires sip, rtp, transcode and rtmp together for a call.
@@ -59,11 +56,8 @@ export class Call extends TypedEmitter<CallEvents> {
   #audioCodec: string | null = null;
   #videoCodec: string | null = null;
   #sipCall: SipClientCall | undefined;
-  #sockets: RtpSocketPair[] = [];
-  #sessions: { audio?: RtpSession; video?: RtpSession } = {};
-  #audioMedia: NegotiatedMedia | null = null;
-  #output: MediaOutput | undefined;
-  #publishers: RtmpPublisher[] = [];
+  readonly #media: CallMedia;
+  readonly #outputs: CallOutputs;
   #terminating = false;
   #dtmfChain: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
@@ -76,6 +70,15 @@ export class Call extends TypedEmitter<CallEvents> {
     this.rtmpStream = params.rtmpUrl ? (params.rtmpStream ?? params.toStream) : (params.rtmpStream ?? null);
     this.log = ctx.log.child({ callId: this.callId });
     this.target = resolveTarget(params, defaultDomain);
+    this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, log: this.log });
+    this.#media.on('dtmf', (digit, durationMs) => this.log.info({ digit, durationMs }, 'DTMF received'));
+    this.#outputs = new CallOutputs({
+      primary: this.rtmpUrl ? { url: this.rtmpUrl, streamName: this.rtmpStream ?? this.toStream } : null,
+      embedded: ctx.embeddedRtmpUrl ? { url: ctx.embeddedRtmpUrl, streamName: this.toStream } : null,
+      connectTimeoutMs: ctx.rtmpConnectTimeoutMs,
+      log: this.log,
+    });
+    this.#outputs.on('status', (s) => this.#setRtmpStatus(s));
   }
 
   get status(): CallStatus {
@@ -84,7 +87,7 @@ export class Call extends TypedEmitter<CallEvents> {
 
   /** PIDs of this call's transcoder processes. */
   get transcoderPids(): number[] {
-    const pid = this.#output?.transcoderPid;
+    const pid = this.#media.output?.transcoderPid;
     return pid === undefined ? [] : [pid];
   }
 
@@ -131,13 +134,12 @@ export class Call extends TypedEmitter<CallEvents> {
   /** `/call/send_dtmf`: queued per call, so digit strings never interleave. */
   sendDtmf(digits: string, type: DtmfType): void {
     if (this.#status !== 'ESTABLISHED') throw new ConflictError(`call ${this.callId} is ${this.#status}, not ESTABLISHED`);
-    const audio = this.#sessions.audio;
-    if (type === 'RFC2833' && (!audio || this.#audioMedia?.telephoneEventPt === undefined)) {
+    if (type === 'RFC2833' && !this.#media.canSendRfc2833) {
       throw new ConflictError(`call ${this.callId} has no negotiated telephone-event; use INFO or INFO_RELAY`);
     }
     const run = async (): Promise<void> => {
       if (type === 'RFC2833') {
-        await audio?.sendDtmf(digits, this.#audioMedia?.telephoneEventPt as number);
+        await this.#media.sendDtmf(digits);
         return;
       }
       for (const d of digits) {
@@ -167,17 +169,12 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   async #dial(): Promise<void> {
-    this.#sockets.push(await this.ctx.ports.allocate());
-    this.#sockets.push(await this.ctx.ports.allocate());
-    if (isTerminal(this.#status)) {
-      this.#releaseSockets();
-      return;
-    }
-    const [audio, video] = this.#sockets as [RtpSocketPair, RtpSocketPair];
+    const ports = await this.#media.allocate();
+    if (isTerminal(this.#status)) return;
     const offer = buildOffer({
       address: this.ctx.sdpAddress,
-      audioPort: audio.rtpPort,
-      videoPort: video.rtpPort,
+      audioPort: ports.audioPort,
+      videoPort: ports.videoPort,
       sendAudio: this.params.hasAudio,
       sendVideo: this.params.hasVideo,
       audioCodecs: this.ctx.codecs.audio,
@@ -229,9 +226,7 @@ export class Call extends TypedEmitter<CallEvents> {
     let audio: NegotiatedMedia | null = null;
     let video: NegotiatedMedia | null = null;
     try {
-      const answer = parseAnswer(sdp);
-      audio = answer.audio && SUPPORTED.audio.has(answer.audio.codec.name.toUpperCase()) ? answer.audio : null;
-      video = answer.video && SUPPORTED.video.has(answer.video.codec.name.toUpperCase()) ? answer.video : null;
+      ({ audio, video } = CallMedia.usable(parseAnswer(sdp)));
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'unusable SDP answer');
     }
@@ -241,49 +236,11 @@ export class Call extends TypedEmitter<CallEvents> {
       this.#end('FAILED', 'NO_COMMON_CODECS');
       return;
     }
-    this.#audioMedia = audio;
     this.#audioCodec = audio ? `${audio.codec.name}/${audio.codec.clockRate}` : null;
     this.#videoCodec = video ? `${video.codec.name}/${video.codec.clockRate}` : null;
     this.log.info({ audio: this.#audioCodec, video: this.#videoCodec }, 'call established');
-
-    const output = new MediaOutput({
-      log: this.log,
-      audioCodec: audio ? (audio.codec.name.toUpperCase() as 'PCMA' | 'PCMU') : null,
-      hasVideo: video !== null,
-      transcode: this.ctx.transcode,
-    });
-    this.#output = output;
-    const [aSock, vSock] = this.#sockets as [RtpSocketPair, RtpSocketPair];
-    for (const [kind, media, sockets] of [['audio', audio, aSock], ['video', video, vSock]] as const) {
-      if (!media) continue;
-      const s = new RtpSession({
-        kind,
-        sockets,
-        payloadTypes: media.payloadTypes,
-        remote: { host: media.address, rtpPort: media.port, rtcpPort: media.rtcpPort },
-        jitterBufferMs: this.ctx.jitterBufferMs,
-        log: this.log,
-      });
-      s.on('frame', (f) => output.onFrame(f));
-      s.on('dtmf', (digit, durationMs) => this.log.info({ digit, durationMs }, 'DTMF received'));
-      s.start();
-      this.#sessions[kind] = s;
-    }
-
-    const targets: { url: string; stream: string; primary: boolean }[] = [];
-    if (this.rtmpUrl) targets.push({ url: this.rtmpUrl, stream: this.rtmpStream ?? this.toStream, primary: true });
-    if (this.ctx.embeddedRtmpUrl) targets.push({ url: this.ctx.embeddedRtmpUrl, stream: this.toStream, primary: !this.rtmpUrl });
-    for (const t of targets) {
-      const p = new RtmpPublisher({ url: t.url, streamName: t.stream, log: this.log.child({ rtmp: t.primary ? 'primary' : 'embedded' }), connectTimeoutMs: this.ctx.rtmpConnectTimeoutMs });
-      p.on('status', (s, reason) => {
-        this.log.info({ url: t.url, status: s, reason }, 'RTMP status');
-        if (t.primary) this.#setRtmpStatus(s);
-      });
-      this.#publishers.push(p);
-      output.addTarget(p);
-      p.start();
-    }
-    this.#rtmpStatus = targets.length > 0 ? 'RTMP_STREAM_WAIT' : null;
+    this.#outputs.start(this.#media.start(audio, video));
+    this.#rtmpStatus = this.#outputs.initialStatus;
     this.#setStatus('ESTABLISHED');
   }
 
@@ -310,16 +267,9 @@ export class Call extends TypedEmitter<CallEvents> {
 
   /** RTP → transcoder → RTMP, after the SIP side (BYE/CANCEL) has been started. */
   async #teardown(): Promise<void> {
-    for (const s of Object.values(this.#sessions)) s.close();
-    this.#releaseSockets();
-    await this.#output?.close().catch((e: unknown) => this.log.warn({ err: e }, 'output close failed'));
-    await Promise.all(this.#publishers.map((p) => p.close().catch(() => undefined)));
+    await this.#media.close();
+    await this.#outputs.close();
     this.log.info('call media closed');
     this.emit('closed');
-  }
-
-  #releaseSockets(): void {
-    for (const s of this.#sockets) s.close();
-    this.#sockets = [];
   }
 }

@@ -3,3 +3,4 @@ export { Call, type CallContext } from './call.js';
 export { CallRegistry } from './registry.js';
 export { CALL_STATUSES, CALL_TRANSITIONS, assertTransition, isTerminal, type CallStatus } from './call-state.js';
 export type { CallObject, CallFilter, StartupParams, DtmfType, RtmpStreamStatus } from './types.js';
+export { RECEIVABLE_CODECS } from './call-media.js';
