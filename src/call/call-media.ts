@@ -14,6 +14,10 @@ export interface CallMediaOptions {
 export interface CallMediaEvents {
   /** Received RFC 4733 digits. */
   dtmf: [digit: string, durationMs: number];
+  /** No RTP for rtpActivityTimeoutMs while not on hold: the call ends FAILED_BY_RTP_ACTIVITY. */
+  inactive: [];
+  /** RTCP keyframe requests went unanswered: ask over SIP INFO picture_fast_update (RFC 5168). */
+  keyframeViaSip: [];
 }
 
 /**
@@ -85,6 +89,25 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       this.#sessions[kind] = s;
     }
     return output;
+  }
+
+  /** Asks the far end for a video keyframe (a new RTMP target or a reconnect needs one). */
+  requestKeyframe(reason: string): void {
+    this.#sessions.video?.requestKeyframe(reason);
+  }
+
+  /** The far end put the call on hold (`sendonly`/`inactive`) or resumed it: inactivity is not judged on hold. */
+  setOnHold(hold: boolean): void {
+    this.opts.log.info({ hold }, 'media hold state');
+  }
+
+  /**
+   * A far-end re-INVITE/UPDATE brought new SDP (new port, codec or SSRC):
+   * the output stream continues without a break. Today: the remote address is
+   * learned from the packets; codec changes are not followed yet.
+   */
+  update(audio: NegotiatedMedia | null, video: NegotiatedMedia | null): void {
+    this.opts.log.info({ audio: audio?.codec.name ?? null, video: video?.codec.name ?? null }, 'media update from re-INVITE (not applied yet)');
   }
 
   get output(): MediaOutput | undefined {

@@ -16,6 +16,10 @@ export interface CallOutputsOptions {
 export interface CallOutputsEvents {
   /** The call's rtmpStreamStatus: the request's target, or the embedded one when the request has none. */
   status: [status: RtmpStreamStatus, reason: string | undefined];
+  /** A target (new, or reconnected) needs a keyframe to start on. */
+  keyframeNeeded: [reason: string];
+  /** The call's target failed for good and configuration says the call ends (FAILED_BY_RTMP_WRITER_ERROR). */
+  fatal: [reason: string];
 }
 
 /**

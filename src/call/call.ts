@@ -72,6 +72,17 @@ export class Call extends TypedEmitter<CallEvents> {
     this.target = resolveTarget(params, defaultDomain);
     this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, log: this.log });
     this.#media.on('dtmf', (digit, durationMs) => this.log.info({ digit, durationMs }, 'DTMF received'));
+    this.#media.on('inactive', () => {
+      this.log.warn('no RTP within rtpActivityTimeoutMs');
+      this.#hangupAndEnd('FAILED', 'FAILED_BY_RTP_ACTIVITY');
+    });
+    this.#media.on('keyframeViaSip', () => {
+      // RFC 5168 §3: XML schema for media control, for devices that ignore RTCP PLI/FIR.
+      const body = '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder>'
+        + '<picture_fast_update></picture_fast_update></to_encoder></vc_primitive></media_control>\r\n';
+      void this.#sipCall?.sendInfo('application/media_control+xml', body)
+        .catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'picture_fast_update INFO failed'));
+    });
     this.#outputs = new CallOutputs({
       primary: this.rtmpUrl ? { url: this.rtmpUrl, streamName: this.rtmpStream ?? this.toStream } : null,
       embedded: ctx.embeddedRtmpUrl ? { url: ctx.embeddedRtmpUrl, streamName: this.toStream } : null,
@@ -79,6 +90,11 @@ export class Call extends TypedEmitter<CallEvents> {
       log: this.log,
     });
     this.#outputs.on('status', (s) => this.#setRtmpStatus(s));
+    this.#outputs.on('keyframeNeeded', (reason) => this.#media.requestKeyframe(reason));
+    this.#outputs.on('fatal', (reason) => {
+      this.log.error({ reason }, 'RTMP target failed for good');
+      this.#hangupAndEnd('FAILED', 'FAILED_BY_RTMP_WRITER_ERROR');
+    });
   }
 
   get status(): CallStatus {
@@ -231,9 +247,7 @@ export class Call extends TypedEmitter<CallEvents> {
       this.log.warn({ err: (e as Error).message }, 'unusable SDP answer');
     }
     if (!audio && !video) {
-      this.#terminating = true;
-      void this.#sipCall?.hangup().catch(() => undefined);
-      this.#end('FAILED', 'NO_COMMON_CODECS');
+      this.#hangupAndEnd('FAILED', 'NO_COMMON_CODECS');
       return;
     }
     this.#audioCodec = audio ? `${audio.codec.name}/${audio.codec.clockRate}` : null;
@@ -242,6 +256,27 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#outputs.start(this.#media.start(audio, video));
     this.#rtmpStatus = this.#outputs.initialStatus;
     this.#setStatus('ESTABLISHED');
+    const join = this.params.joinDtmf;
+    if (join) {
+      // Conference IVRs (Cisco Meeting Server) ask for a PIN after answering (SPEC §9.7).
+      const t = setTimeout(() => {
+        if (this.#status !== 'ESTABLISHED') return;
+        try {
+          this.sendDtmf(join.digits, join.type);
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, 'joinDtmf not sent');
+        }
+      }, join.delayMs);
+      this.once('closed', () => clearTimeout(t));
+    }
+  }
+
+  /** Ends the call from our side for a media or output reason: BYE (or CANCEL), then status. */
+  #hangupAndEnd(status: 'FAILED' | 'FINISH', info: string): void {
+    if (isTerminal(this.#status)) return;
+    this.#terminating = true;
+    void this.#sipCall?.hangup().catch(() => undefined);
+    this.#end(status, info);
   }
 
   #setStatus(to: CallStatus, info?: string): void {

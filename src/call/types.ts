@@ -26,6 +26,8 @@ export interface StartupParams {
   sipSDP?: string[];
   appKey: string;
   custom: Record<string, unknown>;
+  /** Digits sent once the call is ESTABLISHED (a conference PIN). */
+  joinDtmf?: { digits: string; delayMs: number; type: DtmfType };
 }
 
 /** The Call object of SPEC §2.6, as answered and posted in events. */

@@ -5,6 +5,9 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s 
 const int = (min: number, max: number): z.ZodType<number> =>
   z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, 'a number').transform(Number)]).pipe(z.number().int().min(min).max(max));
 
+const dtmfDigits = z.string().regex(/^[0-9*#A-Da-d,]{1,64}$/, 'one or more of 0-9 * # A-D and , (pause)').transform((d) => d.toUpperCase());
+const dtmfType = z.enum(['RFC2833', 'INFO', 'INFO_RELAY']).default('RFC2833');
+
 const streamName = z.string().regex(/^[A-Za-z0-9_.~-]{1,128}$/, '1–128 characters of A-Z a-z 0-9 _ . ~ -');
 /** RFC 3261 §25.1 `user`: unreserved / escaped / user-unreserved. */
 export const SIP_USER = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
@@ -46,6 +49,12 @@ export const startupSchema = z.object({
   sipSDP: z.array(z.string().regex(/^[a-z]=[^\r\n]*$/, 'SDP lines such as "b=AS:3000"')).max(20).optional(),
   appKey: z.string().min(1).max(64).default('callApp'),
   custom: z.record(z.string(), z.unknown()).default({}),
+  /** Extension: a PIN sent once ESTABLISHED (Cisco Meeting Server IVR). */
+  joinDtmf: z.object({
+    digits: dtmfDigits,
+    delayMs: int(0, 600_000).default(3000),
+    type: dtmfType,
+  }).optional(),
 });
 
 export const findSchema = z.object({
@@ -62,7 +71,6 @@ export const terminateSchema = z.object({ callId: z.string({ error: 'callId is r
 
 export const dtmfSchema = z.object({
   callId: z.string({ error: 'callId is required' }).min(1),
-  dtmf: z.string({ error: 'dtmf is required' }).regex(/^[0-9*#A-Da-d,]{1,64}$/, 'one or more of 0-9 * # A-D and , (pause)')
-    .transform((s) => s.toUpperCase()),
-  type: z.enum(['RFC2833', 'INFO', 'INFO_RELAY']).default('RFC2833'),
+  dtmf: dtmfDigits,
+  type: dtmfType,
 });

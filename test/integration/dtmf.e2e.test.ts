@@ -34,6 +34,22 @@ afterAll(async () => {
   await assertNoChildProcesses();
 });
 
+/** RFC 4733 events seen by the sink, one per event timestamp, in arrival order. */
+function receivedEvents(c: RtpCollector): { event: number; ends: number; marker: boolean; maxDuration: number }[] {
+  const byTs = new Map<number, { event: number; ends: number; marker: boolean; maxDuration: number }>();
+  for (const p of c.kept) {
+    const h = parseRtpHeader(p);
+    if (h?.payloadType !== 101) continue;
+    const off = h.payloadOffset;
+    const e = byTs.get(h.timestamp) ?? { event: p[off]!, ends: 0, marker: false, maxDuration: 0 };
+    if (p[off + 1]! & 0x80) e.ends++;
+    if (h.marker) e.marker = true;
+    e.maxDuration = Math.max(e.maxDuration, p.readUInt16BE(off + 2));
+    byTs.set(h.timestamp, e);
+  }
+  return [...byTs.values()];
+}
+
 describe('DTMF to the far end', () => {
   it('refuses DTMF before the call is ESTABLISHED with 409', async () => {
     // A far end that only rings: 180 to the INVITE, then 200 to CANCEL and 487 to the INVITE.
@@ -78,19 +94,9 @@ describe('DTMF to the far end', () => {
     const t0 = Date.now();
     const res = await gw.rest('/call/send_dtmf', { callId, dtmf: '12,#', type: 'RFC2833' });
     expect(res.status).toBe(200);
-    await waitUntil(() => sink.packets(101) > 0 && sink.kept.filter((p) => parseRtpHeader(p)?.payloadType === 101 && (p[13]! & 0x80)).length >= 9, 10_000, 50, 'three digits');
+    await waitUntil(() => receivedEvents(sink).filter((d) => d.ends === 3).length >= 3, 10_000, 50, 'three digits');
 
-    const events = sink.kept.map((p) => ({ h: parseRtpHeader(p), p })).filter((x) => x.h?.payloadType === 101);
-    const byTs = new Map<number, { event: number; ends: number; marker: boolean; maxDuration: number }>();
-    for (const { h, p } of events) {
-      const off = h!.payloadOffset;
-      const e = byTs.get(h!.timestamp) ?? { event: p[off]!, ends: 0, marker: false, maxDuration: 0 };
-      if (p[off + 1]! & 0x80) e.ends++;
-      if (h!.marker) e.marker = true;
-      e.maxDuration = Math.max(e.maxDuration, p.readUInt16BE(off + 2));
-      byTs.set(h!.timestamp, e);
-    }
-    const digits = [...byTs.values()];
+    const digits = receivedEvents(sink);
     expect(digits.map((d) => d.event)).toEqual([1, 2, 11]);
     for (const d of digits) {
       expect(d.ends).toBe(3);
@@ -112,5 +118,32 @@ describe('DTMF to the far end', () => {
     expect(infos[1]?.text).toMatch(/Signal=9\r?\nDuration=160/);
     expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+  });
+});
+
+describe('joinDtmf: a conference PIN sent once the call is established', () => {
+  it('sends 1234# as RFC 4733 events after delayMs, in order', async () => {
+    const pinSink = await RtpCollector.bind(await freeUdpPortRange(2), 500);
+    const ivr = await startSippUas({ scenario: 'uas-answer-sink.xml', sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4), vars: { audio_sink: String(pinSink.port) } });
+    try {
+      const id = 'dtmf-join-0001';
+      const res = await gw.rest('/call/startup', { callId: id, callee: `sip:service@127.0.0.1:${ivr.sipPort}`, joinDtmf: { digits: '1234#', delayMs: '300' } });
+      expect(res.status).toBe(200);
+      const est = await hooks.waitFor((e) => e.body?.callId === id && e.body.status === 'ESTABLISHED', 10_000);
+      await waitUntil(() => receivedEvents(pinSink).filter((d) => d.ends === 3).length >= 5, 10_000, 50, 'five digits');
+      expect(receivedEvents(pinSink).map((d) => d.event)).toEqual([1, 2, 3, 4, 11]);
+      expect(Date.now() - est.at).toBeGreaterThanOrEqual(300);
+      expect((await gw.rest('/call/terminate', { callId: id })).status).toBe(200);
+      await hooks.waitFor((e) => e.body?.callId === id && e.body.status === 'FINISH', 10_000);
+    } finally {
+      await ivr.close();
+      await pinSink.close();
+    }
+  });
+
+  it('rejects a malformed joinDtmf with 400 naming the field', async () => {
+    const r = await gw.rest('/call/startup', { callee: 'sip:x@127.0.0.1:9', joinDtmf: { digits: '12x' } });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(/joinDtmf\.digits/);
   });
 });
