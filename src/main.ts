@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -8,8 +9,8 @@ import { createLogger, type Logger } from './shared/logger.js';
 import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
 import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
-import { CallService, RECEIVABLE_CODECS } from './call/index.js';
-import { createRestApp } from './rest/index.js';
+import { CallService, PushService, RECEIVABLE_CODECS } from './call/index.js';
+import { createRestApp, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics } from './metrics/index.js';
 
@@ -45,6 +46,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
   if (notYet.length > 0) log.warn({ codecs: notYet }, 'codecs not offered: this build does not receive them yet');
 
   const metrics = new GatewayMetrics();
+  // Read at boot so a wrong path fails the start, never a call.
+  const rtmpsCa = config.rtmp.tls.ca !== null ? readFileSync(config.rtmp.tls.ca, 'utf8') : undefined;
   const closers: (() => Promise<void> | void)[] = [];
   try {
     let embedded: EmbeddedServer | null = null;
@@ -55,6 +58,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     const sip = await SipUserAgent.start({
       host: config.sip.host, port: config.sip.port, publicAddress: config.sip.publicAddress,
       userAgent: config.sip.userAgent, log: log.child({ module: 'sip' }),
+      registerExpiresS: config.sip.registerExpiresS,
+      transport: config.sip.transport.toUpperCase() as 'UDP' | 'TCP' | 'TLS', tcp: config.sip.tcp,
+      tls: { port: config.sip.tls.port, caFile: config.sip.tls.caFile, verifyServer: config.sip.tls.verifyServer, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key },
     });
     closers.unshift(() => sip.close());
     const ports = new PortAllocator({ min: config.rtp.portMin, max: config.rtp.portMax, host: config.rtp.host });
@@ -70,7 +76,18 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       jitterBufferMs: config.rtp.jitterBufferMs,
       codecs: { audio: audioCodecs, video: videoCodecs, h264Profiles: config.codecs.h264Profiles },
       transcode: config.transcode,
+      mediaTuning: {
+        rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,
+        audioOutput: config.transcode.audio, videoPreset: config.transcode.videoPreset, keyframeIntervalS: config.transcode.keyframeIntervalS,
+      },
       rtmpConnectTimeoutMs: config.rtmp.connectTimeoutMs,
+      rtmpOutput: {
+        reconnect: config.rtmp.reconnect,
+        tls: { rejectUnauthorized: config.rtmp.tls.rejectUnauthorized, ...(rtmpsCa !== undefined ? { ca: rtmpsCa } : {}) },
+        maxQueueBytes: config.rtmp.maxQueueBytes,
+        gopCacheBytes: config.rtmp.gopCacheBytes,
+        keyframeIntervalMs: config.rtmp.keyframeRequestIntervalMs,
+      },
       embeddedRtmpUrl: embedded?.rtmpUrl ?? null,
       maxCalls: config.rest.maxCalls,
       defaultDomain: config.sip.defaultDomain,
@@ -82,7 +99,11 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       metrics.liveCalls.set(calls.registry.size);
     });
 
+    const pushes = new PushService(calls, log.child({ module: 'push' }));
+    pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
+
     const app = createRestApp({
+      apiRouters: [pushRouter(pushes)],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users: config.profile === 'production' ? config.rest.users : [],
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
@@ -113,6 +134,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       config, calls, restPort, sipPort: sip.localAddress.port, embedded,
       close: () => (closing ??= (async () => {
         log.info('gateway stopping');
+        await pushes.close();
         await calls.close();
         await webhook.flush(config.webhook.timeoutMs);
         webhook.close();

@@ -1,13 +1,33 @@
 import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
-import { RtpSession, type PortAllocator, type RtpSocketPair } from '../rtp/index.js';
+import type { AudioFrame } from '../shared/media.js';
+import {
+  MediaGenerator, RtpSession, accessUnitsFromAud, packetizeH264, splitAnnexB,
+  type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo,
+} from '../rtp/index.js';
+import { ALAW_SILENCE, ULAW_SILENCE, makeSlateH264 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
 import { MediaOutput } from './media-output.js';
+
+/** Media settings beyond the jitter buffer and the AAC encoder (config `rtp.*`, `transcode.*`); every key has a default. */
+export interface CallMediaTuning {
+  /** No RTP for this long while not on hold → 'inactive'; 0 disables. Default 60000. */
+  rtpActivityTimeoutMs: number;
+  /** Send silence / black video (and RTCP SR) on the media offered sendrecv. Default true. */
+  generateMediaForUa: boolean;
+  /** `aac` (default) or `copy` (G.711 / Speex into FLV as they are). */
+  audioOutput: 'aac' | 'copy';
+  /** x264 preset for video that must be transcoded (VP8). Default `veryfast`. */
+  videoPreset: string;
+  /** Keyframe interval of transcoded video, seconds. Default 2. */
+  keyframeIntervalS: number;
+}
 
 export interface CallMediaOptions {
   ports: PortAllocator;
   jitterBufferMs: number;
   transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+  tuning?: Partial<CallMediaTuning>;
   log: Logger;
 }
 
@@ -26,11 +46,15 @@ export interface CallMediaEvents {
  * end never picks a codec whose media would be lost.
  */
 export const RECEIVABLE_CODECS: { audio: ReadonlySet<string>; video: ReadonlySet<string> } = {
-  audio: new Set(['pcma', 'pcmu', 'telephone-event']),
-  video: new Set(['h264']),
+  audio: new Set(['opus', 'pcma', 'pcmu', 'g722', 'speex16', 'telephone-event']),
+  video: new Set(['h264', 'vp8']),
 };
+const NAL_SEI = 6;
+const LIP_SYNC_TOLERANCE_MS = 10;
+/** A larger correction means the SRs do not share a clock. */
+const LIP_SYNC_MAX_SHIFT_MS = 2000;
 /** The same, by SDP encoding name (upper case). */
-const RECEIVABLE = { audio: new Set(['PCMA', 'PCMU']), video: new Set(['H264']) };
+const RECEIVABLE = { audio: new Set(['PCMA', 'PCMU', 'OPUS', 'G722', 'SPEEX']), video: new Set(['H264', 'VP8']) };
 
 /**
  * A call's media side: its RTP port pairs, one RtpSession per accepted
@@ -42,10 +66,22 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #sessions: { audio?: RtpSession; video?: RtpSession } = {};
   #audio: NegotiatedMedia | null = null;
   #output: MediaOutput | undefined;
+  readonly #generators: MediaGenerator[] = [];
+  readonly #tuning: CallMediaTuning;
+  #onHold = false;
+  /** media clock − sender wall clock (ms), fixed by the first RTCP SR of the call; null before. */
+  #ntpOffsetMs: number | null = null;
+  /** `Date.now()` from which inactivity is measured when no RTP arrived since (start, resume). */
+  #activitySince = 0;
+  #activityTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
   constructor(private readonly opts: CallMediaOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call media listener failed'));
+    this.#tuning = {
+      rtpActivityTimeoutMs: 60_000, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2,
+      ...opts.tuning,
+    };
   }
 
   /** Binds the audio and video RTP/RTCP pairs the SDP offer announces. */
@@ -67,8 +103,12 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     this.#audio = audio;
     const output = new MediaOutput({
       log: this.opts.log,
-      audioCodec: audio ? (audio.codec.name.toUpperCase() as 'PCMA' | 'PCMU') : null,
+      audioCodec: audio ? (audio.codec.name.toUpperCase() as AudioFrame['codec']) : null,
+      audioClockRate: audio?.codec.clockRate,
+      audioOutput: this.#tuning.audioOutput,
       hasVideo: video !== null,
+      videoCodec: video?.codec.name.toUpperCase() === 'VP8' ? 'VP8' : 'H264',
+      video: { preset: this.#tuning.videoPreset, keyframeIntervalS: this.#tuning.keyframeIntervalS },
       transcode: this.opts.transcode,
     });
     this.#output = output;
@@ -85,10 +125,96 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       });
       s.on('frame', (f) => output.onFrame(f));
       s.on('dtmf', (digit, durationMs) => this.emit('dtmf', digit, durationMs));
+      s.on('keyframeViaSip', () => this.emit('keyframeViaSip'));
+      s.on('senderReport', (sr) => this.#lipSync(s, sr));
       s.start();
       this.#sessions[kind] = s;
+      if (this.#tuning.generateMediaForUa && (media.direction === 'sendrecv' || media.direction === 'recvonly')) {
+        this.#generate(s, media);
+      }
     }
+    this.#armActivityWatch();
     return output;
+  }
+
+  /**
+   * Media for far ends that hang up on a silent peer (SPEC §5, §9.4): G.711
+   * silence every 20 ms on audio, a black H.264 loop at 10 fps on video. The
+   * sessions then send RTCP SR instead of RR. Other codecs get nothing (yet).
+   */
+  #generate(s: RtpSession, media: NegotiatedMedia): void {
+    const name = media.codec.name.toUpperCase();
+    const paused = (): boolean => this.#onHold || s.sendingDtmf;
+    if (s.kind === 'audio' && (name === 'PCMA' || name === 'PCMU')) {
+      const silence = Buffer.alloc(160, name === 'PCMA' ? ALAW_SILENCE : ULAW_SILENCE);
+      this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
+    } else if (s.kind === 'video' && name === 'H264') {
+      makeSlateH264({ ffmpegPath: this.opts.transcode.ffmpegPath, fps: 10 }).then((annexB) => {
+        if (this.#closed) return;
+        // The encoder's SEI (its version string) is dropped: ~600 bytes every loop, useless to a decoder.
+        const units: GeneratedUnit[] = accessUnitsFromAud(splitAnnexB(annexB))
+          .map((au) => packetizeH264(au.filter((n) => ((n[0] as number) & 0x1f) !== NAL_SEI)));
+        this.#startGenerator(s, { payloadType: media.codec.pt, units, unitMs: 100 }, paused);
+      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black video for the far end'));
+    } else {
+      this.opts.log.info({ kind: s.kind, codec: name }, 'no generated media for this codec');
+    }
+  }
+
+  #startGenerator(s: RtpSession, stream: ConstructorParameters<typeof MediaGenerator>[1], paused: () => boolean): void {
+    const g = new MediaGenerator(s.sender, stream, paused);
+    g.start();
+    this.#generators.push(g);
+    this.opts.log.debug({ kind: s.kind, payloadType: stream.payloadType }, 'generating media for the far end');
+  }
+
+  /**
+   * Lip sync from RTCP sender reports (RFC 3550 §6.4.1, SPEC §5): both
+   * streams of a far end stamp their SRs with one wall clock, so placing
+   * every stream at `wall clock + offset` aligns them whatever their
+   * arrival or capture delays. The offset is fixed by the first SR (that
+   * stream does not move); a stream is moved only when it is off by more
+   * than 10 ms, so SR jitter does not wobble the timestamps.
+   */
+  #lipSync(s: RtpSession, sr: SenderReportInfo): void {
+    const now = s.mediaTimeOf(sr.rtpTimestamp);
+    if (now === null) return;
+    const wallMs = sr.ntpSec * 1000 + (sr.ntpFrac / 0x1_0000_0000) * 1000;
+    if (this.#ntpOffsetMs === null) {
+      this.#ntpOffsetMs = now - wallMs;
+      return;
+    }
+    const target = wallMs + this.#ntpOffsetMs;
+    const shift = Math.abs(target - now);
+    if (shift <= LIP_SYNC_TOLERANCE_MS) return;
+    if (shift > LIP_SYNC_MAX_SHIFT_MS) {
+      // Streams whose SRs come from unrelated clocks (separate senders): keep arrival timing.
+      this.opts.log.debug({ kind: s.kind, shiftMs: Math.round(target - now) }, 'RTCP SR clocks disagree: lip sync not applied');
+      return;
+    }
+    this.opts.log.debug({ kind: s.kind, shiftMs: Math.round(target - now) }, 'lip sync from RTCP SR');
+    s.reanchor(sr.rtpTimestamp, target);
+  }
+
+  /** RTP inactivity (SPEC §5): checked a few times per timeout, never while on hold. */
+  #armActivityWatch(): void {
+    const timeout = this.#tuning.rtpActivityTimeoutMs;
+    if (timeout <= 0 || this.#activityTimer !== null) return;
+    this.#activitySince = Date.now();
+    this.#activityTimer = setInterval(() => {
+      if (this.#onHold || this.#closed) return;
+      let last = this.#activitySince;
+      for (const s of Object.values(this.#sessions)) last = Math.max(last, s.stats.lastPacketAt ?? 0);
+      if (Date.now() - last < timeout) return;
+      this.#stopActivityWatch();
+      this.opts.log.warn({ timeoutMs: timeout, lastPacketAgoMs: Date.now() - last }, 'RTP inactivity');
+      this.emit('inactive');
+    }, Math.max(50, Math.min(1000, Math.floor(timeout / 4))));
+  }
+
+  #stopActivityWatch(): void {
+    if (this.#activityTimer !== null) clearInterval(this.#activityTimer);
+    this.#activityTimer = null;
   }
 
   /** Asks the far end for a video keyframe (a new RTMP target or a reconnect needs one). */
@@ -98,6 +224,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
 
   /** The far end put the call on hold (`sendonly`/`inactive`) or resumed it: inactivity is not judged on hold. */
   setOnHold(hold: boolean): void {
+    if (hold === this.#onHold) return;
+    this.#onHold = hold;
+    // Resuming restarts the inactivity clock: the far end gets a full timeout to send again.
+    if (!hold) this.#activitySince = Date.now();
     this.opts.log.info({ hold }, 'media hold state');
   }
 
@@ -130,6 +260,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopActivityWatch();
+    for (const g of this.#generators) g.close();
+    this.#generators.length = 0;
     for (const s of Object.values(this.#sessions)) s.close();
     this.#sessions = {};
     this.#releaseSockets();

@@ -1,10 +1,37 @@
 import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
-import { RtmpPublisher } from '../rtmp/index.js';
+import {
+  FlvFanout, PublisherSupervisor, RtmpPublisher, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus,
+} from '../rtmp/index.js';
 import type { MediaOutput } from './media-output.js';
 import type { RtmpStreamStatus } from './types.js';
 
-export interface CallOutputsOptions {
+/** Output settings from configuration (`rtmp.*`), the same for every call. */
+export interface RtmpOutputSettings {
+  /** Retry policy for a dropped connection; `failCall`: a final failure of the call's target ends the call. */
+  reconnect: ReconnectPolicy & { failCall: boolean };
+  /** RTMPS: extra CA certificates (PEM text) and whether to verify the server certificate. */
+  tls: { ca?: string; rejectUnauthorized: boolean };
+  /** Socket backlog per target above which video frames are dropped up to the next keyframe. */
+  maxQueueBytes: number;
+  /** GOP cache bound per call. */
+  gopCacheBytes: number;
+  /**
+   * Passthrough keyframe cadence: when the far end's keyframes are further
+   * apart than this, ask it for one on this cadence (platforms want ≤ 2 s). 0: off.
+   */
+  keyframeIntervalMs: number;
+}
+
+export const DEFAULT_RTMP_OUTPUT: RtmpOutputSettings = {
+  reconnect: { initialDelayMs: 1000, maxDelayMs: 30_000, giveUpAfterMs: 300_000, failCall: true },
+  tls: { rejectUnauthorized: true },
+  maxQueueBytes: 4 * 1024 * 1024,
+  gopCacheBytes: 8 * 1024 * 1024,
+  keyframeIntervalMs: 0,
+};
+
+export interface CallOutputsOptions extends Partial<RtmpOutputSettings> {
   /** The request's target, or null. */
   primary: { url: string; streamName: string } | null;
   /** The embedded server's publish URL and the call's toStream, or null when disabled. */
@@ -22,16 +49,53 @@ export interface CallOutputsEvents {
   fatal: [reason: string];
 }
 
+/** Counters of one target. */
+export interface OutputTargetStats {
+  endpoint: string;
+  status: PublisherStatus;
+  queuedBytes: number;
+  reconnects: number;
+  bytesOut: number;
+  tagsWritten: number;
+  videoDropped: number;
+  audioDropped: number;
+}
+
+/** One extra target added at run time (a `/push`). */
+export interface OutputTarget {
+  readonly status: PublisherStatus;
+  on(event: 'status', l: (s: PublisherStatus, reason: string | undefined) => void): unknown;
+  close(): Promise<void>;
+}
+
 /**
- * A call's RTMP targets: the request's `rtmpUrl`, the embedded server. Every
- * target shares the same FLV tags from the call's MediaOutput.
+ * A call's RTMP targets: the request's `rtmpUrl`, the embedded server and
+ * every push. All share one FlvFanout (the call's FLV tags, sequence headers
+ * and GOP cache); each target has its own publisher and reconnect policy.
  */
 export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
-  readonly #publishers: RtmpPublisher[] = [];
+  readonly #targets = new Set<PublisherSupervisor>();
+  /** Pushes added before media started. */
+  readonly #pending = new Set<PublisherSupervisor>();
+  readonly #fanout: FlvFanout;
+  readonly #settings: RtmpOutputSettings;
+  #output: MediaOutput | undefined;
+  #keyTimer: NodeJS.Timeout | undefined;
+  #lastKeyAt = 0;
   #closed = false;
 
   constructor(private readonly opts: CallOutputsOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call outputs listener failed'));
+    this.#settings = {
+      reconnect: opts.reconnect ?? DEFAULT_RTMP_OUTPUT.reconnect,
+      tls: opts.tls ?? DEFAULT_RTMP_OUTPUT.tls,
+      maxQueueBytes: opts.maxQueueBytes ?? DEFAULT_RTMP_OUTPUT.maxQueueBytes,
+      gopCacheBytes: opts.gopCacheBytes ?? DEFAULT_RTMP_OUTPUT.gopCacheBytes,
+      keyframeIntervalMs: opts.keyframeIntervalMs ?? DEFAULT_RTMP_OUTPUT.keyframeIntervalMs,
+    };
+    this.#fanout = new FlvFanout({ maxCacheBytes: this.#settings.gopCacheBytes });
+    this.#fanout.on('keyframeNeeded', (reason) => this.emit('keyframeNeeded', reason));
+    this.#fanout.on('gop', (ms) => this.#onGop(ms));
   }
 
   /** The status a call starts with once publishing begins, or null when it has no target. */
@@ -39,30 +103,113 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     return this.opts.primary || this.opts.embedded ? 'RTMP_STREAM_WAIT' : null;
   }
 
+  /** Interval between the last two keyframes of the output, in ms (the GOP the far end gives). */
+  get gopMs(): number | undefined {
+    return this.#fanout.gopMs;
+  }
+
+  /** Number of live targets (request, embedded, pushes). */
+  get targetCount(): number {
+    return this.#targets.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Connects every target and feeds it from `output`. */
   start(output: MediaOutput): void {
+    if (this.#closed || this.#output) return;
+    this.#output = output;
+    // MediaOutput feeds whatever has setHeaders/write; the fan-out is that one sink.
+    output.addTarget(this.#fanout as unknown as RtmpPublisher);
     const targets = [
       ...(this.opts.primary ? [{ ...this.opts.primary, role: 'primary' as const }] : []),
       ...(this.opts.embedded ? [{ ...this.opts.embedded, role: 'embedded' as const }] : []),
     ];
     for (const t of targets) {
       const reportsStatus = t.role === 'primary' || !this.opts.primary;
-      const p = new RtmpPublisher({
-        url: t.url, streamName: t.streamName, log: this.opts.log.child({ rtmp: t.role }), connectTimeoutMs: this.opts.connectTimeoutMs,
+      const sup = this.#add(t.url, t.streamName, t.role);
+      sup.on('status', (s, reason) => {
+        if (!reportsStatus) return;
+        this.emit('status', s, reason);
+        if (s === 'RTMP_CONNECTION_FAILED' && this.#settings.reconnect.failCall) this.emit('fatal', reason ?? 'RTMP connection failed');
       });
-      p.on('status', (s, reason) => {
-        this.opts.log.info({ url: t.url, status: s, reason }, 'RTMP status');
-        if (reportsStatus) this.emit('status', s, reason);
-      });
-      this.#publishers.push(p);
-      output.addTarget(p);
-      p.start();
+      sup.start();
     }
+    for (const sup of this.#pending) sup.start();
+    this.#pending.clear();
+  }
+
+  /**
+   * Adds a target while the call runs (a push): it connects now (or once
+   * media starts) and begins on the cached GOP.
+   */
+  addTarget(url: string, streamName: string, log: Logger): OutputTarget {
+    if (this.#closed) throw new Error('call outputs closed');
+    const sup = this.#add(url, streamName, 'push', log);
+    if (this.#output) sup.start();
+    else this.#pending.add(sup);
+    return {
+      get status() {
+        return sup.status;
+      },
+      on: (event, l) => sup.on(event, l),
+      close: async () => {
+        this.#pending.delete(sup);
+        this.#targets.delete(sup);
+        this.#fanout.remove(sup.publisher);
+        await sup.close();
+      },
+    };
+  }
+
+  /** Per-target counters (for metrics, diagnostics and tests). */
+  stats(): OutputTargetStats[] {
+    return [...this.#targets].map((sup) => ({
+      endpoint: sup.publisher.endpoint,
+      status: sup.status,
+      queuedBytes: sup.publisher.queuedBytes,
+      reconnects: sup.reconnects,
+      ...sup.publisher.stats,
+    }));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#publishers.map((p) => p.close().catch(() => undefined)));
+    if (this.#keyTimer) clearInterval(this.#keyTimer);
+    this.#output?.removeTarget(this.#fanout as unknown as RtmpPublisher);
+    this.#fanout.clear();
+    await Promise.all([...this.#targets].map((s) => s.close().catch(() => undefined)));
+    this.#targets.clear();
+  }
+
+  #add(url: string, streamName: string, role: string, log = this.opts.log): PublisherSupervisor {
+    const plog = log.child({ rtmp: role });
+    const p = new RtmpPublisher({
+      url, streamName, log: plog, connectTimeoutMs: this.opts.connectTimeoutMs,
+      maxQueueBytes: this.#settings.maxQueueBytes, tls: this.#settings.tls,
+    });
+    const sup = new PublisherSupervisor(p, this.#settings.reconnect, plog);
+    sup.on('status', (s, reason) => plog.info({ endpoint: p.endpoint, status: s, reason }, 'RTMP status'));
+    this.#targets.add(sup);
+    this.#fanout.add(p);
+    return sup;
+  }
+
+  /**
+   * Platforms want a keyframe at least every 2 s. H.264 passes through as the
+   * far end encodes it, so when its GOP is longer, ask it for keyframes on
+   * that cadence (PLI/FIR, then SIP INFO: the media side escalates).
+   */
+  #onGop(ms: number): void {
+    this.#lastKeyAt = Date.now();
+    const every = this.#settings.keyframeIntervalMs;
+    if (every <= 0 || this.#keyTimer || ms <= every + 250) return;
+    this.opts.log.info({ gopMs: ms, wantedMs: every }, 'far end GOP longer than wanted: requesting keyframes on cadence');
+    this.#keyTimer = setInterval(() => {
+      if (Date.now() - this.#lastKeyAt >= every) this.emit('keyframeNeeded', `keyframe cadence ${every} ms`);
+    }, Math.max(100, Math.floor(every / 4)));
   }
 }

@@ -3,11 +3,11 @@ import { ConflictError } from '../shared/errors.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import { sleep } from '../shared/time.js';
 import {
-  buildOffer, parseAnswer, type SipUserAgent, type SipClientCall, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
+  buildOffer, buildAnswer, isHoldOffer, parseAnswer, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
 } from '../sip/index.js';
 import type { PortAllocator } from '../rtp/index.js';
-import { CallMedia } from './call-media.js';
-import { CallOutputs } from './call-outputs.js';
+import { CallMedia, type CallMediaTuning } from './call-media.js';
+import { CallOutputs, type RtmpOutputSettings } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
 import type { CallObject, DtmfType, RtmpStreamStatus, StartupParams } from './types.js';
 import { resolveTarget, type SipTarget } from './sip-target.js';
@@ -24,9 +24,13 @@ export interface CallContext {
   jitterBufferMs: number;
   codecs: { audio: readonly AudioCodecName[]; video: readonly VideoCodecName[]; h264Profiles: readonly string[] };
   transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+  /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
+  mediaTuning?: Partial<CallMediaTuning>;
   rtmpConnectTimeoutMs: number;
   /** The embedded server's publish URL (`rtmp://127.0.0.1:1935/live`), or null when disabled. */
   embeddedRtmpUrl: string | null;
+  /** RTMP output settings (reconnect policy, RTMPS trust, queue bounds), handed to CallOutputs. */
+  rtmpOutput?: Partial<RtmpOutputSettings>;
   log: Logger;
 }
 
@@ -56,9 +60,15 @@ export class Call extends TypedEmitter<CallEvents> {
   #audioCodec: string | null = null;
   #videoCodec: string | null = null;
   #sipCall: SipClientCall | undefined;
+  #registration: SipRegistration | undefined;
   readonly #media: CallMedia;
   readonly #outputs: CallOutputs;
   #terminating = false;
+  /** Media started (on an early SDP in a 18x, or on the 2xx); the SDP it started on. */
+  #mediaSdp: string | undefined;
+  /** o= session id and version of the SDP we send (RFC 3264 §8: the version grows with each new SDP). */
+  readonly #sdpSessionId = Math.floor(Date.now() / 1000);
+  #sdpVersion = 1;
   #dtmfChain: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
@@ -70,7 +80,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.rtmpStream = params.rtmpUrl ? (params.rtmpStream ?? params.toStream) : (params.rtmpStream ?? null);
     this.log = ctx.log.child({ callId: this.callId });
     this.target = resolveTarget(params, defaultDomain);
-    this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, log: this.log });
+    this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning: ctx.mediaTuning, log: this.log });
     this.#media.on('dtmf', (digit, durationMs) => this.log.info({ digit, durationMs }, 'DTMF received'));
     this.#media.on('inactive', () => {
       this.log.warn('no RTP within rtpActivityTimeoutMs');
@@ -87,6 +97,7 @@ export class Call extends TypedEmitter<CallEvents> {
       primary: this.rtmpUrl ? { url: this.rtmpUrl, streamName: this.rtmpStream ?? this.toStream } : null,
       embedded: ctx.embeddedRtmpUrl ? { url: ctx.embeddedRtmpUrl, streamName: this.toStream } : null,
       connectTimeoutMs: ctx.rtmpConnectTimeoutMs,
+      ...ctx.rtmpOutput,
       log: this.log,
     });
     this.#outputs.on('status', (s) => this.#setRtmpStatus(s));
@@ -99,6 +110,11 @@ export class Call extends TypedEmitter<CallEvents> {
 
   get status(): CallStatus {
     return this.#status;
+  }
+
+  /** The call's RTMP targets (pushes are added here). */
+  get outputs(): CallOutputs {
+    return this.#outputs;
   }
 
   /** PIDs of this call's transcoder processes. */
@@ -197,13 +213,18 @@ export class Call extends TypedEmitter<CallEvents> {
       videoCodecs: this.ctx.codecs.video,
       h264Profiles: this.ctx.codecs.h264Profiles,
       extraSessionLines: this.params.sipSDP,
+      sessionId: this.#sdpSessionId,
+      sessionVersion: this.#sdpVersion,
     });
     const t = this.target;
+    if (this.params.sipRegisterRequired && !(await this.#register(t))) return;
+    if (isTerminal(this.#status)) return;
     const sipCall = this.ctx.sip.invite({
       callId: this.callId,
       requestUri: t.requestUri,
       from: { user: t.fromUser, host: t.fromHost, displayName: this.params.visibleName ?? t.fromUser },
       destination: t.destination,
+      transport: t.transport,
       auth: this.params.sipPassword !== undefined
         ? { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword }
         : undefined,
@@ -213,12 +234,16 @@ export class Call extends TypedEmitter<CallEvents> {
       log: this.log,
     });
     this.#sipCall = sipCall;
-    sipCall.answerSdp = () => offer;
-    sipCall.on('progress', (status) => {
+    sipCall.answerSdp = (remote) => this.#answerRemoteOffer(remote, ports);
+    sipCall.on('progress', (status, _reason, sdp) => {
       this.#sipStatus = status;
-      if (status === 180 || status === 181 || status === 182) this.#setStatus('RING');
-      else if (status === 183) this.#setStatus('SESSION_PROGRESS');
+      if (status === 100 || isTerminal(this.#status)) return;
+      // Early media (RFC 3960): a 18x with SDP starts reception before the answer.
+      if (sdp !== undefined && this.#mediaSdp === undefined) this.#startMedia(sdp, true);
+      if (status === 183 && sdp !== undefined) this.#setStatus('SESSION_PROGRESS');
+      else if (status >= 180 && status < 200) this.#setStatus('RING');
     });
+    sipCall.on('reinvite', (sdp) => this.#onRemoteOffer(sdp));
     sipCall.on('established', (status, sdp) => this.#onEstablished(status, sdp));
     sipCall.on('failed', (status, reason) => {
       this.#sipStatus = status;
@@ -236,25 +261,76 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#setStatus('TRYING');
   }
 
+  /** The usable media of an SDP (null/null when it has none or does not parse). */
+  #usable(sdp: string): { audio: NegotiatedMedia | null; video: NegotiatedMedia | null } {
+    try {
+      return CallMedia.usable(parseAnswer(sdp));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'unusable SDP');
+      return { audio: null, video: null };
+    }
+  }
+
+  #setCodecs(audio: NegotiatedMedia | null, video: NegotiatedMedia | null): void {
+    this.#audioCodec = audio ? `${audio.codec.name}/${audio.codec.clockRate}` : null;
+    this.#videoCodec = video ? `${video.codec.name}/${video.codec.clockRate}` : null;
+  }
+
+  /** Starts RTP reception and the output on `sdp`; false when it holds nothing usable. */
+  #startMedia(sdp: string, early: boolean): boolean {
+    const { audio, video } = this.#usable(sdp);
+    if (!audio && !video) return false;
+    this.#mediaSdp = sdp;
+    this.#setCodecs(audio, video);
+    this.log.info({ audio: this.#audioCodec, video: this.#videoCodec, early }, 'media started');
+    this.#outputs.start(this.#media.start(audio, video));
+    this.#rtmpStatus = this.#outputs.initialStatus;
+    return true;
+  }
+
+  /** SPEC §2.1 sipRegisterRequired: REGISTER (with digest) first; a refusal ends the call FAILED with its status. */
+  async #register(t: SipTarget): Promise<boolean> {
+    const reg = this.ctx.sip.register({
+      user: t.fromUser,
+      domain: t.fromHost,
+      destination: t.destination,
+      auth: this.params.sipPassword !== undefined
+        ? { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword }
+        : undefined,
+      contactParams: this.params.sipContactParams,
+      transport: t.transport,
+      log: this.log,
+    });
+    this.#registration = reg;
+    this.log.info({ registrar: t.destination, user: t.fromUser }, 'registering');
+    const r = await reg.register();
+    this.#sipStatus = r.status;
+    if (r.status >= 300) {
+      this.log.warn({ status: r.status, reason: r.reason }, 'registration failed');
+      this.#end('FAILED', r.reason);
+      return false;
+    }
+    return true;
+  }
+
   #onEstablished(status: number, sdp: string): void {
     this.#sipStatus = status;
     if (isTerminal(this.#status)) return;
-    let audio: NegotiatedMedia | null = null;
-    let video: NegotiatedMedia | null = null;
-    try {
-      ({ audio, video } = CallMedia.usable(parseAnswer(sdp)));
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'unusable SDP answer');
+    if (this.#mediaSdp === undefined) {
+      if (!this.#startMedia(sdp, false)) {
+        this.#hangupAndEnd('FAILED', 'NO_COMMON_CODECS');
+        return;
+      }
+    } else if (sdp.trim() !== '' && sdp !== this.#mediaSdp) {
+      // The answer differs from the early SDP (RFC 3261 §13.2.1: the 2xx's answer wins).
+      const { audio, video } = this.#usable(sdp);
+      if (audio || video) {
+        this.#mediaSdp = sdp;
+        this.#setCodecs(audio, video);
+        this.#media.update(audio, video);
+      }
     }
-    if (!audio && !video) {
-      this.#hangupAndEnd('FAILED', 'NO_COMMON_CODECS');
-      return;
-    }
-    this.#audioCodec = audio ? `${audio.codec.name}/${audio.codec.clockRate}` : null;
-    this.#videoCodec = video ? `${video.codec.name}/${video.codec.clockRate}` : null;
     this.log.info({ audio: this.#audioCodec, video: this.#videoCodec }, 'call established');
-    this.#outputs.start(this.#media.start(audio, video));
-    this.#rtmpStatus = this.#outputs.initialStatus;
     this.#setStatus('ESTABLISHED');
     const join = this.params.joinDtmf;
     if (join) {
@@ -268,6 +344,54 @@ export class Call extends TypedEmitter<CallEvents> {
         }
       }, join.delayMs);
       this.once('closed', () => clearTimeout(t));
+    }
+  }
+
+  /**
+   * Our SDP for a far-end re-INVITE/UPDATE (RFC 3264 §8): an answer to its
+   * offer, or a fresh offer when it sent none. Throws when the offer has
+   * nothing we can take (the request is then refused with 488).
+   */
+  #answerRemoteOffer(remote: string | undefined, ports: { audioPort: number; videoPort: number }): string {
+    const common = {
+      address: this.ctx.sdpAddress, audioPort: ports.audioPort, videoPort: ports.videoPort,
+      sendAudio: this.params.hasAudio, sendVideo: this.params.hasVideo,
+      audioCodecs: this.ctx.codecs.audio, videoCodecs: this.ctx.codecs.video,
+      sessionId: this.#sdpSessionId, sessionVersion: this.#sdpVersion + 1,
+    };
+    const sdp = remote === undefined
+      ? buildOffer({ ...common, h264Profiles: this.ctx.codecs.h264Profiles, extraSessionLines: this.params.sipSDP })
+      : buildAnswer(remote, common);
+    this.#sdpVersion++;
+    return sdp;
+  }
+
+  /**
+   * A far-end re-INVITE/UPDATE offer, already answered: hold (`sendonly` /
+   * `inactive`, SPEC §4) → HOLD, anything else from HOLD → ESTABLISHED; a new
+   * port, codec or SSRC goes to the media layer, which continues the output.
+   */
+  #onRemoteOffer(sdp: string | undefined): void {
+    if (sdp === undefined || isTerminal(this.#status) || (this.#status !== 'ESTABLISHED' && this.#status !== 'HOLD')) return;
+    let hold: boolean;
+    try {
+      hold = isHoldOffer(sdp);
+    } catch {
+      return;
+    }
+    const { audio, video } = this.#usable(sdp);
+    if (hold && this.#status === 'ESTABLISHED') {
+      this.#media.setOnHold(true);
+      this.#setStatus('HOLD');
+    }
+    if (audio || video) {
+      this.#mediaSdp = sdp;
+      this.#setCodecs(audio, video);
+      this.#media.update(audio, video);
+    }
+    if (!hold && this.#status === 'HOLD') {
+      this.#media.setOnHold(false);
+      this.#setStatus('ESTABLISHED');
     }
   }
 
@@ -304,6 +428,8 @@ export class Call extends TypedEmitter<CallEvents> {
   async #teardown(): Promise<void> {
     await this.#media.close();
     await this.#outputs.close();
+    // SPEC §2.1: unregister when the call ends (after BYE was started).
+    await this.#registration?.unregister().catch((e: unknown) => this.log.debug({ err: e }, 'unregister failed'));
     this.log.info('call media closed');
     this.emit('closed');
   }

@@ -1,16 +1,32 @@
 import type { Logger } from '../shared/logger.js';
 import type { MediaFrame, VideoFrame, AudioFrame } from '../shared/media.js';
 import {
-  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, parseSps, type FlvTag, type RtmpPublisher,
+  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, type FlvTag, type RtmpPublisher,
 } from '../rtmp/index.js';
-import { AudioTranscoder } from '../transcode/index.js';
+import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
 import { Interleaver } from './interleaver.js';
 
 export interface MediaOutputOptions {
   log: Logger;
-  audioCodec: 'PCMA' | 'PCMU' | null;
+  audioCodec: AudioFrame['codec'] | null;
+  /** RTP clock rate of the audio codec (8000 for G.711 and G.722, 48000 for Opus, 16000 for Speex wideband). */
+  audioClockRate?: number;
+  /** `aac` (default) or `copy`: G.711 and 16 kHz Speex go into FLV as they are; other codecs still become AAC. */
+  audioOutput?: 'aac' | 'copy';
   hasVideo: boolean;
+  /** The incoming video codec; VP8 goes through the video transcoder (x264). Default H264. */
+  videoCodec?: 'H264' | 'VP8';
+  /** x264 settings for transcoded video. */
+  video?: { preset: string; keyframeIntervalS: number };
   transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+}
+
+/** FLV SoundFormat 11 (Speex), 16 kHz implied, 16-bit, mono (FLV spec E.4.2.1). */
+const FLV_SPEEX_HEADER = (11 << 4) | 0x02;
+
+/** Whether FLV carries this codec as it is (audio "copy"). */
+function flvCarries(codec: AudioFrame['codec'], clockRate: number): boolean {
+  return codec === 'PCMA' || codec === 'PCMU' || (codec === 'SPEEX' && clockRate === 16000);
 }
 
 const NAL_SPS = 7;
@@ -28,6 +44,9 @@ export class MediaOutput {
   readonly #targets = new Set<RtmpPublisher>();
   readonly #interleaver: Interleaver;
   readonly #transcoder: AudioTranscoder | null;
+  readonly #videoTranscoder: VideoTranscoder | null;
+  /** Audio copied into FLV without a transcoder (audio "copy"). */
+  readonly #copyAudio: boolean;
   readonly #headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag } = {};
   #baseMs: number | undefined;
   #sps: Buffer | undefined;
@@ -41,11 +60,13 @@ export class MediaOutput {
 
   constructor(private readonly opts: MediaOutputOptions) {
     this.#interleaver = new Interleaver((t) => this.#send(t), { audio: opts.audioCodec !== null, video: opts.hasVideo });
-    if (opts.audioCodec) {
+    const clockRate = opts.audioClockRate ?? 8000;
+    this.#copyAudio = opts.audioCodec !== null && opts.audioOutput === 'copy' && flvCarries(opts.audioCodec, clockRate);
+    if (opts.audioCodec && !this.#copyAudio) {
       const t = new AudioTranscoder({
         ffmpegPath: opts.transcode.ffmpegPath,
         inputCodec: opts.audioCodec,
-        inputRate: 8000,
+        inputRate: clockRate,
         outputRate: opts.transcode.audioSampleRate,
         bitrate: opts.transcode.audioBitrate,
         log: opts.log,
@@ -60,12 +81,31 @@ export class MediaOutput {
     } else {
       this.#transcoder = null;
     }
+    if (opts.hasVideo && opts.videoCodec === 'VP8') {
+      // Only the track RTMP cannot carry goes through ffmpeg (DESIGN §1).
+      const v = new VideoTranscoder({
+        ffmpegPath: opts.transcode.ffmpegPath, inputCodec: 'VP8',
+        preset: opts.video?.preset ?? 'veryfast', keyframeIntervalS: opts.video?.keyframeIntervalS ?? 2, log: opts.log,
+      });
+      v.on('frame', (nalus, key, ptsMs) => {
+        if (!this.#closed) this.#h264({ kind: 'video', codec: 'H264', nalus, key, ptsMs });
+      });
+      v.start();
+      this.#videoTranscoder = v;
+    } else {
+      this.#videoTranscoder = null;
+    }
     this.#updateMetadata();
   }
 
   /** PID of the transcoder process, if any (for tests and metrics). */
   get transcoderPid(): number | undefined {
-    return this.#transcoder?.pid;
+    return this.#transcoder?.pid ?? this.#videoTranscoder?.pid;
+  }
+
+  /** PIDs of every transcoder process of this output (audio, video). */
+  get transcoderPids(): number[] {
+    return [this.#transcoder?.pid, this.#videoTranscoder?.pid].filter((p): p is number => p !== undefined);
   }
 
   addTarget(p: RtmpPublisher): void {
@@ -90,7 +130,7 @@ export class MediaOutput {
     this.#closed = true;
     this.#interleaver.flush();
     this.#targets.clear();
-    await this.#transcoder?.close();
+    await Promise.all([this.#transcoder?.close(), this.#videoTranscoder?.close()]);
   }
 
   #ts(ptsMs: number): number {
@@ -98,7 +138,14 @@ export class MediaOutput {
   }
 
   #video(f: VideoFrame): void {
-    if (f.codec !== 'H264') return;
+    if (f.codec === 'VP8') {
+      this.#videoTranscoder?.write(f.nalus[0] as Buffer, f.key, f.ptsMs);
+      return;
+    }
+    if (this.#videoTranscoder === null) this.#h264(f);
+  }
+
+  #h264(f: VideoFrame): void {
     let sps: Buffer | undefined;
     let pps: Buffer | undefined;
     let keep = 0;
@@ -139,8 +186,21 @@ export class MediaOutput {
   }
 
   #audio(f: AudioFrame): void {
-    if (!this.#transcoder || (f.codec !== 'PCMA' && f.codec !== 'PCMU')) return;
-    this.#transcoder.write(f.data, f.ptsMs);
+    if (f.codec !== this.opts.audioCodec) return;
+    if (this.#copyAudio) {
+      const ts = Math.max(this.#ts(f.ptsMs), this.#lastAudioTs);
+      this.#lastAudioTs = ts;
+      if (f.codec === 'SPEEX') {
+        const b = Buffer.allocUnsafe(1 + f.data.length);
+        b[0] = FLV_SPEEX_HEADER;
+        f.data.copy(b, 1);
+        this.#interleaver.push({ type: 'audio', timestamp: ts, data: b, key: true });
+      } else {
+        this.#interleaver.push(g711Frame(f.data, f.codec as 'PCMA' | 'PCMU', ts));
+      }
+      return;
+    }
+    this.#transcoder?.write(f.data, f.ptsMs);
   }
 
   #audioTag(raw: Buffer, ptsMs: number): void {
@@ -155,7 +215,11 @@ export class MediaOutput {
       ...(this.#size ?? {}),
       ...(this.opts.hasVideo ? { videocodecid: 7 } : {}),
       ...(this.opts.audioCodec
-        ? { audiocodecid: 10, audiosamplerate: this.opts.transcode.audioSampleRate, audiosamplesize: 16, audiochannels: 1, stereo: false }
+        ? {
+          audiocodecid: this.#copyAudio ? ({ PCMA: 7, PCMU: 8, SPEEX: 11 } as Record<string, number>)[this.opts.audioCodec] : 10,
+          audiosamplerate: this.#copyAudio ? (this.opts.audioClockRate ?? 8000) : this.opts.transcode.audioSampleRate,
+          audiosamplesize: 16, audiochannels: 1, stereo: false,
+        }
         : {}),
       encoder: 'sip-rtmp-gateway',
     }));

@@ -7,6 +7,8 @@ export interface SipTarget {
   fromUser: string;
   fromHost: string;
   destination: { host: string; port: number };
+  /** `sipTransport` upper-cased; undefined → the URI's or the configured one. */
+  transport: 'UDP' | 'TCP' | 'TLS' | undefined;
 }
 
 function hostPortOf(uri: string): { host: string; port: number | undefined } {
@@ -40,11 +42,13 @@ export function resolveTarget(p: StartupParams, defaultDomain: string | null): S
   for (const [k, v] of Object.entries(p.inviteParameters ?? {})) requestUri += `;${k}=${v}`;
   const host = p.sipOutboundProxy ?? domain ?? uriHost?.host;
   if (!host) throw new ValidationError('no SIP destination: give sipDomain or sipOutboundProxy');
-  const port = p.sipPort ?? (p.sipOutboundProxy || p.sipDomain ? undefined : uriHost?.port) ?? 5060;
+  const tls = p.sipTransport === 'tls' || (p.sipTransport === undefined && /^sips:/i.test(requestUri));
+  const port = p.sipPort ?? (p.sipOutboundProxy || p.sipDomain ? undefined : uriHost?.port) ?? (tls ? 5061 : 5060);
   return {
     requestUri,
     fromUser: p.sipLogin ?? 'gateway',
     fromHost: domain ?? uriHost?.host ?? host,
     destination: { host: host.replace(/^\[|\]$/g, ''), port },
+    transport: p.sipTransport === undefined ? undefined : (p.sipTransport.toUpperCase() as 'UDP' | 'TCP' | 'TLS'),
   };
 }

@@ -27,6 +27,20 @@ export const configSchema = z.object({
     userAgent: nonEmpty.default('sip-rtmp-gateway/0.1'),
     ringTimeoutMs: z.number().int().min(1000).default(60000),
     defaultDomain: z.string().nullable().default(null),
+    /** Listen on TCP on `sip.port` too (TCP calls, and UDP INVITEs over 1300 bytes, RFC 3261 §18.1.1). */
+    tcp: z.boolean().default(true),
+    tls: z.object({
+      /** TLS listener port, used only when `cert` and `key` are set; outgoing TLS works without them. */
+      port: port.default(5061),
+      /** PEM file of extra CAs trusted beside the system store. */
+      caFile: z.string().nullable().default(null),
+      /** Verify far ends' certificates and names (keep on outside labs). */
+      verifyServer: z.boolean().default(true),
+      cert: z.string().nullable().default(null),
+      key: z.string().nullable().default(null),
+    }).prefault({}),
+    /** Expires asked for in REGISTER (sipRegisterRequired); refreshed before it runs out. */
+    registerExpiresS: z.number().int().min(10).max(86400).default(3600),
   }).prefault({}),
   rtp: z.object({
     host: nonEmpty.default('0.0.0.0'),
@@ -55,6 +69,17 @@ export const configSchema = z.object({
   }).prefault({}),
   rtmp: z.object({
     connectTimeoutMs: z.number().int().min(100).default(10000),
+    /** RTMPS trust: a PEM file of extra CA certificates; verification can be turned off (tests only). */
+    tls: z.object({
+      ca: z.string().nullable().default(null),
+      rejectUnauthorized: z.boolean().default(true),
+    }).prefault({}),
+    /** Socket backlog per target above which whole video frames are dropped up to the next keyframe. */
+    maxQueueBytes: z.number().int().min(65536).default(4 * 1024 * 1024),
+    /** GOP cache per call (replayed to a new or reconnected target). */
+    gopCacheBytes: z.number().int().min(0).default(8 * 1024 * 1024),
+    /** Passthrough H.264: ask the far end for a keyframe when its GOP is longer than this; 0 disables. */
+    keyframeRequestIntervalMs: z.number().int().min(0).default(2000),
     reconnect: z.object({
       initialDelayMs: z.number().int().min(0).default(1000),
       maxDelayMs: z.number().int().min(0).default(30000),

@@ -14,6 +14,10 @@ export interface RestOptions {
   users: readonly { name: string; password: string }[];
   /** Called per answered request, for metrics. */
   onRequest?: (route: string, status: number) => void;
+  /** More API routes (e.g. /push/*), mounted at /rest-api behind the same auth and JSON parsing. */
+  apiRouters?: readonly express.Router[];
+  /** Routes outside /rest-api (e.g. /hls), mounted at the root before the 404 handler. */
+  rootRouters?: readonly express.Router[];
 }
 
 const REASONS: Record<number, string> = {
@@ -110,6 +114,8 @@ export function createRestApp(opts: RestOptions): express.Express {
     res.json({ callId, dtmf, type, result: 'accepted' });
   });
   app.use('/rest-api', r);
+  for (const extra of opts.apiRouters ?? []) app.use('/rest-api', extra);
+  for (const extra of opts.rootRouters ?? []) app.use(extra);
 
   app.use((req, res) => {
     res.status(404).json(errorBody(404, `no route ${req.method} ${req.path}`, req.originalUrl));

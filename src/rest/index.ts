@@ -1,1 +1,2 @@
 export { createRestApp, type RestOptions } from './app.js';
+export { pushRouter } from './push-routes.js';

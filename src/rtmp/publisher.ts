@@ -37,6 +37,8 @@ export interface RtmpPublisherOptions {
   connectTimeoutMs?: number;
   /** Socket backlog above which video is dropped up to the next keyframe; default 4 MiB. */
   maxQueueBytes?: number;
+  /** RTMPS: extra trust anchors (PEM) and whether to verify the server certificate (default true). */
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
 }
 
 /** Counters for metrics. */
@@ -75,17 +77,30 @@ const REFUSAL_WINDOW_MS = 1000;
  * publish is accepted and the first media tag is written (`RTMP_STREAM_ACTIVE`);
  * a failure to connect or publish is `RTMP_CONNECTION_FAILED`; an accepted
  * publish whose connection drops is `RTMP_CONNECTION_LOST` (but a close within
- * 1 s of the accept, before any media, is a refusal: FAILED). No retry here:
+ * 1 s of the accept is a refusal: FAILED). No retry here (see PublisherSupervisor):
  * `start()` may be called again after FAILED or LOST.
  */
 export class RtmpPublisher extends TypedEmitter<{
   status: [status: RtmpStreamStatus, reason: string | undefined];
+  /**
+   * The publish was accepted and the headers went out: media written from now
+   * on is sent (a fan-out replays its cached GOP here).
+   */
+  publishing: [];
+  /**
+   * One connection attempt failed (emitted for every attempt, unlike `status`).
+   * `refused`: the server answered and said no (bad key, publish refused,
+   * connect rejected): retrying the same request is pointless.
+   */
+  attemptFailed: [reason: string, refused: boolean];
   closed: [];
 }> {
   readonly #log: Logger;
   readonly #target: RtmpTarget;
   readonly #connectTimeoutMs: number;
   readonly #maxQueue: number;
+  readonly #tls: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
+  #publishSent = false;
   #phase: PublisherPhase = 'idle';
   #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
   #socket: net.Socket | undefined;
@@ -112,6 +127,13 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#log = opts.log.child({ rtmp: `${this.#target.host}:${this.#target.port}/${this.#target.app}` });
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.#maxQueue = opts.maxQueueBytes ?? 4 * 1024 * 1024;
+    this.#tls = opts.tls;
+  }
+
+  /** Host, port and app, without the key (safe to log). */
+  get endpoint(): string {
+    const t = this.#target;
+    return `${t.secure ? 'rtmps' : 'rtmp'}://${t.host}:${t.port}/${t.app}`;
   }
 
   get status(): RtmpStreamStatus {
@@ -125,6 +147,11 @@ export class RtmpPublisher extends TypedEmitter<{
 
   get stats(): Readonly<RtmpPublisherStats> {
     return this.#stats;
+  }
+
+  /** Bytes written but not yet taken by the kernel (the per-target queue that is bounded). */
+  get queuedBytes(): number {
+    return this.#socket?.writableLength ?? 0;
   }
 
   /** Connects and publishes. Allowed when idle, or again after FAILED/LOST. */
@@ -142,9 +169,14 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#ackWindow = 0;
     this.#ackedAt = 0;
     this.#sentWindow = 0;
+    this.#publishSent = false;
     this.#stats.bytesIn = 0;
     const socket = t.secure
-      ? tls.connect({ host: t.host, port: t.port, servername: net.isIP(t.host) === 0 ? t.host : undefined })
+      ? tls.connect({
+          host: t.host, port: t.port, servername: net.isIP(t.host) === 0 ? t.host : undefined,
+          ...(this.#tls?.ca !== undefined ? { ca: this.#tls.ca } : {}),
+          rejectUnauthorized: this.#tls?.rejectUnauthorized ?? true,
+        })
       : net.connect({ host: t.host, port: t.port });
     this.#socket = socket;
     socket.setNoDelay(true);
@@ -334,7 +366,7 @@ export class RtmpPublisher extends TypedEmitter<{
       case '_result':
         if (cmd.transactionId === TX_CONNECT) {
           if (info !== undefined && info.code !== 'NetConnection.Connect.Success') {
-            this.#fail(`${info.code}: ${info.description}`);
+            this.#fail(`${info.code}: ${info.description}`, true);
             return;
           }
           const name = this.#target.streamName;
@@ -344,24 +376,25 @@ export class RtmpPublisher extends TypedEmitter<{
         } else if (cmd.transactionId === TX_CREATE) {
           const id = cmd.args[0];
           if (typeof id !== 'number') {
-            this.#fail('createStream answered without a stream id');
+            this.#fail('createStream answered without a stream id', true);
             return;
           }
           this.#streamId = id;
+          this.#publishSent = true;
           this.#command(CS_STREAM, id, encodeAmf0('publish', TX_PUBLISH, null, this.#target.streamName, 'live'));
         }
         break;
       case '_error':
         // Servers without releaseStream/FCPublish answer them with _error: harmless.
         if (cmd.transactionId === TX_RELEASE || cmd.transactionId === TX_FCPUBLISH) return;
-        this.#fail(info ? `${info.code}: ${info.description}` : `_error for transaction ${cmd.transactionId}`);
+        this.#fail(info ? `${info.code}: ${info.description}` : `_error for transaction ${cmd.transactionId}`, true);
         break;
       case 'onStatus':
         if (info?.code === 'NetStream.Publish.Start') this.#onPublishStart();
-        else if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`);
+        else if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`, true);
         break;
       case 'onFCPublish':
-        if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`);
+        if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`, true);
         break;
       default:
         break;
@@ -378,30 +411,36 @@ export class RtmpPublisher extends TypedEmitter<{
     if (h.metadata) this.#send(h.metadata);
     if (h.video) this.#send(h.video);
     if (h.audio) this.#send(h.audio);
+    this.emit('publishing');
   }
 
   /** Socket closed under us. */
   #onClose(): void {
     this.#clearTimer();
     const reason = this.#lastError ?? 'connection closed by server';
-    if (this.#phase === 'publishing' && !this.#mediaWritten && Date.now() - this.#publishStartAt < REFUSAL_WINDOW_MS) {
-      this.#fail(`${reason} right after publish was accepted (stream refused)`);
+    // Media may already be out (a fan-out replays its GOP cache at once), so only the time counts.
+    if (this.#phase === 'publishing' && Date.now() - this.#publishStartAt < REFUSAL_WINDOW_MS) {
+      this.#fail(`${reason} right after publish was accepted (stream refused)`, true);
     } else if (this.#phase === 'publishing') {
       this.#phase = nextPhase(this.#phase, 'lost');
       this.#log.warn({ reason }, 'RTMP connection lost');
       this.#setStatus('RTMP_CONNECTION_LOST', reason);
+    } else if (this.#phase === 'negotiating' && this.#publishSent) {
+      // Servers that refuse a publish (nginx-rtmp on_publish answered non-2xx) just close.
+      this.#fail(`${reason} after publish was sent (stream refused)`, true);
     } else if (this.#phase === 'connecting' || this.#phase === 'handshaking' || this.#phase === 'negotiating') {
       this.#fail(reason);
     }
   }
 
-  #fail(reason: string): void {
+  #fail(reason: string, refused = false): void {
     if (this.#phase === 'failed' || this.#phase === 'lost' || this.#phase === 'closed' || this.#phase === 'idle') return;
     this.#phase = nextPhase(this.#phase, 'failed');
     this.#clearTimer();
     this.#socket?.destroy();
-    this.#log.warn({ reason }, 'RTMP connection failed');
+    this.#log.warn({ reason, refused }, 'RTMP connection failed');
     this.#setStatus('RTMP_CONNECTION_FAILED', reason);
+    this.emit('attemptFailed', reason, refused);
   }
 
   #setStatus(status: RtmpStreamStatus, reason: string | undefined): void {

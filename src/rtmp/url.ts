@@ -40,3 +40,24 @@ export function parseRtmpUrl(url: string, streamName: string): RtmpTarget {
   if (query) name += (name.includes('?') ? '&' : '?') + query;
   return { secure, host, port, app, tcUrl, streamName: name };
 }
+
+/**
+ * Splits a full stream URL `rtmp[s]://host[:port]/app[/instance]/key[?query]`
+ * (what platforms hand out) into the server URL (with the query) and the key:
+ * the last path segment is the stream key. Throws ParseError when there is
+ * no application or no key.
+ */
+export function splitStreamUrl(url: string): { url: string; streamName: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (error) {
+    throw new ParseError(`bad RTMP URL: ${url}`, { cause: error });
+  }
+  if (u.protocol !== 'rtmp:' && u.protocol !== 'rtmps:') throw new ParseError(`not an RTMP URL: ${u.protocol}`);
+  if (u.hostname === '') throw new ParseError('RTMP URL without a host');
+  const parts = u.pathname.split('/').filter((p) => p !== '');
+  const key = parts.pop();
+  if (key === undefined || parts.length === 0) throw new ParseError('RTMP URL must name the application and the stream key (rtmp://host/app/key)');
+  return { url: `${u.protocol}//${u.host}/${parts.join('/')}${u.search}`, streamName: decodeURIComponent(key) };
+}

@@ -18,11 +18,17 @@ export class DtmfSender {
   readonly #sender: RtpSender;
   readonly #signal: AbortSignal;
   #chain: Promise<void> = Promise.resolve();
+  #active = false;
 
   /** `signal` aborts every pending and queued string (session close). */
   constructor(sender: RtpSender, signal: AbortSignal) {
     this.#sender = sender;
     this.#signal = signal;
+  }
+
+  /** True while a digit's event packets are being sent: generated audio pauses then (RFC 4733 §2.5.1.2). */
+  get active(): boolean {
+    return this.#active;
   }
 
   /** Queues a validated digit string; resolves when its last packet is sent. */
@@ -45,13 +51,18 @@ export class DtmfSender {
       // One timestamp for every packet of the event (RFC 4733 §2.5.1.2).
       const timestamp = this.#sender.timestampNow();
       const t0 = mediaClockNow();
-      for (const step of plan) {
-        const wait = t0 + step.atMs - mediaClockNow();
-        if (wait > 0 && !(await delay(wait, this.#signal))) throw closed();
-        if (this.#signal.aborted) throw closed();
-        if (!this.#sender.send(payloadType, encodeTelephoneEvent(step.payload), timestamp, step.marker)) {
-          throw new InvalidStateError('remote RTP address unknown: cannot send DTMF');
+      this.#active = true;
+      try {
+        for (const step of plan) {
+          const wait = t0 + step.atMs - mediaClockNow();
+          if (wait > 0 && !(await delay(wait, this.#signal))) throw closed();
+          if (this.#signal.aborted) throw closed();
+          if (!this.#sender.send(payloadType, encodeTelephoneEvent(step.payload), timestamp, step.marker)) {
+            throw new InvalidStateError('remote RTP address unknown: cannot send DTMF');
+          }
         }
+      } finally {
+        this.#active = false;
       }
       if (i < digits.length - 1 && digits[i + 1] !== ',') {
         if (!(await delay(DTMF_INTER_DIGIT_GAP_MS, this.#signal))) throw closed();

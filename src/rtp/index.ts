@@ -11,8 +11,8 @@ export {
 export { H264Depacketizer, type H264Counters, type H264Sinks } from './h264-depacketizer.js';
 export { ReceiveStats } from './receive-stats.js';
 export {
-  buildFir, buildPli, buildReceiverReport, buildSdesCname, ntpMiddle32, parseRtcpCompound,
-  type ReportBlock, type RtcpInfo,
+  buildFir, buildNack, buildPli, buildReceiverReport, buildSdesCname, buildSenderReport, ntpFromUnixMs, ntpMiddle32, parseRtcpCompound,
+  type ReportBlock, type RtcpInfo, type SenderInfo,
 } from './rtcp.js';
 export {
   looksLikeRtcp, parseRtpPacket, serializeRtpPacket, type RtpHeaderFields, type RtpPacketView,
@@ -23,3 +23,11 @@ export {
 } from './dtmf.js';
 export { DtmfSender, DTMF_INTER_DIGIT_GAP_MS, DTMF_PAUSE_MS } from './dtmf-sender.js';
 export { KeyframeRequester, type KeyframeRequesterHooks } from './keyframe-requester.js';
+export { MediaGenerator, type GeneratedStream, type GeneratedUnit } from './media-generator.js';
+export {
+  accessUnitsFromAud, packetizeH264, splitAnnexB, DEFAULT_MAX_PAYLOAD, type H264Payload,
+} from './h264-packetizer.js';
+export {
+  Vp8Depacketizer, parseVp8Descriptor, vp8KeyframeSize, type Vp8Counters, type Vp8Sinks,
+} from './vp8-depacketizer.js';
+export { NackTracker, type NackTrackerOptions } from './nack-tracker.js';

@@ -3,7 +3,10 @@
  * §6.3.1), at most every `pliMinIntervalMs`; if no keyframe arrives within
  * `escalateAfterMs`, PLI and FIR (RFC 5104 §4.3.1, some encoders only honour
  * one of them) every `escalateAfterMs` until one does, while packets keep
- * arriving. Owns exactly one timer.
+ * arriving. The last rung: after `sipAfterTicks` such rounds (3 s by
+ * default) the `viaSip` hook asks over SIP INFO picture_fast_update (RFC
+ * 5168) for far ends that ignore RTCP, again every `sipAfterTicks` rounds.
+ * Owns exactly one timer.
  */
 export interface KeyframeRequesterHooks {
   /** Sends the feedback; false when it could not be sent (remote or SSRC unknown). */
@@ -12,6 +15,8 @@ export interface KeyframeRequesterHooks {
   streamActive(): boolean;
   /** Called for every feedback packet actually sent. */
   sent(kind: 'pli' | 'fir', reason: string): void;
+  /** RTCP went unanswered: ask through signalling. */
+  viaSip?(reason: string): void;
 }
 
 export class KeyframeRequester {
@@ -23,9 +28,13 @@ export class KeyframeRequester {
   #timer: NodeJS.Timeout | null = null;
   #reason = '';
   #closed = false;
+  /** Escalation rounds since the request without a keyframe. */
+  #rounds = 0;
+  readonly #sipAfterTicks: number;
 
-  constructor(hooks: KeyframeRequesterHooks, opts: { pliMinIntervalMs?: number; escalateAfterMs?: number } = {}) {
+  constructor(hooks: KeyframeRequesterHooks, opts: { pliMinIntervalMs?: number; escalateAfterMs?: number; sipAfterTicks?: number } = {}) {
     this.#hooks = hooks;
+    this.#sipAfterTicks = opts.sipAfterTicks ?? 3;
     this.#pliMinIntervalMs = opts.pliMinIntervalMs ?? 500;
     this.#escalateAfterMs = opts.escalateAfterMs ?? 1000;
   }
@@ -53,6 +62,7 @@ export class KeyframeRequester {
 
   keyframeReceived(): void {
     this.#awaiting = false;
+    this.#rounds = 0;
     this.#disarm();
   }
 
@@ -79,6 +89,8 @@ export class KeyframeRequester {
       this.#hooks.sent('pli', this.#reason);
       this.#hooks.sent('fir', this.#reason);
     }
+    this.#rounds++;
+    if (this.#rounds % this.#sipAfterTicks === 0) this.#hooks.viaSip?.(this.#reason);
     this.#arm();
   };
 }

@@ -49,6 +49,12 @@ export class RtpTimestampMapper {
     return this.#anchorMs + (this.#lastExt * 1000) / this.clockRate;
   }
 
+  /** What `map()` would return for `timestamp`, without moving the unwrapping state; null before the anchor. */
+  peek(timestamp: number): number | null {
+    if (!this.#started) return null;
+    return this.#anchorMs + ((this.#lastExt + tsDiff(this.#lastTs, timestamp >>> 0)) * 1000) / this.clockRate;
+  }
+
   /**
    * Re-anchors the stream: `timestamp` maps to `mediaMs` from now on. This is
    * the hook for lip sync from RTCP sender reports (RFC 3550 §6.4.1), which

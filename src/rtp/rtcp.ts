@@ -62,6 +62,41 @@ export function buildReceiverReport(senderSsrc: number, blocks: readonly ReportB
   return buf;
 }
 
+/** What a sender report says about our own outgoing stream (RFC 3550 §6.4.1). */
+export interface SenderInfo {
+  /** Wall clock as NTP seconds since 1900 and 2^-32 fractions. */
+  ntpSec: number;
+  ntpFrac: number;
+  /** The same instant on the stream's RTP clock. */
+  rtpTimestamp: number;
+  packetCount: number;
+  octetCount: number;
+}
+
+/** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
+
+/** A Unix time in ms as an NTP timestamp (RFC 3550 §4). */
+export function ntpFromUnixMs(ms: number): { ntpSec: number; ntpFrac: number } {
+  const sec = Math.floor(ms / 1000);
+  return { ntpSec: (sec + NTP_UNIX_OFFSET_S) >>> 0, ntpFrac: Math.floor(((ms - sec * 1000) / 1000) * 0x1_0000_0000) >>> 0 };
+}
+
+/** Sender report (RFC 3550 §6.4.1) with up to 31 report blocks: sent instead of an RR while we send media. */
+export function buildSenderReport(senderSsrc: number, info: SenderInfo, blocks: readonly ReportBlock[]): Buffer {
+  const rr = buildReceiverReport(senderSsrc, blocks);
+  const buf = Buffer.alloc(rr.length + 20);
+  header(buf, 0, blocks.length, RTCP_SR, buf.length);
+  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  buf.writeUInt32BE(info.ntpSec >>> 0, 8);
+  buf.writeUInt32BE(info.ntpFrac >>> 0, 12);
+  buf.writeUInt32BE(info.rtpTimestamp >>> 0, 16);
+  buf.writeUInt32BE(info.packetCount >>> 0, 20);
+  buf.writeUInt32BE(info.octetCount >>> 0, 24);
+  rr.copy(buf, 28, 8);
+  return buf;
+}
+
 /** SDES with one chunk holding a CNAME item (RFC 3550 §6.5, §6.5.1). */
 export function buildSdesCname(ssrc: number, cname: string): Buffer {
   const text = Buffer.from(cname, 'utf8');
@@ -77,6 +112,42 @@ export function buildSdesCname(ssrc: number, cname: string): Buffer {
   buf[8] = 1;
   buf[9] = text.length;
   text.copy(buf, 10);
+  return buf;
+}
+
+/** Transport-layer feedback (RFC 4585 §6.1). */
+export const RTCP_RTPFB = 205;
+const RTPFB_FMT_NACK = 1; // RFC 4585 §6.2.1
+
+/**
+ * Generic NACK (RFC 4585 §6.2.1): one FCI per run of up to 17 lost packets
+ * (PID = the first, BLP bit i = PID + i + 1 also lost). `seqs` need not be
+ * sorted; at most `maxFci` FCIs are written (the oldest losses first).
+ */
+export function buildNack(senderSsrc: number, mediaSsrc: number, seqs: readonly number[], maxFci = 16): Buffer {
+  const sorted = [...new Set(seqs.map((s) => s & 0xffff))];
+  // Sort in wrap-aware order relative to the first one.
+  const base = sorted[0] ?? 0;
+  sorted.sort((a, b) => ((a - base) & 0xffff) - ((b - base) & 0xffff));
+  const fci: number[] = [];
+  for (let i = 0; i < sorted.length && fci.length / 2 < maxFci;) {
+    const pid = sorted[i]!;
+    let blp = 0;
+    i++;
+    while (i < sorted.length) {
+      const d = (sorted[i]! - pid) & 0xffff;
+      if (d < 1 || d > 16) break;
+      blp |= 1 << (d - 1);
+      i++;
+    }
+    fci.push(pid, blp);
+  }
+  const len = 12 + fci.length * 2;
+  const buf = Buffer.alloc(len);
+  header(buf, 0, RTPFB_FMT_NACK, RTCP_RTPFB, len);
+  buf.writeUInt32BE(senderSsrc >>> 0, 4);
+  buf.writeUInt32BE(mediaSsrc >>> 0, 8);
+  for (let k = 0; k < fci.length; k++) buf.writeUInt16BE(fci[k]!, 12 + k * 2);
   return buf;
 }
 

@@ -7,16 +7,20 @@ import type { AudioFrame, MediaFrame } from '../shared/media.js';
 import { DtmfReceiver, isValidDtmfString } from './dtmf.js';
 import { DtmfSender } from './dtmf-sender.js';
 import { H264Depacketizer } from './h264-depacketizer.js';
+import { Vp8Depacketizer } from './vp8-depacketizer.js';
 import { JitterBuffer } from './jitter-buffer.js';
 import { KeyframeRequester } from './keyframe-requester.js';
 import { mediaClockNow, RtpTimestampMapper } from './media-clock.js';
+import { NackTracker } from './nack-tracker.js';
 import { ReceiveStats } from './receive-stats.js';
-import { buildFir, buildPli, buildReceiverReport, buildSdesCname, parseRtcpCompound } from './rtcp.js';
+import {
+  buildFir, buildNack, buildPli, buildReceiverReport, buildSdesCname, buildSenderReport, ntpFromUnixMs, parseRtcpCompound,
+} from './rtcp.js';
 import { looksLikeRtcp, parseRtpPacket, type RtpPacketView } from './rtp-packet.js';
 import { RtpSender } from './rtp-sender.js';
 import type { RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReportInfo } from './session-types.js';
 
-type Route = { t: 'h264' } | { t: 'audio'; codec: AudioFrame['codec']; clockRate: number } | { t: 'dtmf' } | { t: 'ignore' };
+type Route = { t: 'h264' } | { t: 'vp8' } | { t: 'audio'; codec: AudioFrame['codec']; clockRate: number } | { t: 'dtmf' } | { t: 'ignore' };
 
 const AUDIO_CODECS: Record<string, AudioFrame['codec']> = {
   PCMA: 'PCMA', PCMU: 'PCMU', OPUS: 'OPUS', G722: 'G722', SPEEX: 'SPEEX',
@@ -25,6 +29,8 @@ const AUDIO_CODECS: Record<string, AudioFrame['codec']> = {
 const RTCP_INTERVAL_MS = 3000;
 /** The keyframe watchdog stops when no RTP arrived for this long. */
 const STREAM_IDLE_MS = 2000;
+/** First NACK of a missing video packet after this share of the jitter buffer depth (reordering heals first). */
+const NACK_DELAY_SHARE = 0.4;
 
 /**
  * One received RTP stream (audio or video) on a socket pair: jitter buffer,
@@ -35,6 +41,8 @@ export class RtpSession extends TypedEmitter<{
   frame: [frame: MediaFrame];
   dtmf: [digit: string, durationMs: number];
   keyframeNeeded: [];
+  /** PLI/FIR went unanswered for seconds: ask over SIP INFO (RFC 5168). */
+  keyframeViaSip: [];
   senderReport: [sr: SenderReportInfo];
 }> {
   readonly kind: 'audio' | 'video';
@@ -48,7 +56,9 @@ export class RtpSession extends TypedEmitter<{
   readonly #jb: JitterBuffer<RtpPacketView>;
   readonly #rx: ReceiveStats;
   readonly #mappers = new Map<number, RtpTimestampMapper>();
+  readonly #primaryClock: number;
   readonly #h264: H264Depacketizer | null;
+  readonly #vp8: Vp8Depacketizer | null;
   readonly #dtmfRx: DtmfReceiver;
   readonly #dtmfTx: DtmfSender;
   readonly #keyframes: KeyframeRequester;
@@ -67,6 +77,9 @@ export class RtpSession extends TypedEmitter<{
   #lastPacketMedia = -Infinity;
   #pliSent = 0;
   #firSent = 0;
+  #nackSent = 0;
+  readonly #nacks: NackTracker;
+  #nackTimer: NodeJS.Timeout | null = null;
   #jbTimer: NodeJS.Timeout | null = null;
   #rtcpTimer: NodeJS.Timeout | null = null;
   #started = false;
@@ -94,6 +107,7 @@ export class RtpSession extends TypedEmitter<{
         dtmfClock = info.clockRate;
       }
       else if (opts.kind === 'video' && name === 'H264') route = { t: 'h264' };
+      else if (opts.kind === 'video' && name === 'VP8') route = { t: 'vp8' };
       else if (opts.kind === 'audio' && AUDIO_CODECS[name] !== undefined) {
         route = { t: 'audio', codec: AUDIO_CODECS[name], clockRate: info.clockRate };
       }
@@ -103,10 +117,15 @@ export class RtpSession extends TypedEmitter<{
         primarySet = true;
       }
     }
+    this.#primaryClock = primaryClock;
     this.#rx = new ReceiveStats(primaryClock);
     this.#jb = new JitterBuffer<RtpPacketView>({ delayMs: opts.jitterBufferMs ?? 100 }, this.#onReleased);
+    this.#nacks = new NackTracker({ delayMs: Math.max(5, (opts.jitterBufferMs ?? 100) * NACK_DELAY_SHARE), retryMs: 40, maxTries: 2 });
     this.#h264 = opts.kind === 'video'
       ? new H264Depacketizer({ frame: this.#onH264Frame, keyframeNeeded: this.#onKeyframeNeeded })
+      : null;
+    this.#vp8 = opts.kind === 'video'
+      ? new Vp8Depacketizer({ frame: this.#onVp8Frame, keyframeNeeded: this.#onKeyframeNeeded })
       : null;
     this.#dtmfRx = new DtmfReceiver(dtmfClock, (digit, ms) => this.emit('dtmf', digit, ms));
     this.sender = new RtpSender(opts.sockets.rtp, primaryClock, this.#rtpTarget);
@@ -119,12 +138,21 @@ export class RtpSession extends TypedEmitter<{
         else this.#firSent++;
         this.#log.debug({ kind, reason }, 'keyframe requested');
       },
+      viaSip: (reason) => {
+        this.#log.info({ reason }, 'keyframe requests over RTCP unanswered: asking over SIP');
+        this.emit('keyframeViaSip');
+      },
     });
   }
 
   /** The remote address in use (given, or learnt), null while unknown. */
   get remote(): RemoteRtpAddress | null {
     return this.#remote === null ? null : { ...this.#remote };
+  }
+
+  /** True while RFC 4733 event packets are being sent (generated audio pauses). */
+  get sendingDtmf(): boolean {
+    return this.#dtmfTx.active;
   }
 
   /** The last RTCP sender report of the current source. */
@@ -143,6 +171,7 @@ export class RtpSession extends TypedEmitter<{
       jitterBufferLost: this.#jb.counters.lost,
       pliSent: this.#pliSent,
       firSent: this.#firSent,
+      nackSent: this.#nackSent,
     };
   }
 
@@ -157,6 +186,20 @@ export class RtpSession extends TypedEmitter<{
     rtp.on('error', this.#onSocketError);
     rtcp.on('error', this.#onSocketError);
     this.#scheduleRtcp(RTCP_INTERVAL_MS / 2);
+  }
+
+  /**
+   * Lip sync (RFC 3550 §6.4.1): the media-clock time the stream currently
+   * gives `rtpTimestamp` (null before the first packet), and a re-anchor
+   * that moves the stream so `rtpTimestamp` maps to `mediaMs`. The call
+   * computes the target from the sender reports of all its streams.
+   */
+  mediaTimeOf(rtpTimestamp: number): number | null {
+    return this.#mappers.get(this.#primaryClock)?.peek(rtpTimestamp) ?? null;
+  }
+
+  reanchor(rtpTimestamp: number, mediaMs: number): void {
+    this.#mappers.get(this.#primaryClock)?.setAnchor(rtpTimestamp, mediaMs);
   }
 
   /** Asks the sender for a keyframe: PLI (RFC 4585 §6.3.1), then FIR (RFC 5104 §4.3.1) if none arrives within ~1 s. No-op on audio. */
@@ -186,6 +229,8 @@ export class RtpSession extends TypedEmitter<{
     this.#closed = true;
     this.#abort.abort();
     if (this.#jbTimer !== null) clearTimeout(this.#jbTimer);
+    if (this.#nackTimer !== null) clearTimeout(this.#nackTimer);
+    this.#nackTimer = null;
     if (this.#rtcpTimer !== null) clearTimeout(this.#rtcpTimer);
     this.#jbTimer = this.#rtcpTimer = null;
     this.#keyframes.close();
@@ -234,25 +279,51 @@ export class RtpSession extends TypedEmitter<{
     this.#lastPacketMedia = now;
     // Anchor the media clock at arrival, not at release from the jitter buffer.
     const route = this.#routes[p.payloadType]!;
-    const clock = route.t === 'audio' ? route.clockRate : route.t === 'h264' ? 90000 : 0;
+    const clock = route.t === 'audio' ? route.clockRate : route.t === 'h264' || route.t === 'vp8' ? 90000 : 0;
     if (clock > 0) {
       const m = this.#mapper(clock);
       if (!m.started) m.setAnchor(p.timestamp, now);
     }
+    if (this.kind === 'video') {
+      this.#nacks.onPacket(p.seq, now);
+      if (this.#nackTimer === null && this.#nacks.pending > 0) this.#armNackTimer(now);
+    }
     this.#jb.push(p, now);
     if (this.#jb.held > 0 && this.#jbTimer === null) this.#armJitterTimer(now);
-    if (this.#h264 !== null && this.#h264.waitingForIdr && !this.#keyframes.escalating) {
+    const waiting = route.t === 'h264' ? this.#h264?.waitingForIdr : route.t === 'vp8' ? this.#vp8?.waitingForKeyframe : false;
+    if (waiting === true && !this.#keyframes.escalating) {
       this.#keyframes.request('waiting for IDR', now);
       this.emit('keyframeNeeded');
     }
   };
 
+  #armNackTimer(now: number): void {
+    const deadline = this.#nacks.nextDeadline();
+    if (deadline === null) return;
+    this.#nackTimer = setTimeout(this.#onNackTimer, Math.max(1, Math.ceil(deadline - now)));
+  }
+
+  /** Generic NACK (RFC 4585 §6.2.1) for video packets still missing: the sender may resend within the jitter buffer's wait. */
+  readonly #onNackTimer = (): void => {
+    this.#nackTimer = null;
+    if (this.#closed) return;
+    const now = mediaClockNow();
+    const seqs = this.#nacks.due(now);
+    if (seqs.length > 0 && this.#ssrc !== null && this.#sendRtcp([buildNack(this.sender.ssrc, this.#ssrc, seqs)])) {
+      this.#nackSent += seqs.length;
+    }
+    if (this.#nacks.pending > 0) this.#armNackTimer(now);
+  };
+
   #onNewSource(ssrc: number): void {
+    this.#nacks.reset();
     if (this.#ssrc !== null) {
       this.#log.info({ kind: this.kind, oldSsrc: this.#ssrc, ssrc }, 'RTP source changed');
       this.#jb.flush();
       this.#h264?.flush();
       this.#h264?.reset();
+      this.#vp8?.flush();
+      this.#vp8?.reset();
     }
     this.#jb.reset();
     for (const m of this.#mappers.values()) m.reset();
@@ -275,6 +346,9 @@ export class RtpSession extends TypedEmitter<{
     switch (route.t) {
       case 'h264':
         this.#h264?.push(p.payload, p.timestamp, p.marker, gapBefore);
+        return;
+      case 'vp8':
+        this.#vp8?.push(p.payload, p.timestamp, p.marker, gapBefore);
         return;
       case 'audio': {
         const frame: AudioFrame = {
@@ -309,6 +383,11 @@ export class RtpSession extends TypedEmitter<{
       key,
       nalus,
     });
+  };
+
+  readonly #onVp8Frame = (data: Buffer, key: boolean, timestamp: number): void => {
+    if (key) this.#keyframes.keyframeReceived();
+    this.emit('frame', { kind: 'video', codec: 'VP8', ptsMs: this.#mapper(90000).map(timestamp, mediaClockNow()), key, nalus: [data] });
   };
 
   readonly #onKeyframeNeeded = (reason: string): void => {
@@ -367,12 +446,19 @@ export class RtpSession extends TypedEmitter<{
     this.#scheduleRtcp(RTCP_INTERVAL_MS);
   };
 
-  /** Sends a compound packet: RR, SDES CNAME (RFC 3550 §6.1), then any feedback (RFC 4585 §3.1). */
+  /**
+   * Sends a compound packet (RFC 3550 §6.1): SR once we have sent RTP
+   * (generated media, DTMF), else RR; SDES CNAME; then any feedback (RFC 4585 §3.1).
+   */
   #sendRtcp(feedback: Buffer[] | null): boolean {
     const remote = this.#remote;
     if (remote === null || this.#closed) return false;
     const blocks = this.#rx.initialized ? [this.#rx.makeReportBlock(mediaClockNow())] : [];
-    const parts = [buildReceiverReport(this.sender.ssrc, blocks), buildSdesCname(this.sender.ssrc, this.#cname)];
+    const tx = this.sender;
+    const report = tx.packets > 0
+      ? buildSenderReport(tx.ssrc, { ...ntpFromUnixMs(Date.now()), rtpTimestamp: tx.timestampNow(), packetCount: tx.packets, octetCount: tx.bytes }, blocks)
+      : buildReceiverReport(tx.ssrc, blocks);
+    const parts = [report, buildSdesCname(tx.ssrc, this.#cname)];
     if (feedback !== null) parts.push(...feedback);
     this.#opts.sockets.rtcp.send(Buffer.concat(parts), remote.rtcpPort, remote.host);
     return true;

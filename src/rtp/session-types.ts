@@ -59,4 +59,6 @@ export interface RtpSessionStats {
   jitterBufferLost: number;
   pliSent: number;
   firSent: number;
+  /** Packets asked for again with generic NACK (RFC 4585 §6.2.1). */
+  nackSent: number;
 }

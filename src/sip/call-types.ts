@@ -7,7 +7,7 @@ import type { Credentials } from './auth.js';
 import type { SipClientCall } from './client-call.js';
 import type { TransactionLayer } from './transaction-layer.js';
 import type { TransactionTimers } from './transaction.js';
-import type { TransportAddress } from './transport.js';
+import type { TransportAddress, TransportProtocol } from './transport.js';
 
 export interface InviteOptions {
   /** Used verbatim as Call-ID. */
@@ -19,6 +19,14 @@ export interface InviteOptions {
   to?: string;
   /** Where requests go (outbound proxy or domain). */
   destination: TransportAddress;
+  /**
+   * Transport for this call; defaults to the URI's (`sips:` → TLS,
+   * `;transport=`), else the user agent's. A UDP INVITE over 1300 bytes
+   * goes over TCP instead (RFC 3261 §18.1.1).
+   */
+  transport?: TransportProtocol;
+  /** Extra headers on the initial INVITE (e.g. Route for a preloaded route set, Session-Expires). */
+  extraHeaders?: readonly { name: string; value: string }[];
   auth?: Credentials;
   /** application/sdp body of the INVITE. */
   sdpOffer: string;
@@ -58,12 +66,15 @@ export type SipClientCallEvents = {
 
 /** What a call needs from its user agent. @internal */
 export interface CallContext {
+  readonly protocol: TransportProtocol;
   readonly layer: TransactionLayer;
   readonly localAddress: TransportAddress;
   readonly userAgent: string;
   readonly timers: TransactionTimers;
   /** A Via value with a fresh branch. */
   newVia(): string;
+  /** The context of another transport of the same user agent, if it has one. */
+  contextFor(protocol: TransportProtocol): CallContext | undefined;
   /** Called once when the call reaches `terminated`. */
   onTerminated(call: SipClientCall): void;
 }

@@ -18,7 +18,7 @@ import {
   type SipHeader, type SipRequest, type SipResponse,
 } from './message.js';
 import type { InviteClientTransaction } from './transaction.js';
-import type { TransportAddress } from './transport.js';
+import { PATH_MTU_BUDGET, type TransportAddress } from './transport.js';
 import { bareUri, formatUri, parseNameAddr, parseUri } from './uri.js';
 import { handleInDialogRequest, type InDialogHost } from './in-dialog.js';
 import type { ServerTransaction } from './server-transaction.js';
@@ -34,13 +34,14 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   answerSdp: (offer: string | undefined) => string;
 
   readonly log: Logger;
-  readonly ctx: CallContext;
+  /** The transport context; may switch from UDP to TCP before the first INVITE goes out (§18.1.1). */
+  ctx: CallContext;
   readonly #opts: InviteOptions;
   #state: SipCallState = 'calling';
   #started = false;
   readonly #fromHeader: string;
   readonly #toHeader: string;
-  readonly contact: string;
+  contact: string;
   #requestUri: string;
   #destination: TransportAddress;
   #cseq = initialCSeq();
@@ -50,6 +51,8 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   #ack: { bytes: Buffer; to: TransportAddress; tag: string; cseq: number } | undefined;
   readonly #auth: Authenticator;
   #gotProvisional = false;
+  /** The INVITE left UDP for TCP because of its size; UDP again if TCP cannot connect. */
+  #sizeSwitch: 'none' | 'tcp' | 'udpFallback' = 'none';
   #redirected = false;
   #cancel: { status: number; reason: string } | undefined;
   #cancelSent = false;
@@ -78,12 +81,23 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.#fromHeader = `${display}<sip:${opts.from.user}@${opts.from.host}>;tag=${newTag()}`;
     parseNameAddr(this.#fromHeader);
     this.#toHeader = `<${toUri}>`;
-    const { host, port } = ctx.localAddress;
-    const h = host.includes(':') ? `[${host}]` : host;
-    this.contact = `<sip:${opts.from.user}@${h}:${port}>${opts.contactParams ?? ''}`;
+    this.contact = this.#contactFor(ctx);
     this.#finished = new Promise((resolve) => {
       this.#resolveFinished = resolve;
     });
+  }
+
+  /** Our Contact on a transport: its address, `;transport=` for streams (§19.1.4), then `sipContactParams`. */
+  #contactFor(ctx: CallContext): string {
+    const { host, port } = ctx.localAddress;
+    const h = host.includes(':') ? `[${host}]` : host;
+    const tp = ctx.protocol === 'UDP' ? '' : `;transport=${ctx.protocol.toLowerCase()}`;
+    return `<sip:${this.#opts.from.user}@${h}:${port}${tp}>${this.#opts.contactParams ?? ''}`;
+  }
+
+  /** The transport the call uses now. */
+  get transport(): CallContext['protocol'] {
+    return this.ctx.protocol;
   }
 
   get state(): SipCallState {
@@ -166,6 +180,26 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   #sendInvite(): void {
     const seq = ++this.#cseq;
+    let req = this.#buildInvite(seq);
+    if (this.ctx.protocol === 'UDP' && this.#sizeSwitch === 'none' && serializeMessage(req).length > PATH_MTU_BUDGET) {
+      // §18.1.1: larger than 1300 bytes with an unknown path MTU → a congestion-controlled transport.
+      const tcp = this.ctx.contextFor('TCP');
+      if (tcp) {
+        this.log.info({ bytes: serializeMessage(req).length }, 'INVITE above 1300 bytes: sending it over TCP');
+        this.ctx = tcp;
+        this.contact = this.#contactFor(tcp);
+        this.#sizeSwitch = 'tcp';
+        req = this.#buildInvite(seq);
+      } else this.log.warn('INVITE above 1300 bytes and no TCP transport: sent over UDP');
+    }
+    this.#invite = req;
+    this.#gotProvisional = false;
+    this.#cancelSent = false;
+    const tx = this.ctx.layer.sendInvite(req, this.#destination);
+    this.#watchInvite(tx);
+  }
+
+  #buildInvite(seq: number): SipRequest {
     const body = Buffer.from(this.#opts.sdpOffer, 'utf8');
     const headers: SipHeader[] = [
       { name: 'Via', value: this.ctx.newVia() },
@@ -177,14 +211,14 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       { name: 'Contact', value: this.contact },
       ...this.allowHeaders,
       { name: 'User-Agent', value: this.ctx.userAgent },
+      ...(this.#opts.extraHeaders ?? []),
       ...this.#auth.headers('INVITE', this.#requestUri, body),
       { name: 'Content-Type', value: 'application/sdp' },
     ];
-    const req: SipRequest = { type: 'request', method: 'INVITE', uri: this.#requestUri, headers, body };
-    this.#invite = req;
-    this.#gotProvisional = false;
-    this.#cancelSent = false;
-    const tx = this.ctx.layer.sendInvite(req, this.#destination);
+    return { type: 'request', method: 'INVITE', uri: this.#requestUri, headers, body };
+  }
+
+  #watchInvite(tx: InviteClientTransaction): void {
     this.#ict = tx;
     tx.on('response', (res) => this.#onInviteResponse(tx, res));
     tx.on('timeout', () => {
@@ -195,6 +229,16 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     });
     tx.on('transportError', (err) => {
       if (tx !== this.#ict) return;
+      const udp = this.ctx.contextFor('UDP');
+      if (this.#sizeSwitch === 'tcp' && udp && !this.#done && !this.#cancel) {
+        // A far end without TCP: UDP still beats no call (SPEC §9.6 keeps offers small for this).
+        this.log.warn({ err: err.message, dest: this.#destination }, 'TCP refused for the large INVITE, falling back to UDP');
+        this.#sizeSwitch = 'udpFallback';
+        this.ctx = udp;
+        this.contact = this.#contactFor(udp);
+        this.#sendInvite();
+        return;
+      }
       this.log.warn({ err, dest: this.#destination }, 'INVITE could not be sent');
       this.lastStatus = 503;
       this.finish('failed', 503, 'Service Unavailable');

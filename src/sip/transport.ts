@@ -43,7 +43,7 @@ export interface SipTransport {
 /** Largest UDP payload; bigger messages cannot be sent as one datagram. */
 const MAX_DATAGRAM = 65507;
 /** RFC 3261 §18.1.1: above this a request should go over a congestion-controlled transport. */
-const PATH_MTU_BUDGET = 1300;
+export const PATH_MTU_BUDGET = 1300;
 
 export interface UdpTransportOptions {
   host: string;
@@ -158,7 +158,7 @@ export class UdpTransport extends TypedEmitter<SipTransportEvents> implements Si
   }
 }
 
-function isOnlyWhitespace(buf: Buffer): boolean {
+export function isOnlyWhitespace(buf: Buffer): boolean {
   for (const b of buf) if (b !== 0x0d && b !== 0x0a && b !== 0x20 && b !== 0x09) return false;
   return true;
 }
@@ -168,13 +168,14 @@ function isOnlyWhitespace(buf: Buffer): boolean {
  * (`received`, and `rport` when the client asked for it) so responses go back
  * where the request came from.
  */
-function stampVia(req: SipRequest, from: TransportAddress): void {
+export function stampVia(req: SipRequest, from: TransportAddress, force = false): void {
   const i = req.headers.findIndex((h) => headerKey(h.name) === 'via');
   const line = req.headers[i];
   if (!line) return;
   const [top = '', ...rest] = splitTopVia(line.value);
   const via = parseVia(top);
-  if (via.params.has('rport')) via.params.set('rport', String(from.port));
+  // Over a stream the response goes back on the connection (§18.2.2): record its address whatever the client asked.
+  if (via.params.has('rport') || force) via.params.set('rport', String(from.port));
   if (via.host !== from.host || via.params.has('rport')) via.params.set('received', from.host);
   line.value = [formatVia(via), ...rest].join(', ');
 }
@@ -197,7 +198,7 @@ export function responseAddress(req: SipRequest, fallback: TransportAddress): Tr
 }
 
 /** A lenient parse of a broken request's head, enough to build a 400 (or undefined). */
-function salvageRequest(buf: Buffer): SipRequest | undefined {
+export function salvageRequest(buf: Buffer): SipRequest | undefined {
   const text = buf.toString('utf8', 0, Math.min(buf.length, 8192));
   const end = text.search(/\r?\n\r?\n/);
   const lines = (end < 0 ? text : text.slice(0, end)).split(/\r?\n/);

@@ -2,6 +2,7 @@
  * The SIP user agent: one transport, one transaction layer, the live calls.
  * This is the public shell the call layer uses (`invite()` → `SipClientCall`).
  */
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { ConflictError, InvalidStateError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -12,7 +13,9 @@ import { createResponse, getCallId, getTo, tagOf, type SipHeader, type SipReques
 import type { ServerTransaction } from './server-transaction.js';
 import { TransactionLayer } from './transaction-layer.js';
 import { DEFAULT_TIMERS, type TransactionTimers } from './transaction.js';
-import { UdpTransport, type SipTransport, type TransportAddress } from './transport.js';
+import { UdpTransport, type SipTransport, type TransportAddress, type TransportProtocol } from './transport.js';
+import { StreamTransport } from './stream-transport.js';
+import { SipRegistration, type RegisterOptions } from './registration.js';
 
 export { SipClientCall };
 export type { InviteOptions, SipCallState, SipClientCallEvents } from './call-types.js';
@@ -29,50 +32,117 @@ export interface SipUserAgentOptions {
   log: Logger;
   /** Timer overrides, for tests (RFC 3261 §17.1.1.1 T1, T2, T4). */
   timers?: { t1Ms?: number; t2Ms?: number; t4Ms?: number };
+  /** Expiry asked for in REGISTER, seconds (`sip.registerExpiresS`). Default 3600. */
+  registerExpiresS?: number;
+  /** Transport of calls that name none (`sip.transport`). Default UDP. */
+  transport?: TransportProtocol;
+  /** Listen on TCP on the same port as UDP (default true); needed for TCP calls and the 1300-byte switch. */
+  tcp?: boolean;
+  /** TLS (`sip.tls.*`): client always; a listener on `port` when a certificate and key are given. */
+  tls?: {
+    port: number;
+    /** PEM file of extra trusted CAs, added to the system store. */
+    caFile?: string | null;
+    /** Verify far ends' certificates (default true). */
+    verifyServer?: boolean;
+    certFile?: string | null;
+    keyFile?: string | null;
+  };
 }
 
 /** A SIP user agent client over UDP. */
 export class SipUserAgent {
-  /** The address advertised in Via and Contact. */
+  /** The address advertised in Via and Contact (of the UDP transport). */
   readonly localAddress: TransportAddress;
-  readonly #transport: SipTransport;
-  readonly #layer: TransactionLayer;
+  /** Transport of calls that name none. */
+  readonly defaultTransport: TransportProtocol;
+  readonly #publicAddress: string | null;
+  readonly #transports = new Map<TransportProtocol, SipTransport>();
+  readonly #layers = new Map<TransportProtocol, TransactionLayer>();
   readonly #log: Logger;
   readonly #userAgent: string;
   readonly #timers: TransactionTimers;
   readonly #calls = new Map<string, SipClientCall>();
+  readonly #registrations = new Set<SipRegistration>();
+  readonly #registerExpiresS: number;
   #closing: Promise<void> | undefined;
 
-  private constructor(opts: SipUserAgentOptions, transport: SipTransport) {
-    this.#transport = transport;
+  private constructor(opts: SipUserAgentOptions, transports: SipTransport[]) {
     this.#log = opts.log;
+    this.#publicAddress = opts.publicAddress;
+    this.defaultTransport = opts.transport ?? 'UDP';
+    this.#registerExpiresS = opts.registerExpiresS ?? 3600;
     this.#userAgent = opts.userAgent;
     this.#timers = {
       t1: opts.timers?.t1Ms ?? DEFAULT_TIMERS.t1,
       t2: opts.timers?.t2Ms ?? DEFAULT_TIMERS.t2,
       t4: opts.timers?.t4Ms ?? DEFAULT_TIMERS.t4,
     };
-    this.localAddress = advertisedAddress(opts.publicAddress, transport.boundAddress);
-    this.#layer = new TransactionLayer(transport, this.#timers, opts.log);
-    this.#layer.on('request', (req, stx) => this.#onRequest(req, stx));
-    this.#layer.on('strayResponse', (res) => this.#onStrayResponse(res));
+    const udp = transports[0];
+    if (!udp) throw new InvalidStateError('no UDP transport');
+    this.localAddress = advertisedAddress(opts.publicAddress, udp.boundAddress);
+    for (const t of transports) {
+      const layer = new TransactionLayer(t, this.#timers, opts.log);
+      layer.on('request', (req, stx) => this.#onRequest(layer, req, stx));
+      layer.on('strayResponse', (res) => this.#onStrayResponse(res));
+      this.#transports.set(t.protocol, t);
+      this.#layers.set(t.protocol, layer);
+    }
   }
 
-  /** Binds the UDP socket and starts answering. */
+  /** Binds UDP (and TCP on the same port, and TLS when configured) and starts answering. */
   static async start(opts: SipUserAgentOptions): Promise<SipUserAgent> {
-    const transport = await UdpTransport.open({ host: opts.host, port: opts.port, log: opts.log });
-    const ua = new SipUserAgent(opts, transport);
-    opts.log.info({ bound: transport.boundAddress, advertised: ua.localAddress }, 'SIP user agent listening');
+    const udp = await UdpTransport.open({ host: opts.host, port: opts.port, log: opts.log });
+    const transports: SipTransport[] = [udp];
+    try {
+      if (opts.tcp ?? true) {
+        transports.push(await StreamTransport.open({ protocol: 'TCP', host: opts.host, port: udp.boundAddress.port, log: opts.log }));
+      }
+      const t = opts.tls;
+      if (t) {
+        const read = (f: string | null | undefined): string | undefined => (f ? readFileSync(f, 'utf8') : undefined);
+        transports.push(await StreamTransport.open({
+          protocol: 'TLS', host: opts.host, port: t.port, log: opts.log,
+          tls: { ca: read(t.caFile), verifyServer: t.verifyServer ?? true, cert: read(t.certFile), key: read(t.keyFile) },
+        }));
+      }
+    } catch (err) {
+      for (const tr of transports) await tr.close();
+      throw err;
+    }
+    const ua = new SipUserAgent(opts, transports);
+    opts.log.info({ bound: udp.boundAddress, advertised: ua.localAddress, transports: [...ua.#transports.keys()] }, 'SIP user agent listening');
     return ua;
+  }
+
+  /** The transports this user agent has. */
+  get transports(): TransportProtocol[] {
+    return [...this.#transports.keys()];
   }
 
   /** Prepares an outgoing call; `start()` on the result sends the INVITE. Throws ParseError on a bad URI. */
   invite(opts: InviteOptions): SipClientCall {
     if (this.#closing) throw new InvalidStateError('SIP user agent is closed');
     if (this.#calls.has(opts.callId)) throw new ConflictError(`a SIP call with Call-ID ${opts.callId} exists`);
-    const call = new SipClientCall(this.#context(), opts);
+    const protocol = opts.transport ?? uriTransport(opts.requestUri) ?? this.defaultTransport;
+    const ctx = this.#context(protocol);
+    if (!ctx) throw new InvalidStateError(`SIP transport ${protocol} is not enabled`);
+    const call = new SipClientCall(ctx, opts);
     this.#calls.set(opts.callId, call);
     return call;
+  }
+
+  /** Prepares a registration; `register()` on the result sends the REGISTER. */
+  register(opts: RegisterOptions): SipRegistration {
+    if (this.#closing) throw new InvalidStateError('SIP user agent is closed');
+    const protocol = opts.transport ?? this.defaultTransport;
+    const ctx = this.#context(protocol);
+    if (!ctx) throw new InvalidStateError(`SIP transport ${protocol} is not enabled`);
+    const reg: SipRegistration = new SipRegistration(ctx, { ...opts, expiresS: opts.expiresS ?? this.#registerExpiresS }, () => {
+      this.#registrations.delete(reg);
+    });
+    this.#registrations.add(reg);
+    return reg;
   }
 
   /** Live calls (for diagnostics). */
@@ -86,35 +156,45 @@ export class SipUserAgent {
     const calls = [...this.#calls.values()];
     this.#closing = (async () => {
       for (const call of calls) call.destroy('User agent closed');
+      for (const r of [...this.#registrations]) r.close();
       this.#calls.clear();
-      this.#layer.close();
-      await this.#transport.close();
+      for (const l of this.#layers.values()) l.close();
+      for (const t of this.#transports.values()) await t.close();
     })();
     return this.#closing;
   }
 
-  #context(): CallContext {
-    const { host, port } = this.localAddress;
+  #context(protocol: TransportProtocol): CallContext | undefined {
+    const layer = this.#layers.get(protocol);
+    const transport = this.#transports.get(protocol);
+    if (!layer || !transport) return undefined;
+    // UDP and TCP share the port; TLS advertises its own (unless the public address pins one for all).
+    const localAddress = protocol === 'TLS' && !/:\d+$/.test(this.#publicAddress ?? '')
+      ? { host: this.localAddress.host, port: transport.boundAddress.port }
+      : this.localAddress;
+    const { host, port } = localAddress;
     const sentBy = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     return {
-      layer: this.#layer,
-      localAddress: this.localAddress,
+      protocol,
+      layer,
+      localAddress,
       userAgent: this.#userAgent,
       timers: this.#timers,
       // RFC 3581: ask for rport so responses come back through NATs.
-      newVia: () => `SIP/2.0/${this.#transport.protocol} ${sentBy};rport;branch=${newBranch()}`,
+      newVia: () => `SIP/2.0/${protocol} ${sentBy};rport;branch=${newBranch()}`,
+      contextFor: (p) => this.#context(p),
       onTerminated: (call) => {
         if (this.#calls.get(call.callId) === call) this.#calls.delete(call.callId);
       },
     };
   }
 
-  #onRequest(req: SipRequest, stx: ServerTransaction | undefined): void {
+  #onRequest(layer: TransactionLayer, req: SipRequest, stx: ServerTransaction | undefined): void {
     try {
       if (req.method === 'CANCEL') {
         // §9.2: we answer every request at once, so a CANCEL only gets its own 200 (or 481).
         if (!stx) return;
-        if (this.#layer.findInviteServer(req)) this.#respond(stx, req, 200, 'OK');
+        if (layer.findInviteServer(req)) this.#respond(stx, req, 200, 'OK');
         else this.#respond(stx, req, 481, 'Call/Transaction Does Not Exist');
         return;
       }
@@ -156,6 +236,13 @@ function advertisedAddress(publicAddress: string | null, bound: TransportAddress
   }
   if (bound.host === '0.0.0.0' || bound.host === '::') return { host: firstExternalIPv4() ?? '127.0.0.1', port: bound.port };
   return bound;
+}
+
+/** The transport a Request-URI asks for (RFC 3261 §19.1.2: `sips:` → TLS, `;transport=`). */
+function uriTransport(uri: string): TransportProtocol | undefined {
+  if (/^sips:/i.test(uri)) return 'TLS';
+  const m = /;transport=(udp|tcp|tls)\b/i.exec(uri);
+  return m ? (m[1]?.toUpperCase() as TransportProtocol) : undefined;
 }
 
 function firstExternalIPv4(): string | undefined {

@@ -28,11 +28,18 @@ import { InvalidStateError, ParseError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { AdtsSplitter, ascFromAdts, type AdtsFrameInfo } from './adts.js';
 import { ALAW_SILENCE, ULAW_SILENCE } from './g711.js';
+import { MatroskaWriter, audioTrackFor } from './matroska.js';
 
 export interface AudioTranscoderOptions {
   ffmpegPath: string;
-  inputCodec: 'PCMA' | 'PCMU';
-  inputRate: 8000;
+  /**
+   * G.711 goes in raw (see the file comment); Opus, G.722 and Speex go in
+   * Matroska (one SimpleBlock per RTP payload, with its time), and ffmpeg's
+   * `aresample=async` pads gaps so output time still equals input time.
+   */
+  inputCodec: 'PCMA' | 'PCMU' | 'OPUS' | 'G722' | 'SPEEX';
+  /** The RTP clock rate (8000 for G.711 and G.722, 48000 for Opus, 16000 for Speex wideband). */
+  inputRate: number;
   /** AAC sample rate, e.g. 48000. */
   outputRate: number;
   /** AAC bit rate in bit/s, e.g. 64000. */
@@ -65,8 +72,8 @@ const KILL_GRACE_MS = 2000;
 
 /** A jump of the input timeline that was not filled with silence. */
 interface Jump {
-  /** Input sample count at which it happened. */
-  atSample: number;
+  /** Input time (ms on the continuous timeline ffmpeg sees) at which it happened. */
+  atMs: number;
   ms: number;
 }
 
@@ -101,12 +108,17 @@ export class AudioTranscoder extends TypedEmitter<{
   #stderrTail = '';
   #closing: Promise<void> | undefined;
   #dropped = 0;
+  /** Matroska input (non-G.711): the writer, the last block's time and the usual packet spacing. */
+  readonly #mkv: MatroskaWriter | null;
+  #lastRelMs: number | undefined;
+  #stepMs = 20;
 
   constructor(opts: AudioTranscoderOptions) {
     super();
     this.#opts = opts;
     this.#log = opts.log.child({ component: 'audio-transcoder' });
-    this.#silence = Buffer.alloc(opts.inputRate, opts.inputCodec === 'PCMA' ? ALAW_SILENCE : ULAW_SILENCE);
+    this.#silence = Buffer.alloc(8000, opts.inputCodec === 'PCMA' ? ALAW_SILENCE : ULAW_SILENCE);
+    this.#mkv = opts.inputCodec === 'PCMA' || opts.inputCodec === 'PCMU' ? null : new MatroskaWriter(audioTrackFor(opts.inputCodec, opts.inputRate));
     this.#onAdts = (info, raw) => this.#onFrame(info, raw);
   }
 
@@ -134,6 +146,18 @@ export class AudioTranscoder extends TypedEmitter<{
   /** The ffmpeg argv (no shell). */
   args(): string[] {
     const o = this.#opts;
+    if (this.#mkv !== null) {
+      return [
+        '-hide_banner', '-nostdin', '-loglevel', 'error',
+        // The Matroska header names the codec: nothing to probe.
+        '-probesize', '32', '-analyzeduration', '0', '-f', 'matroska', '-i', 'pipe:0',
+        // Pad gaps (lost or missing packets) and trim overlaps beyond 15 ms, so
+        // the encoder's sample count stays equal to input time.
+        '-af', 'aresample=async=1:min_hard_comp=0.015:first_pts=0',
+        '-vn', '-c:a', 'aac', '-b:a', String(o.bitrate), '-ar', String(o.outputRate), '-ac', '1',
+        '-f', 'adts', '-flush_packets', '1', 'pipe:1',
+      ];
+    }
     return [
       // -nostdin: stdin is our data pipe, never keyboard commands.
       '-hide_banner', '-nostdin', '-loglevel', 'error',
@@ -141,7 +165,7 @@ export class AudioTranscoder extends TypedEmitter<{
       // `-fflags nobuffer`: it drops the packets read while probing, measured
       // here as 40 ms of lost audio at the start.)
       '-probesize', '32', '-analyzeduration', '0',
-      '-f', o.inputCodec === 'PCMA' ? 'alaw' : 'mulaw', '-ar', String(o.inputRate), '-ac', '1', '-i', 'pipe:0',
+      '-f', o.inputCodec === 'PCMA' ? 'alaw' : 'mulaw', '-ar', '8000', '-ac', '1', '-i', 'pipe:0',
       '-vn', '-c:a', 'aac', '-b:a', String(o.bitrate), '-ar', String(o.outputRate), '-ac', '1',
       '-f', 'adts', '-flush_packets', '1', 'pipe:1',
     ];
@@ -151,6 +175,7 @@ export class AudioTranscoder extends TypedEmitter<{
     this.#transition('running');
     const child = spawn(this.#opts.ffmpegPath, this.args(), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.#child = child;
+    if (this.#mkv !== null) child.stdin.write(this.#mkv.header());
     // EPIPE when ffmpeg is gone: the exit handler reports it.
     child.stdin.on('error', (err) => this.#log.debug({ err }, 'ffmpeg stdin error'));
     child.stdout.on('data', (d: Buffer) => {
@@ -188,7 +213,11 @@ export class AudioTranscoder extends TypedEmitter<{
       this.#dropped++;
       return;
     }
-    const rate = this.#opts.inputRate;
+    if (this.#mkv !== null) {
+      this.#writeBlock(stdin, this.#mkv, data, ptsMs);
+      return;
+    }
+    const rate = 8000;
     if (this.#firstPts === undefined) this.#firstPts = ptsMs;
     const expectedMs = this.#firstPts + this.#jumpMs + (this.#inSamples * 1000) / rate;
     const offset = Math.round(((ptsMs - expectedMs) * rate) / 1000);
@@ -199,7 +228,7 @@ export class AudioTranscoder extends TypedEmitter<{
       } else {
         const ms = (offset * 1000) / rate;
         this.#jumpMs += ms;
-        this.#jumps.push({ atSample: this.#inSamples, ms });
+        this.#jumps.push({ atMs: (this.#inSamples * 1000) / rate, ms });
       }
     } else if (offset < -TOLERANCE_SAMPLES) {
       if (-offset >= data.length) return; // entirely before what was written already
@@ -207,6 +236,27 @@ export class AudioTranscoder extends TypedEmitter<{
     }
     this.#inSamples += payload.length;
     stdin.write(payload);
+  }
+
+  /** Matroska input: the block's time on the continuous timeline (gaps over 5 s become jumps). */
+  #writeBlock(stdin: NodeJS.WritableStream, mkv: MatroskaWriter, data: Buffer, ptsMs: number): void {
+    if (this.#firstPts === undefined) this.#firstPts = ptsMs;
+    let rel = ptsMs - this.#firstPts - this.#jumpMs;
+    const last = this.#lastRelMs;
+    if (last !== undefined) {
+      const gap = rel - last;
+      if (gap < 1) return; // late or duplicate: already past it
+      if (gap > MAX_FILL_MS) {
+        const ms = gap - this.#stepMs;
+        this.#jumpMs += ms;
+        this.#jumps.push({ atMs: last + this.#stepMs, ms });
+        rel -= ms;
+      } else if (gap <= 120) {
+        this.#stepMs = gap;
+      }
+    }
+    this.#lastRelMs = rel;
+    stdin.write(mkv.block(data, rel, true));
   }
 
   #writeSilence(stdin: NodeJS.WritableStream, samples: number): void {
@@ -228,9 +278,9 @@ export class AudioTranscoder extends TypedEmitter<{
     const index = this.#outFrames++ - PRIMING_FRAMES;
     if (index < 0 || this.#firstPts === undefined) return;
     const o = this.#opts;
-    // Input sample at which this frame starts, to apply the jumps it has passed.
-    const atInput = (index * AAC_FRAME_SAMPLES * o.inputRate) / o.outputRate;
-    while (this.#jumps.length > 0 && (this.#jumps[0] as Jump).atSample <= atInput) {
+    // Input time at which this frame starts, to apply the jumps it has passed.
+    const atInput = (index * AAC_FRAME_SAMPLES * 1000) / o.outputRate;
+    while (this.#jumps.length > 0 && (this.#jumps[0] as Jump).atMs <= atInput) {
       this.#outJumpMs += (this.#jumps.shift() as Jump).ms;
     }
     const pts = this.#firstPts + this.#outJumpMs + (index * AAC_FRAME_SAMPLES * 1000) / o.outputRate;

@@ -18,3 +18,6 @@ export { RtpCollector, parseRtpHeader, type RtpHeaderInfo } from './rtp-sink.js'
 export { makeMedia, MEDIA, fixturePaths, generatedDir, sippScenarioDir } from '../fixtures/make-media.js';
 export { digestResponse, parseDigestParams, verifyDigest, type DigestAlgorithm, type DigestInput } from './digest.js';
 export { RawSipUac } from './raw-sip.js';
+export { startThrottleRelay, type ThrottleRelay } from './rtmp-throttle-relay.js';
+export { startKamailio, type Kamailio, type KamailioOptions } from './kamailio.js';
+export { makeTestPki, type TestPki } from './tls.js';

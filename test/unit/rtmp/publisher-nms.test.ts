@@ -213,7 +213,8 @@ describe('embedded server + RtmpPublisher', () => {
     // A viewer connected over HTTP-FLV must not hold the port open.
     const viewer = http.get(`${srv.httpFlvUrl}/losttest.flv`, (res) => res.resume());
     viewer.on('error', () => undefined);
-    await sleep(200);
+    // A close within 1 s of the publish being accepted counts as a refusal (FAILED): wait past it.
+    await sleep(1100);
     const lost = waitFor(p, 'RTMP_CONNECTION_LOST');
     await srv.close();
     server = undefined;

@@ -1,0 +1,138 @@
+/**
+ * One call's FLV tags shared by every RTMP target (DESIGN §1, §4: cost grows
+ * with bytes, not targets). Keeps the sequence headers and a GOP cache (the
+ * last video keyframe and everything after it), so a target that joins or
+ * reconnects starts at once on a keyframe, with the headers, and with the
+ * call's own timestamps (which continue across reconnects).
+ */
+import { TypedEmitter } from '../shared/emitter.js';
+import { isSequenceHeader, type FlvTag } from './flv.js';
+import type { RtmpPublisher } from './publisher.js';
+
+/** The tags sent first on every connection. */
+export interface FlvHeaders {
+  metadata?: FlvTag;
+  video?: FlvTag;
+  audio?: FlvTag;
+}
+
+/** What a tag source (the call's MediaOutput) feeds. */
+export interface FlvSink {
+  setHeaders(headers: FlvHeaders): void;
+  write(tag: FlvTag): void;
+}
+
+export interface FlvFanoutOptions {
+  /** Cache bound; past it the cache is dropped until the next keyframe. Default 8 MiB. */
+  maxCacheBytes?: number;
+}
+
+/**
+ * Fans tags out to publishers. `keyframeNeeded` fires when a target starts
+ * publishing and no keyframe is cached (so it would wait for the far end's
+ * next one); `gop` reports the interval between the last two keyframes.
+ */
+export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; gop: [ms: number] }> implements FlvSink {
+  readonly #targets = new Map<RtmpPublisher, () => void>();
+  readonly #headers: FlvHeaders = {};
+  readonly #maxCache: number;
+  #cache: FlvTag[] = [];
+  #cacheBytes = 0;
+  /** False until a keyframe starts the cache (or after the bound was passed). */
+  #cacheValid = false;
+  #lastKeyTs: number | undefined;
+  /** Last measured keyframe interval, ms. */
+  gopMs: number | undefined;
+
+  constructor(opts: FlvFanoutOptions = {}) {
+    super();
+    this.#maxCache = opts.maxCacheBytes ?? 8 * 1024 * 1024;
+  }
+
+  get headers(): Readonly<FlvHeaders> {
+    return this.#headers;
+  }
+
+  /** Tags held in the GOP cache (for tests and metrics). */
+  get cachedTags(): number {
+    return this.#cache.length;
+  }
+
+  get cachedBytes(): number {
+    return this.#cacheBytes;
+  }
+
+  /** Adds a target: it gets the headers now, and the GOP cache each time it starts publishing. */
+  add(p: RtmpPublisher): void {
+    if (this.#targets.has(p)) return;
+    const onPublishing = (): void => this.#join(p);
+    p.on('publishing', onPublishing);
+    this.#targets.set(p, onPublishing);
+    p.setHeaders(this.#headers);
+  }
+
+  remove(p: RtmpPublisher): void {
+    const l = this.#targets.get(p);
+    if (l === undefined) return;
+    p.off('publishing', l);
+    this.#targets.delete(p);
+  }
+
+  get size(): number {
+    return this.#targets.size;
+  }
+
+  setHeaders(headers: FlvHeaders): void {
+    if (headers.metadata) this.#headers.metadata = headers.metadata;
+    if (headers.video) this.#headers.video = headers.video;
+    if (headers.audio) this.#headers.audio = headers.audio;
+    for (const p of this.#targets.keys()) p.setHeaders(headers);
+  }
+
+  write(tag: FlvTag): void {
+    this.#cacheTag(tag);
+    for (const p of this.#targets.keys()) p.write(tag);
+  }
+
+  /** Drops the cache and the targets (the targets are closed by their owner). */
+  clear(): void {
+    for (const [p, l] of this.#targets) p.off('publishing', l);
+    this.#targets.clear();
+    this.#cache = [];
+    this.#cacheBytes = 0;
+    this.#cacheValid = false;
+  }
+
+  #cacheTag(tag: FlvTag): void {
+    if (tag.type === 'script' || isSequenceHeader(tag)) return;
+    if (tag.type === 'video' && tag.key) {
+      if (this.#lastKeyTs !== undefined && tag.timestamp > this.#lastKeyTs) {
+        this.gopMs = tag.timestamp - this.#lastKeyTs;
+        this.emit('gop', this.gopMs);
+      }
+      this.#lastKeyTs = tag.timestamp;
+      this.#cache = [];
+      this.#cacheBytes = 0;
+      this.#cacheValid = true;
+    } else if (!this.#cacheValid) {
+      // Audio-only: nothing to wait for, keep no cache (each frame decodes alone).
+      return;
+    }
+    this.#cache.push(tag);
+    this.#cacheBytes += tag.data.length;
+    if (this.#cacheBytes > this.#maxCache) {
+      this.#cache = [];
+      this.#cacheBytes = 0;
+      this.#cacheValid = false;
+    }
+  }
+
+  /** A target's publish was accepted (first time or after a reconnect): replay the GOP. */
+  #join(p: RtmpPublisher): void {
+    if (this.#cacheValid) {
+      for (const t of this.#cache) p.write(t);
+    } else if (this.#headers.video !== undefined || this.#lastKeyTs !== undefined) {
+      this.emit('keyframeNeeded', 'RTMP target started publishing with no keyframe cached');
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * SIP dialog behaviour against real SIPp far ends on 127.0.0.1: hold and
+ * resume by re-INVITE and UPDATE (with a new codec and port), and early media
+ * on a 183 with SDP.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startSippUas, type SippProcess } from '../helpers/sipp.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
+import { freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
+import { assertNoChildProcesses } from '../helpers/processes.js';
+
+let gw: TestGateway;
+let hooks: WebhookReceiver;
+const sipps: SippProcess[] = [];
+
+async function uas(scenario: string, extra: Partial<Parameters<typeof startSippUas>[0]> = {}): Promise<SippProcess> {
+  const p = await startSippUas({ scenario, sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(6), ...extra });
+  sipps.push(p);
+  return p;
+}
+
+function events(callId: string): any[] {
+  return hooks.events.filter((e) => e.body?.callId === callId).map((e) => e.body);
+}
+
+function statuses(callId: string): string[] {
+  return events(callId).map((b) => b.status as string).filter((s, i, a) => i === 0 || a[i - 1] !== s);
+}
+
+beforeAll(async () => {
+  hooks = await startWebhookReceiver();
+  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } } });
+});
+
+afterAll(async () => {
+  for (const s of sipps) await s.close();
+  await gw?.close();
+  await hooks?.close();
+  await assertNoChildProcesses();
+});
+
+describe('in-dialog offers from the far end', () => {
+  it('hold (sendonly / inactive) → HOLD, resume → ESTABLISHED, by re-INVITE and UPDATE, new codec followed', async () => {
+    const far = await uas('uas-hold.xml');
+    const callId = 'sip-hold-0001';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    // Four offers, 1.5 s apart: the last resume leaves the call ESTABLISHED again.
+    await hooks.waitFor(() => statuses(callId).filter((s) => s === 'HOLD').length === 2
+      && statuses(callId).at(-1) === 'ESTABLISHED', 15_000).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(statuses(callId)).toEqual(['PENDING', 'TRYING', 'RING', 'ESTABLISHED', 'HOLD', 'ESTABLISHED', 'HOLD', 'ESTABLISHED']);
+    // The resume re-INVITE moved audio to PCMU on another port.
+    const all = events(callId);
+    const resumed = all.slice(all.findIndex((b) => b.status === 'HOLD')).find((b) => b.status === 'ESTABLISHED');
+    expect(resumed).toMatchObject({ audioCodec: 'PCMU/8000', videoCodec: 'H264/90000', sipStatus: 200 });
+
+    const sent = far.sipMessages().filter((m) => m.direction === 'received' && m.status === 200);
+    const answers = sent.filter((m) => /CSeq:\s*\d+\s+(INVITE|UPDATE)/i.test(m.text));
+    expect(answers.length).toBeGreaterThanOrEqual(4);
+    expect(answers[0]?.text).toMatch(/a=recvonly/);
+    expect(answers[1]?.text).toMatch(/m=audio \d+ RTP\/AVP 0 101/);
+    expect(answers[2]?.text).toMatch(/a=inactive/);
+    expect(answers[3]?.text).toMatch(/a=sendrecv/);
+    // o= version grows with every SDP we send (RFC 3264 §8).
+    const versions = answers.map((m) => Number(/o=- \d+ (\d+)/.exec(m.text)?.[1]));
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(versions).size).toBe(versions.length);
+
+    expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(await far.exited, far.errors()).toBe(0);
+    expect(far.logs()).toMatch(/HOLD1 answer ok/);
+    expect(far.logs()).toMatch(/RESUME2 answer ok/);
+  });
+});
+
+describe('early media', () => {
+  it('183 with SDP → SESSION_PROGRESS and media starts before the 200', async () => {
+    const far = await uas('uas-early-media.xml', { durationMs: 2500 });
+    const callId = 'sip-early-0001';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` })).status).toBe(200);
+    const progress = await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'SESSION_PROGRESS', 10_000);
+    expect(progress.body).toMatchObject({ sipStatus: 183, audioCodec: 'PCMA/8000', videoCodec: 'H264/90000' });
+    const est = await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    expect(est.at - progress.at).toBeGreaterThanOrEqual(2000);
+    expect(statuses(callId)).toEqual(['PENDING', 'TRYING', 'SESSION_PROGRESS', 'ESTABLISHED']);
+    // Media was received during early media: the RTMP output went active before the answer.
+    const early = events(callId).filter((b) => b.status === 'SESSION_PROGRESS').map((b) => b.rtmpStreamStatus);
+    expect(early).toContain('RTMP_STREAM_ACTIVE');
+    const started = gw.logs().find((l) => l.callId === callId && l.msg === 'media started');
+    expect(started).toMatchObject({ early: true });
+
+    expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(await far.exited, far.errors()).toBe(0);
+  });
+});
