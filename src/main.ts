@@ -1,4 +1,5 @@
 import http from 'node:http';
+import express from 'express';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { networkInterfaces } from 'node:os';
@@ -79,6 +80,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       mediaTuning: {
         rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,
         audioOutput: config.transcode.audio, videoPreset: config.transcode.videoPreset, keyframeIntervalS: config.transcode.keyframeIntervalS,
+        placeholderVideo: config.transcode.placeholderVideo,
       },
       rtmpConnectTimeoutMs: config.rtmp.connectTimeoutMs,
       rtmpOutput: {
@@ -102,17 +104,20 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     const pushes = new PushService(calls, log.child({ module: 'push' }));
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
 
+    // Operations routes live outside /rest-api and before the REST app's 404 handler.
+    const ops = express.Router();
+    ops.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    ops.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
     const app = createRestApp({
       apiRouters: [pushRouter(pushes)],
+      rootRouters: [ops],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users: config.profile === 'production' ? config.rest.users : [],
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
-    app.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok' });
     });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {

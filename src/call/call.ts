@@ -159,8 +159,10 @@ export class Call extends TypedEmitter<CallEvents> {
       this.#end('FINISH', 'NORMAL_CALL_CLEARING');
       return;
     }
-    void this.#sipCall.hangup().catch((e: unknown) => this.log.warn({ err: e }, 'hangup failed'))
-      .finally(() => this.#end('FINISH', 'NORMAL_CALL_CLEARING'));
+    // BYE (or CANCEL) goes out now; media is torn down at once rather than
+    // after the far end answers, so an unanswered BYE never keeps a transcoder
+    // alive for the 32 s of its transaction (the SIP layer finishes alone).
+    this.#hangupAndEnd('FINISH', 'NORMAL_CALL_CLEARING');
   }
 
   /** `/call/send_dtmf`: queued per call, so digit strings never interleave. */

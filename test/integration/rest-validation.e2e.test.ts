@@ -93,6 +93,15 @@ describe('REST bad input leaves live calls untouched', () => {
       await far2.close();
     }
   });
+  it('serves /healthz and /metrics beside the REST API', async () => {
+    const h = await fetch(`${gw.baseUrl}/healthz`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toEqual({ status: 'ok' });
+    const m = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    expect(m).toMatch(/^gateway_calls_live 1$/m);
+    expect(m).toMatch(/gateway_rest_requests_total\{route="\/rest-api\/call\/startup",status="409"\} 3/);
+  });
+
   it('after all of it the live call is still ESTABLISHED and its stream still decodes', async () => {
     const res = await gw.rest('/call/find', { callId: live.callId });
     expect(res.body[0]).toMatchObject({ status: 'ESTABLISHED', rtmpStreamStatus: 'RTMP_STREAM_ACTIVE' });
