@@ -9,9 +9,9 @@ import { ConfigError } from './shared/errors.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
-import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
-import { CallService, PushService, RECEIVABLE_CODECS } from './call/index.js';
-import { createRestApp, pushRouter } from './rest/index.js';
+import { HlsStore, startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
+import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/index.js';
+import { createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics } from './metrics/index.js';
 
@@ -60,6 +60,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       host: config.sip.host, port: config.sip.port, publicAddress: config.sip.publicAddress,
       userAgent: config.sip.userAgent, log: log.child({ module: 'sip' }),
       registerExpiresS: config.sip.registerExpiresS,
+      tcpSwitchConnectTimeoutMs: config.sip.tcpSwitchConnectTimeoutMs, tcpSwitchMemoryMs: config.sip.tcpSwitchMemoryMs,
       transport: config.sip.transport.toUpperCase() as 'UDP' | 'TCP' | 'TLS', tcp: config.sip.tcp,
       tls: { port: config.sip.tls.port, caFile: config.sip.tls.caFile, verifyServer: config.sip.tls.verifyServer, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key },
     });
@@ -89,6 +90,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
         maxQueueBytes: config.rtmp.maxQueueBytes,
         gopCacheBytes: config.rtmp.gopCacheBytes,
         keyframeIntervalMs: config.rtmp.keyframeRequestIntervalMs,
+        ...(embedded ? { embeddedQuery: embedded.publishQuery } : {}),
       },
       embeddedRtmpUrl: embedded?.rtmpUrl ?? null,
       maxCalls: config.rest.maxCalls,
@@ -103,6 +105,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
 
     const pushes = new PushService(calls, log.child({ module: 'push' }));
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
+    const hlsStore = new HlsStore({ segmentMs: config.rtmp.hls.segmentMs, listSize: config.rtmp.hls.listSize, maxSegmentBytes: config.rtmp.hls.maxSegmentBytes });
+    const hls = config.rtmp.hls.enabled ? new HlsService(calls, hlsStore, log.child({ module: 'hls' })) : null;
 
     // Operations routes live outside /rest-api and before the REST app's 404 handler.
     const ops = express.Router();
@@ -114,7 +118,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     });
     const app = createRestApp({
       apiRouters: [pushRouter(pushes)],
-      rootRouters: [ops],
+      rootRouters: [ops, ...(hls ? [hlsRouter(hlsStore, embedded && config.rtmp.embedded.auth.play ? { verifyPlay: embedded.verifyPlay } : {})] : [])],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users: config.profile === 'production' ? config.rest.users : [],
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
@@ -141,6 +145,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
         log.info('gateway stopping');
         await pushes.close();
         await calls.close();
+        hls?.close();
         await webhook.flush(config.webhook.timeoutMs);
         webhook.close();
         for (const c of closers) await c();

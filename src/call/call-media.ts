@@ -2,7 +2,7 @@ import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
-  MediaGenerator, RtpSession, accessUnitsFromAud, packetizeH264, splitAnnexB,
+  MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, splitAnnexB,
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo,
 } from '../rtp/index.js';
 import { ALAW_SILENCE, ULAW_SILENCE, makeSlateH264 } from '../transcode/index.js';
@@ -21,6 +21,8 @@ export interface CallMediaTuning {
   videoPreset: string;
   /** Keyframe interval of transcoded video, seconds. Default 2. */
   keyframeIntervalS: number;
+  /** Video for a call without incoming video: `none` (default), `black`, or an image file path. */
+  placeholderVideo: string;
 }
 
 export interface CallMediaOptions {
@@ -66,7 +68,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #sessions: { audio?: RtpSession; video?: RtpSession } = {};
   #audio: NegotiatedMedia | null = null;
   #output: MediaOutput | undefined;
-  readonly #generators: MediaGenerator[] = [];
+  readonly #generators = new Map<'audio' | 'video', MediaGenerator>();
+  /** The negotiated media each session runs with. */
+  readonly #current: { audio?: NegotiatedMedia; video?: NegotiatedMedia } = {};
   readonly #tuning: CallMediaTuning;
   #onHold = false;
   /** media clock − sender wall clock (ms), fixed by the first RTCP SR of the call; null before. */
@@ -74,12 +78,14 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** `Date.now()` from which inactivity is measured when no RTP arrived since (start, resume). */
   #activitySince = 0;
   #activityTimer: NodeJS.Timeout | null = null;
+  #placeholderTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
   constructor(private readonly opts: CallMediaOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call media listener failed'));
     this.#tuning = {
       rtpActivityTimeoutMs: 60_000, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2,
+      placeholderVideo: 'none',
       ...opts.tuning,
     };
   }
@@ -101,40 +107,80 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** Starts receiving the negotiated media into a new output pipeline. */
   start(audio: NegotiatedMedia | null, video: NegotiatedMedia | null): MediaOutput {
     this.#audio = audio;
+    const placeholder = video === null && this.#tuning.placeholderVideo !== 'none';
     const output = new MediaOutput({
       log: this.opts.log,
       audioCodec: audio ? (audio.codec.name.toUpperCase() as AudioFrame['codec']) : null,
       audioClockRate: audio?.codec.clockRate,
       audioOutput: this.#tuning.audioOutput,
-      hasVideo: video !== null,
+      hasVideo: video !== null || placeholder,
       videoCodec: video?.codec.name.toUpperCase() === 'VP8' ? 'VP8' : 'H264',
       video: { preset: this.#tuning.videoPreset, keyframeIntervalS: this.#tuning.keyframeIntervalS },
       transcode: this.opts.transcode,
     });
     this.#output = output;
     for (const [kind, media] of [['audio', audio], ['video', video]] as const) {
-      const sockets = this.#sockets[kind];
-      if (!media || !sockets) continue;
-      const s = new RtpSession({
-        kind,
-        sockets,
-        payloadTypes: media.payloadTypes,
-        remote: { host: media.address, rtpPort: media.port, rtcpPort: media.rtcpPort },
-        jitterBufferMs: this.opts.jitterBufferMs,
-        log: this.opts.log,
-      });
-      s.on('frame', (f) => output.onFrame(f));
-      s.on('dtmf', (digit, durationMs) => this.emit('dtmf', digit, durationMs));
-      s.on('keyframeViaSip', () => this.emit('keyframeViaSip'));
-      s.on('senderReport', (sr) => this.#lipSync(s, sr));
-      s.start();
-      this.#sessions[kind] = s;
-      if (this.#tuning.generateMediaForUa && (media.direction === 'sendrecv' || media.direction === 'recvonly')) {
-        this.#generate(s, media);
-      }
+      if (media) this.#startSession(kind, media, output);
     }
     this.#armActivityWatch();
+    if (placeholder) this.#startPlaceholder(output);
     return output;
+  }
+
+  /**
+   * SPEC §5, §9.5: a call whose far end sends no video (an audio-only
+   * answer) still gets a video track, so platforms that demand one accept
+   * the stream: a pre-encoded black or image loop, 640×360 at 10 fps with a
+   * keyframe every 2 s, stamped on the media clock like the audio.
+   */
+  #startPlaceholder(output: MediaOutput): void {
+    const setting = this.#tuning.placeholderVideo;
+    const fps = 10;
+    makeSlateH264({
+      ffmpegPath: this.opts.transcode.ffmpegPath, width: 640, height: 360, fps,
+      ...(setting === 'black' ? {} : { imagePath: setting }),
+    }).then((annexB) => {
+      if (this.#closed) return;
+      const units = accessUnitsFromAud(splitAnnexB(annexB)).map((au) => au.filter((n) => ((n[0] as number) & 0x1f) !== NAL_SEI));
+      const t0 = mediaClockNow();
+      let n = 0;
+      const tick = (): void => {
+        const due = Math.floor((mediaClockNow() - t0) * fps / 1000);
+        if (due - n > 5) n = due - 5; // a stalled loop skips, it does not burst
+        for (; n <= due; n++) {
+          const i = n % units.length;
+          output.onFrame({ kind: 'video', codec: 'H264', ptsMs: t0 + (n * 1000) / fps, key: i === 0, nalus: units[i]! });
+        }
+      };
+      tick();
+      this.#placeholderTimer = setInterval(tick, 1000 / fps);
+      this.opts.log.info({ placeholder: setting }, 'no incoming video: publishing a placeholder video track');
+    }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message, placeholder: setting }, 'cannot make the placeholder video'));
+  }
+
+  #startSession(kind: 'audio' | 'video', media: NegotiatedMedia, output: MediaOutput): void {
+    const sockets = this.#sockets[kind];
+    if (!sockets) return;
+    const s = new RtpSession({
+      kind,
+      sockets,
+      payloadTypes: media.payloadTypes,
+      remote: { host: media.address, rtpPort: media.port, rtcpPort: media.rtcpPort },
+      jitterBufferMs: this.opts.jitterBufferMs,
+      log: this.opts.log,
+      // The pair outlives a session replaced by a codec change; #releaseSockets closes it.
+      ownsSockets: false,
+    });
+    s.on('frame', (f) => output.onFrame(f));
+    s.on('dtmf', (digit, durationMs) => this.emit('dtmf', digit, durationMs));
+    s.on('keyframeViaSip', () => this.emit('keyframeViaSip'));
+    s.on('senderReport', (sr) => this.#lipSync(s, sr));
+    s.start();
+    this.#sessions[kind] = s;
+    this.#current[kind] = media;
+    if (this.#tuning.generateMediaForUa && (media.direction === 'sendrecv' || media.direction === 'recvonly')) {
+      this.#generate(s, media);
+    }
   }
 
   /**
@@ -162,9 +208,11 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   }
 
   #startGenerator(s: RtpSession, stream: ConstructorParameters<typeof MediaGenerator>[1], paused: () => boolean): void {
+    if (this.#sessions[s.kind] !== s) return; // replaced while the slate was being made
+    this.#generators.get(s.kind)?.close();
     const g = new MediaGenerator(s.sender, stream, paused);
     g.start();
-    this.#generators.push(g);
+    this.#generators.set(s.kind, g);
     this.opts.log.debug({ kind: s.kind, payloadType: stream.payloadType }, 'generating media for the far end');
   }
 
@@ -232,12 +280,41 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   }
 
   /**
-   * A far-end re-INVITE/UPDATE brought new SDP (new port, codec or SSRC):
-   * the output stream continues without a break. Today: the remote address is
-   * learned from the packets; codec changes are not followed yet.
+   * A far-end re-INVITE/UPDATE (or the 2xx after early media) brought new
+   * SDP: a new address moves where we send; new payload types or codec
+   * replace the stream's session on the same sockets and switch the output's
+   * transcoder, and the output continues on the media clock (timestamps stay
+   * continuous and monotonic). A new SSRC needs nothing: sessions follow it.
+   * An m-line that disappears keeps its session (the far end just stops).
    */
   update(audio: NegotiatedMedia | null, video: NegotiatedMedia | null): void {
-    this.opts.log.info({ audio: audio?.codec.name ?? null, video: video?.codec.name ?? null }, 'media update from re-INVITE (not applied yet)');
+    const output = this.#output;
+    if (this.#closed || output === undefined) return;
+    for (const [kind, media] of [['audio', audio], ['video', video]] as const) {
+      const cur = this.#current[kind];
+      const s = this.#sessions[kind];
+      if (!media || !cur || !s) {
+        if (media && !cur) this.opts.log.info({ kind }, 're-INVITE adds a track the output was not built with: ignored');
+        continue;
+      }
+      const sameCodecs = media.codec.name.toUpperCase() === cur.codec.name.toUpperCase() && media.codec.pt === cur.codec.pt
+        && JSON.stringify(media.payloadTypes) === JSON.stringify(cur.payloadTypes);
+      if (sameCodecs) {
+        s.setRemote({ host: media.address, rtpPort: media.port, rtcpPort: media.rtcpPort });
+        this.#current[kind] = media;
+        continue;
+      }
+      this.opts.log.info({ kind, from: cur.codec.name, to: media.codec.name }, 'media update: codec change');
+      this.#generators.get(kind)?.close();
+      this.#generators.delete(kind);
+      s.close();
+      const name = media.codec.name.toUpperCase();
+      if (kind === 'audio') output.setAudioCodec(name as AudioFrame['codec'], media.codec.clockRate);
+      else output.setVideoCodec(name === 'VP8' ? 'VP8' : 'H264');
+      if (kind === 'audio') this.#audio = media;
+      // The new session starts waiting for a keyframe and asks for one with its first packet.
+      this.#startSession(kind, media, output);
+    }
   }
 
   get output(): MediaOutput | undefined {
@@ -261,8 +338,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopActivityWatch();
-    for (const g of this.#generators) g.close();
-    this.#generators.length = 0;
+    if (this.#placeholderTimer !== null) clearInterval(this.#placeholderTimer);
+    this.#placeholderTimer = null;
+    for (const g of this.#generators.values()) g.close();
+    this.#generators.clear();
     for (const s of Object.values(this.#sessions)) s.close();
     this.#sessions = {};
     this.#releaseSockets();

@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import {
-  FlvFanout, PublisherSupervisor, RtmpPublisher, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus,
+  FlvFanout, PublisherSupervisor, RtmpPublisher, type FlvSink, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus,
 } from '../rtmp/index.js';
 import type { MediaOutput } from './media-output.js';
 import type { RtmpStreamStatus } from './types.js';
@@ -21,6 +21,11 @@ export interface RtmpOutputSettings {
    * apart than this, ask it for one on this cadence (platforms want ≤ 2 s). 0: off.
    */
   keyframeIntervalMs: number;
+  /**
+   * Query added to every publish to the embedded server (its signed URL,
+   * made fresh per connection attempt), given the stream name; absent: none.
+   */
+  embeddedQuery?: (streamName: string) => string;
 }
 
 export const DEFAULT_RTMP_OUTPUT: RtmpOutputSettings = {
@@ -82,6 +87,8 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
   #output: MediaOutput | undefined;
   #keyTimer: NodeJS.Timeout | undefined;
   #lastKeyAt = 0;
+  #sourceGopMs: number | undefined;
+  #cadenceRequests = 0;
   #closed = false;
 
   constructor(private readonly opts: CallOutputsOptions) {
@@ -92,6 +99,7 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
       maxQueueBytes: opts.maxQueueBytes ?? DEFAULT_RTMP_OUTPUT.maxQueueBytes,
       gopCacheBytes: opts.gopCacheBytes ?? DEFAULT_RTMP_OUTPUT.gopCacheBytes,
       keyframeIntervalMs: opts.keyframeIntervalMs ?? DEFAULT_RTMP_OUTPUT.keyframeIntervalMs,
+      ...(opts.embeddedQuery ? { embeddedQuery: opts.embeddedQuery } : {}),
     };
     this.#fanout = new FlvFanout({ maxCacheBytes: this.#settings.gopCacheBytes });
     this.#fanout.on('keyframeNeeded', (reason) => this.emit('keyframeNeeded', reason));
@@ -106,6 +114,28 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
   /** Interval between the last two keyframes of the output, in ms (the GOP the far end gives). */
   get gopMs(): number | undefined {
     return this.#fanout.gopMs;
+  }
+
+  /** The far end's own keyframe interval (the first GOP measured, before any cadence request), ms. */
+  get sourceGopMs(): number | undefined {
+    return this.#sourceGopMs;
+  }
+
+  /** Keyframe requests sent on the passthrough cadence so far. */
+  get cadenceRequests(): number {
+    return this.#cadenceRequests;
+  }
+
+  /**
+   * Adds a non-RTMP consumer of the call's tags (HLS): it gets the headers and
+   * the cached GOP now, then every tag. Allowed before start().
+   */
+  addSink(sink: FlvSink): void {
+    if (!this.#closed) this.#fanout.addSink(sink);
+  }
+
+  removeSink(sink: FlvSink): void {
+    this.#fanout.removeSink(sink);
   }
 
   /** Number of live targets (request, embedded, pushes). */
@@ -129,7 +159,8 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     ];
     for (const t of targets) {
       const reportsStatus = t.role === 'primary' || !this.opts.primary;
-      const sup = this.#add(t.url, t.streamName, t.role);
+      const query = t.role === 'embedded' ? this.#settings.embeddedQuery : undefined;
+      const sup = this.#add(t.url, t.streamName, t.role, this.opts.log, query ? () => query(t.streamName) : undefined);
       sup.on('status', (s, reason) => {
         if (!reportsStatus) return;
         this.emit('status', s, reason);
@@ -185,11 +216,12 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     this.#targets.clear();
   }
 
-  #add(url: string, streamName: string, role: string, log = this.opts.log): PublisherSupervisor {
+  #add(url: string, streamName: string, role: string, log = this.opts.log, streamQuery?: () => string): PublisherSupervisor {
     const plog = log.child({ rtmp: role });
     const p = new RtmpPublisher({
       url, streamName, log: plog, connectTimeoutMs: this.opts.connectTimeoutMs,
       maxQueueBytes: this.#settings.maxQueueBytes, tls: this.#settings.tls,
+      ...(streamQuery ? { streamQuery } : {}),
     });
     const sup = new PublisherSupervisor(p, this.#settings.reconnect, plog);
     sup.on('status', (s, reason) => plog.info({ endpoint: p.endpoint, status: s, reason }, 'RTMP status'));
@@ -205,11 +237,19 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
    */
   #onGop(ms: number): void {
     this.#lastKeyAt = Date.now();
+    if (this.#sourceGopMs === undefined) {
+      this.#sourceGopMs = ms;
+      this.opts.log.info({ gopMs: ms }, 'output GOP measured (far end keyframe interval)');
+    }
     const every = this.#settings.keyframeIntervalMs;
-    if (every <= 0 || this.#keyTimer || ms <= every + 250) return;
+    if (every <= 0 || this.#keyTimer || this.#closed || ms <= every + 250) return;
     this.opts.log.info({ gopMs: ms, wantedMs: every }, 'far end GOP longer than wanted: requesting keyframes on cadence');
     this.#keyTimer = setInterval(() => {
-      if (Date.now() - this.#lastKeyAt >= every) this.emit('keyframeNeeded', `keyframe cadence ${every} ms`);
+      if (Date.now() - this.#lastKeyAt < every) return;
+      // Counted as sent; the media side decides PLI/FIR or SIP INFO and rate-limits.
+      this.#lastKeyAt = Date.now();
+      this.#cadenceRequests++;
+      this.emit('keyframeNeeded', `keyframe cadence ${every} ms`);
     }, Math.max(100, Math.floor(every / 4)));
   }
 }

@@ -5,3 +5,4 @@ export { CALL_STATUSES, CALL_TRANSITIONS, assertTransition, isTerminal, type Cal
 export type { CallObject, CallFilter, StartupParams, DtmfType, RtmpStreamStatus } from './types.js';
 export { RECEIVABLE_CODECS } from './call-media.js';
 export { PushService, type PushObject, type PushFilter } from './push.js';
+export { HlsService } from './push-hls.js';

@@ -43,10 +43,14 @@ const NAL_AUD = 9;
 export class MediaOutput {
   readonly #targets = new Set<RtmpPublisher>();
   readonly #interleaver: Interleaver;
-  readonly #transcoder: AudioTranscoder | null;
-  readonly #videoTranscoder: VideoTranscoder | null;
+  #transcoder: AudioTranscoder | null = null;
+  #videoTranscoder: VideoTranscoder | null = null;
   /** Audio copied into FLV without a transcoder (audio "copy"). */
-  readonly #copyAudio: boolean;
+  #copyAudio = false;
+  #audioCodec: AudioFrame['codec'] | null;
+  #audioRate: number;
+  /** Transcoders replaced by a codec change, still flushing. */
+  readonly #retiring = new Set<Promise<void>>();
   readonly #headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag } = {};
   #baseMs: number | undefined;
   #sps: Buffer | undefined;
@@ -60,42 +64,84 @@ export class MediaOutput {
 
   constructor(private readonly opts: MediaOutputOptions) {
     this.#interleaver = new Interleaver((t) => this.#send(t), { audio: opts.audioCodec !== null, video: opts.hasVideo });
-    const clockRate = opts.audioClockRate ?? 8000;
-    this.#copyAudio = opts.audioCodec !== null && opts.audioOutput === 'copy' && flvCarries(opts.audioCodec, clockRate);
-    if (opts.audioCodec && !this.#copyAudio) {
-      const t = new AudioTranscoder({
-        ffmpegPath: opts.transcode.ffmpegPath,
-        inputCodec: opts.audioCodec,
-        inputRate: clockRate,
-        outputRate: opts.transcode.audioSampleRate,
-        bitrate: opts.transcode.audioBitrate,
-        log: opts.log,
-      });
-      t.on('config', (asc) => this.#setHeader('audio', aacSequenceHeader(asc)));
-      t.on('frame', (raw, ptsMs) => this.#audioTag(raw, ptsMs));
-      t.on('exit', (code, signal, crashed) => {
-        if (crashed) opts.log.error({ code, signal }, 'audio transcoder exited unexpectedly');
-      });
-      t.start();
-      this.#transcoder = t;
-    } else {
-      this.#transcoder = null;
-    }
-    if (opts.hasVideo && opts.videoCodec === 'VP8') {
-      // Only the track RTMP cannot carry goes through ffmpeg (DESIGN §1).
-      const v = new VideoTranscoder({
-        ffmpegPath: opts.transcode.ffmpegPath, inputCodec: 'VP8',
-        preset: opts.video?.preset ?? 'veryfast', keyframeIntervalS: opts.video?.keyframeIntervalS ?? 2, log: opts.log,
-      });
-      v.on('frame', (nalus, key, ptsMs) => {
-        if (!this.#closed) this.#h264({ kind: 'video', codec: 'H264', nalus, key, ptsMs });
-      });
-      v.start();
-      this.#videoTranscoder = v;
-    } else {
-      this.#videoTranscoder = null;
-    }
+    this.#audioCodec = opts.audioCodec;
+    this.#audioRate = opts.audioClockRate ?? 8000;
+    this.#startAudio();
+    if (opts.hasVideo && opts.videoCodec === 'VP8') this.#startVideoTranscoder();
     this.#updateMetadata();
+  }
+
+  /**
+   * The far end changed the audio codec (re-INVITE): the old transcoder
+   * flushes, a new one starts; timestamps continue on the media clock and
+   * stay monotonic. An output without audio gets none (FLV announced none).
+   */
+  setAudioCodec(codec: AudioFrame['codec'], clockRate: number): void {
+    if (this.#closed || this.#audioCodec === null || (codec === this.#audioCodec && clockRate === this.#audioRate)) return;
+    this.opts.log.info({ from: this.#audioCodec, to: codec }, 'audio codec change');
+    this.#retire(this.#transcoder);
+    this.#transcoder = null;
+    this.#audioCodec = codec;
+    this.#audioRate = clockRate;
+    this.#startAudio();
+    this.#updateMetadata();
+  }
+
+  /** The far end changed the video codec (re-INVITE): VP8 goes through a transcoder, H.264 passes. */
+  setVideoCodec(codec: 'H264' | 'VP8'): void {
+    if (this.#closed || !this.opts.hasVideo || (codec === 'VP8') === (this.#videoTranscoder !== null)) return;
+    this.opts.log.info({ to: codec }, 'video codec change');
+    this.#retire(this.#videoTranscoder);
+    this.#videoTranscoder = null;
+    if (codec === 'VP8') this.#startVideoTranscoder();
+  }
+
+  #startAudio(): void {
+    const codec = this.#audioCodec;
+    this.#copyAudio = codec !== null && this.opts.audioOutput === 'copy' && flvCarries(codec, this.#audioRate);
+    if (codec === null || this.#copyAudio) {
+      // FLV G.711 / Speex carry no sequence header.
+      if (this.#headers.audio) this.#setHeader('audio', undefined);
+      return;
+    }
+    const t = new AudioTranscoder({
+      ffmpegPath: this.opts.transcode.ffmpegPath,
+      inputCodec: codec,
+      inputRate: this.#audioRate,
+      outputRate: this.opts.transcode.audioSampleRate,
+      bitrate: this.opts.transcode.audioBitrate,
+      log: this.opts.log,
+    });
+    t.on('config', (asc) => {
+      if (t === this.#transcoder) this.#setHeader('audio', aacSequenceHeader(asc));
+    });
+    t.on('frame', (raw, ptsMs) => this.#audioTag(raw, ptsMs));
+    t.on('exit', (code, signal, crashed) => {
+      if (crashed) this.opts.log.error({ code, signal }, 'audio transcoder exited unexpectedly');
+    });
+    t.start();
+    this.#transcoder = t;
+  }
+
+  #startVideoTranscoder(): void {
+    // Only the track RTMP cannot carry goes through ffmpeg (DESIGN §1).
+    const v = new VideoTranscoder({
+      ffmpegPath: this.opts.transcode.ffmpegPath, inputCodec: 'VP8',
+      preset: this.opts.video?.preset ?? 'veryfast', keyframeIntervalS: this.opts.video?.keyframeIntervalS ?? 2, log: this.opts.log,
+    });
+    v.on('frame', (nalus, key, ptsMs) => {
+      if (!this.#closed) this.#h264({ kind: 'video', codec: 'H264', nalus, key, ptsMs });
+    });
+    v.start();
+    this.#videoTranscoder = v;
+  }
+
+  /** Lets a replaced transcoder flush what it holds (its frames still go out) and exit. */
+  #retire(t: { close(): Promise<void> } | null): void {
+    if (t === null) return;
+    const p = t.close().catch((e: unknown) => this.opts.log.warn({ err: e }, 'transcoder close failed'));
+    this.#retiring.add(p);
+    void p.then(() => this.#retiring.delete(p));
   }
 
   /** PID of the transcoder process, if any (for tests and metrics). */
@@ -130,7 +176,7 @@ export class MediaOutput {
     this.#closed = true;
     this.#interleaver.flush();
     this.#targets.clear();
-    await Promise.all([this.#transcoder?.close(), this.#videoTranscoder?.close()]);
+    await Promise.all([this.#transcoder?.close(), this.#videoTranscoder?.close(), ...this.#retiring]);
   }
 
   #ts(ptsMs: number): number {
@@ -186,7 +232,7 @@ export class MediaOutput {
   }
 
   #audio(f: AudioFrame): void {
-    if (f.codec !== this.opts.audioCodec) return;
+    if (f.codec !== this.#audioCodec) return;
     if (this.#copyAudio) {
       const ts = Math.max(this.#ts(f.ptsMs), this.#lastAudioTs);
       this.#lastAudioTs = ts;
@@ -214,10 +260,10 @@ export class MediaOutput {
     this.#setHeader('metadata', onMetaData({
       ...(this.#size ?? {}),
       ...(this.opts.hasVideo ? { videocodecid: 7 } : {}),
-      ...(this.opts.audioCodec
+      ...(this.#audioCodec
         ? {
-          audiocodecid: this.#copyAudio ? ({ PCMA: 7, PCMU: 8, SPEEX: 11 } as Record<string, number>)[this.opts.audioCodec] : 10,
-          audiosamplerate: this.#copyAudio ? (this.opts.audioClockRate ?? 8000) : this.opts.transcode.audioSampleRate,
+          audiocodecid: this.#copyAudio ? ({ PCMA: 7, PCMU: 8, SPEEX: 11 } as Record<string, number>)[this.#audioCodec] : 10,
+          audiosamplerate: this.#copyAudio ? this.#audioRate : this.opts.transcode.audioSampleRate,
           audiosamplesize: 16, audiochannels: 1, stereo: false,
         }
         : {}),
@@ -225,8 +271,9 @@ export class MediaOutput {
     }));
   }
 
-  #setHeader(kind: 'metadata' | 'video' | 'audio', tag: FlvTag): void {
-    this.#headers[kind] = tag;
+  #setHeader(kind: 'metadata' | 'video' | 'audio', tag: FlvTag | undefined): void {
+    if (tag === undefined) delete this.#headers[kind];
+    else this.#headers[kind] = tag;
     for (const t of this.#targets) t.setHeaders(this.#headers);
   }
 

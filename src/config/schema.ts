@@ -41,6 +41,10 @@ export const configSchema = z.object({
     }).prefault({}),
     /** Expires asked for in REGISTER (sipRegisterRequired); refreshed before it runs out. */
     registerExpiresS: z.number().int().min(10).max(86400).default(3600),
+    /** A UDP INVITE over 1300 bytes tries TCP with this connect timeout, then UDP (RFC 3261 §18.1.1). */
+    tcpSwitchConnectTimeoutMs: z.number().int().min(100).max(30000).default(2000),
+    /** How long a destination that refused that TCP connection gets UDP directly (0: never remember). */
+    tcpSwitchMemoryMs: z.number().int().min(0).default(600000),
   }).prefault({}),
   rtp: z.object({
     host: nonEmpty.default('0.0.0.0'),
@@ -66,6 +70,8 @@ export const configSchema = z.object({
     audioSampleRate: z.union([z.literal(44100), z.literal(48000)]).default(48000),
     videoPreset: nonEmpty.default('veryfast'),
     keyframeIntervalS: z.number().min(0.5).max(10).default(2),
+    // Video for calls without incoming video (audio-only answer): none, black, or an image file path.
+    placeholderVideo: z.string().min(1).default('none'),
   }).prefault({}),
   rtmp: z.object({
     connectTimeoutMs: z.number().int().min(100).default(10000),
@@ -92,6 +98,21 @@ export const configSchema = z.object({
       rtmpPort: port.default(1935),
       httpPort: port.default(8000),
       app: z.string().regex(/^[A-Za-z0-9_.~-]+$/).default('live'),
+      /** Signed URLs (`?sign=<exp>-<md5(/app/name-exp-secret)>`): publish accepted from the gateway only; play optionally. */
+      auth: z.object({
+        /** Shared secret; null: a random one per start (then only the gateway can sign, and play cannot be protected). */
+        secret: z.string().min(16).nullable().default(null),
+        publish: z.boolean().default(true),
+        play: z.boolean().default(false),
+      }).refine((a) => !a.play || a.secret !== null, { path: ['secret'], message: 'play protection needs a secret viewers can sign with' })
+        .prefault({}),
+    }).prefault({}),
+    /** HLS per call at /hls/<toStream>/index.m3u8 on the REST HTTP port (segments kept in memory). */
+    hls: z.object({
+      enabled: z.boolean().default(true),
+      segmentMs: z.number().int().min(500).max(10000).default(2000),
+      listSize: z.number().int().min(2).max(20).default(5),
+      maxSegmentBytes: z.number().int().min(65536).default(16 * 1024 * 1024),
     }).prefault({}),
   }).prefault({}),
   webhook: z.object({

@@ -24,8 +24,10 @@ import { join } from 'node:path';
 import NodeMediaServer from 'node-media-server';
 import nmsContext from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
+import { randomBytes } from 'node:crypto';
 import { InvalidStateError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { signStreamPath, verifyStreamSign } from './stream-auth.js';
 
 export interface EmbeddedServerOptions {
   /** Bind address, e.g. '0.0.0.0' or '127.0.0.1'. */
@@ -35,6 +37,13 @@ export interface EmbeddedServerOptions {
   httpPort: number;
   /** Application name, e.g. 'live'. */
   app: string;
+  /**
+   * Signed URLs (stream-auth.ts, node-media-server's format). `publish`: only
+   * publishers with a valid `?sign=` are accepted (the gateway signs its own);
+   * `play`: viewers need one too. Without a secret, a random one is made for
+   * this process (publishing then works only for the gateway).
+   */
+  auth?: { secret: string | null; publish: boolean; play: boolean };
   log: Logger;
 }
 
@@ -43,11 +52,22 @@ export interface EmbeddedServer {
   readonly rtmpUrl: string;
   /** HTTP-FLV base: `http://<host>:<httpPort>/<app>`; a stream is at `${httpFlvUrl}/<name>.flv`. */
   readonly httpFlvUrl: string;
+  /** The application name (`live`). */
+  readonly app: string;
+  /**
+   * The query to append to a publish of `name` (`sign=<exp>-<md5>`, valid for
+   * a minute, asked per connection attempt), or '' when publishing is open.
+   */
+  publishQuery(name: string): string;
+  /** Verifies a viewer's `sign` for `name`; true when play is not protected. */
+  verifyPlay(name: string, sign: string | undefined): boolean;
   /** Stops both listeners, drops every connection, resolves when the ports are free. Idempotent. */
   close(): Promise<void>;
 }
 
 let running = false;
+/** Lifetime of the signature on the gateway's own publish: made fresh for every connection attempt. */
+const PUBLISH_SIGN_TTL_S = 60;
 
 function listening(server: NetServer | HttpServer, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -89,6 +109,8 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const log = opts.log.child({ component: 'embedded-rtmp' });
   let dataDir: string | undefined;
   let nms: NodeMediaServer | undefined;
+  const auth = opts.auth ?? { secret: null, publish: false, play: false };
+  const secret = auth.secret ?? randomBytes(24).toString('base64url');
   try {
     dataDir = await mkdtemp(join(tmpdir(), 'gateway-nms-'));
     routeLogs(log);
@@ -98,7 +120,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
       http: { port: opts.httpPort },
       store: { path: dataDir, maxHistory: 100 },
       webadmin: { enable: false },
-      auth: { play: false, publish: false, secret: '' },
+      auth: { play: auth.play, publish: auth.publish, secret: auth.publish || auth.play ? secret : '' },
       notify: { url: '' },
     });
     // Its constructor forces its level to debug: lift it again (our logger filters too).
@@ -132,6 +154,9 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   return {
     rtmpUrl: `rtmp://${hostPart}:${opts.rtmpPort}/${opts.app}`,
     httpFlvUrl: `http://${hostPart}:${opts.httpPort}/${opts.app}`,
+    app: opts.app,
+    publishQuery: (name) => (auth.publish ? `sign=${signStreamPath(`/${opts.app}/${name}`, secret, Date.now() / 1000 + PUBLISH_SIGN_TTL_S)}` : ''),
+    verifyPlay: (name, sign) => !auth.play || verifyStreamSign(`/${opts.app}/${name}`, sign, secret),
     close(): Promise<void> {
       closing ??= (async () => {
         await shutdown(server, dir);

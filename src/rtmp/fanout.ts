@@ -34,6 +34,8 @@ export interface FlvFanoutOptions {
  */
 export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; gop: [ms: number] }> implements FlvSink {
   readonly #targets = new Map<RtmpPublisher, () => void>();
+  /** Plain consumers (HLS): always "publishing". */
+  readonly #sinks = new Set<FlvSink>();
   readonly #headers: FlvHeaders = {};
   readonly #maxCache: number;
   #cache: FlvTag[] = [];
@@ -82,22 +84,37 @@ export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; 
     return this.#targets.size;
   }
 
+  /** Adds a plain consumer: it gets the headers and the cached GOP now, then every tag. */
+  addSink(sink: FlvSink): void {
+    if (this.#sinks.has(sink)) return;
+    this.#sinks.add(sink);
+    sink.setHeaders(this.#headers);
+    if (this.#cacheValid) for (const t of this.#cache) sink.write(t);
+  }
+
+  removeSink(sink: FlvSink): void {
+    this.#sinks.delete(sink);
+  }
+
   setHeaders(headers: FlvHeaders): void {
     if (headers.metadata) this.#headers.metadata = headers.metadata;
     if (headers.video) this.#headers.video = headers.video;
     if (headers.audio) this.#headers.audio = headers.audio;
     for (const p of this.#targets.keys()) p.setHeaders(headers);
+    for (const k of this.#sinks) k.setHeaders(headers);
   }
 
   write(tag: FlvTag): void {
     this.#cacheTag(tag);
     for (const p of this.#targets.keys()) p.write(tag);
+    for (const k of this.#sinks) k.write(tag);
   }
 
   /** Drops the cache and the targets (the targets are closed by their owner). */
   clear(): void {
     for (const [p, l] of this.#targets) p.off('publishing', l);
     this.#targets.clear();
+    this.#sinks.clear();
     this.#cache = [];
     this.#cacheBytes = 0;
     this.#cacheValid = false;

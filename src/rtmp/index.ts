@@ -26,3 +26,10 @@ export { FlvFanout } from './fanout.js';
 export type { FlvHeaders, FlvSink, FlvFanoutOptions } from './fanout.js';
 export { PublisherSupervisor, backoffDelay } from './reconnect.js';
 export type { ReconnectPolicy } from './reconnect.js';
+export { HlsStream, HlsStore } from './hls.js';
+export type { HlsOptions, HlsSegment } from './hls.js';
+export {
+  TsMuxer, TS_PACKET_SIZE, adtsHeader, crc32Mpeg2, flvAvcToAnnexB, parseAacSequenceHeader, parseAvcSequenceHeader,
+} from './hls-ts.js';
+export type { AvcConfig, AacConfig } from './hls-ts.js';
+export { signStreamPath, verifyStreamSign } from './stream-auth.js';

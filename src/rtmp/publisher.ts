@@ -39,6 +39,11 @@ export interface RtmpPublisherOptions {
   maxQueueBytes?: number;
   /** RTMPS: extra trust anchors (PEM) and whether to verify the server certificate (default true). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /**
+   * Extra query for the publish name, asked on every connection attempt (a
+   * signed URL whose signature expires: see stream-auth.ts). '' for none.
+   */
+  streamQuery?: () => string;
 }
 
 /** Counters for metrics. */
@@ -100,6 +105,9 @@ export class RtmpPublisher extends TypedEmitter<{
   readonly #connectTimeoutMs: number;
   readonly #maxQueue: number;
   readonly #tls: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
+  readonly #streamQuery: (() => string) | undefined;
+  /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
+  #publishName = '';
   #publishSent = false;
   #phase: PublisherPhase = 'idle';
   #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
@@ -128,6 +136,8 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.#maxQueue = opts.maxQueueBytes ?? 4 * 1024 * 1024;
     this.#tls = opts.tls;
+    this.#streamQuery = opts.streamQuery;
+    this.#publishName = this.#target.streamName;
   }
 
   /** Host, port and app, without the key (safe to log). */
@@ -171,6 +181,9 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#sentWindow = 0;
     this.#publishSent = false;
     this.#stats.bytesIn = 0;
+    const extra = this.#streamQuery?.() ?? '';
+    const base = this.#target.streamName;
+    this.#publishName = extra === '' ? base : `${base}${base.includes('?') ? '&' : '?'}${extra}`;
     const socket = t.secure
       ? tls.connect({
           host: t.host, port: t.port, servername: net.isIP(t.host) === 0 ? t.host : undefined,
@@ -261,7 +274,7 @@ export class RtmpPublisher extends TypedEmitter<{
     const socket = this.#socket;
     if (socket !== undefined && !socket.destroyed) {
       if (wasPublishing) {
-        const name = this.#target.streamName;
+        const name = this.#publishName;
         this.#command(CS_COMMAND, 0, encodeAmf0('FCUnpublish', 6, null, name));
         this.#command(CS_COMMAND, 0, encodeAmf0('deleteStream', 7, null, this.#streamId));
       }
@@ -369,7 +382,7 @@ export class RtmpPublisher extends TypedEmitter<{
             this.#fail(`${info.code}: ${info.description}`, true);
             return;
           }
-          const name = this.#target.streamName;
+          const name = this.#publishName;
           this.#command(CS_COMMAND, 0, encodeAmf0('releaseStream', TX_RELEASE, null, name));
           this.#command(CS_COMMAND, 0, encodeAmf0('FCPublish', TX_FCPUBLISH, null, name));
           this.#command(CS_COMMAND, 0, encodeAmf0('createStream', TX_CREATE, null));
@@ -381,7 +394,7 @@ export class RtmpPublisher extends TypedEmitter<{
           }
           this.#streamId = id;
           this.#publishSent = true;
-          this.#command(CS_STREAM, id, encodeAmf0('publish', TX_PUBLISH, null, this.#target.streamName, 'live'));
+          this.#command(CS_STREAM, id, encodeAmf0('publish', TX_PUBLISH, null, this.#publishName, 'live'));
         }
         break;
       case '_error':

@@ -155,6 +155,11 @@ export class RtpSession extends TypedEmitter<{
     return this.#dtmfTx.active;
   }
 
+  /** A re-INVITE moved the far end's media: RTP, RTCP and generated media go there from now on. */
+  setRemote(remote: RemoteRtpAddress): void {
+    this.#remote = { ...remote };
+  }
+
   /** The last RTCP sender report of the current source. */
   get lastSenderReport(): SenderReportInfo | null {
     return this.#lastSr;

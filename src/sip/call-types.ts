@@ -77,6 +77,23 @@ export interface CallContext {
   contextFor(protocol: TransportProtocol): CallContext | undefined;
   /** Called once when the call reaches `terminated`. */
   onTerminated(call: SipClientCall): void;
+  /** How a request too large for UDP tries TCP first (RFC 3261 §18.1.1). */
+  readonly sizeSwitch: SizeSwitchPolicy;
+}
+
+/**
+ * The §18.1.1 switch of a large UDP request to TCP, made cheap for far ends
+ * without TCP: the connection is tried with a short timeout first, and a
+ * destination that refused it (RST, ICMP or silence) is remembered, so later
+ * calls to it go straight over UDP.
+ */
+export interface SizeSwitchPolicy {
+  /** Connect timeout of that TCP attempt (`sip.tcpSwitchConnectTimeoutMs`). */
+  readonly connectTimeoutMs: number;
+  /** True while `dest` is remembered as not taking TCP. */
+  refused(dest: TransportAddress): boolean;
+  /** Remembers that `dest` did not take TCP (for `sip.tcpSwitchMemoryMs`). */
+  remember(dest: TransportAddress): void;
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY';

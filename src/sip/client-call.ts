@@ -180,18 +180,57 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   #sendInvite(): void {
     const seq = ++this.#cseq;
-    let req = this.#buildInvite(seq);
+    const req = this.#buildInvite(seq);
     if (this.ctx.protocol === 'UDP' && this.#sizeSwitch === 'none' && serializeMessage(req).length > PATH_MTU_BUDGET) {
       // §18.1.1: larger than 1300 bytes with an unknown path MTU → a congestion-controlled transport.
       const tcp = this.ctx.contextFor('TCP');
-      if (tcp) {
-        this.log.info({ bytes: serializeMessage(req).length }, 'INVITE above 1300 bytes: sending it over TCP');
-        this.ctx = tcp;
-        this.contact = this.#contactFor(tcp);
+      const bytes = serializeMessage(req).length;
+      if (!tcp) this.log.warn({ bytes }, 'INVITE above 1300 bytes and no TCP transport: sent over UDP');
+      else if (this.ctx.sizeSwitch.refused(this.#destination)) {
+        this.#sizeSwitch = 'udpFallback';
+        this.log.info({ bytes, dest: this.#destination }, 'INVITE above 1300 bytes: destination known to refuse TCP, sent over UDP');
+      } else {
         this.#sizeSwitch = 'tcp';
-        req = this.#buildInvite(seq);
-      } else this.log.warn('INVITE above 1300 bytes and no TCP transport: sent over UDP');
+        void this.#switchToTcp(tcp, seq, bytes);
+        return;
+      }
     }
+    this.#transmitInvite(req);
+  }
+
+  /**
+   * Connects over TCP with a short timeout before the large INVITE leaves
+   * UDP; a refused or silent connection sends it over UDP after all (§18.1.1:
+   * "SHOULD retry the request, using UDP") and is remembered for later calls.
+   */
+  async #switchToTcp(tcp: CallContext, seq: number, bytes: number): Promise<void> {
+    this.log.info({ bytes }, 'INVITE above 1300 bytes: sending it over TCP');
+    let ok = true;
+    try {
+      await tcp.layer.transport.preconnect?.(this.#destination, this.ctx.sizeSwitch.connectTimeoutMs);
+    } catch (err) {
+      ok = false;
+      if (!this.#done) {
+        this.log.warn({ err: (err as Error).message, dest: this.#destination }, 'TCP refused for the large INVITE, falling back to UDP');
+        this.ctx.sizeSwitch.remember(this.#destination);
+        this.#sizeSwitch = 'udpFallback';
+      }
+    }
+    if (this.#done) return;
+    const c = this.#cancel;
+    if (c) {
+      // Hung up while connecting: nothing was sent, nothing to CANCEL.
+      this.finish('failed', c.status, c.reason);
+      return;
+    }
+    if (ok) {
+      this.ctx = tcp;
+      this.contact = this.#contactFor(tcp);
+    }
+    this.#transmitInvite(this.#buildInvite(seq));
+  }
+
+  #transmitInvite(req: SipRequest): void {
     this.#invite = req;
     this.#gotProvisional = false;
     this.#cancelSent = false;
@@ -233,6 +272,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       if (this.#sizeSwitch === 'tcp' && udp && !this.#done && !this.#cancel) {
         // A far end without TCP: UDP still beats no call (SPEC §9.6 keeps offers small for this).
         this.log.warn({ err: err.message, dest: this.#destination }, 'TCP refused for the large INVITE, falling back to UDP');
+        this.ctx.sizeSwitch.remember(this.#destination);
         this.#sizeSwitch = 'udpFallback';
         this.ctx = udp;
         this.contact = this.#contactFor(udp);

@@ -119,6 +119,11 @@ export class StreamTransport extends TypedEmitter<SipTransportEvents> implements
     });
   }
 
+  async preconnect(to: TransportAddress, timeoutMs: number): Promise<void> {
+    if (this.#closing) throw new Error('SIP transport closed');
+    await (this.#conns.get(key(to)) ?? this.#connect(to, timeoutMs)).ready;
+  }
+
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       for (const c of this.#conns.values()) this.#drop(c);
@@ -129,7 +134,7 @@ export class StreamTransport extends TypedEmitter<SipTransportEvents> implements
     return this.#closing;
   }
 
-  #connect(to: TransportAddress): Conn {
+  #connect(to: TransportAddress, timeoutMs = this.#opts.connectTimeoutMs ?? 10_000): Conn {
     const t = this.#opts.tls;
     const socket = this.protocol === 'TLS'
       ? tls.connect({
@@ -142,7 +147,7 @@ export class StreamTransport extends TypedEmitter<SipTransportEvents> implements
       })
       : net.connect({ host: to.host, port: to.port });
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => socket.destroy(new Error(`SIP ${this.protocol} connect to ${key(to)} timed out`)), this.#opts.connectTimeoutMs ?? 10_000);
+      const timer = setTimeout(() => socket.destroy(new Error(`SIP ${this.protocol} connect to ${key(to)} timed out`)), timeoutMs);
       socket.once(this.protocol === 'TLS' ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve();

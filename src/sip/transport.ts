@@ -35,6 +35,12 @@ export interface SipTransport {
   send(msg: SipMessage, to: TransportAddress): Promise<void>;
   /** Sends bytes already serialized (retransmissions). */
   sendRaw(data: Buffer, to: TransportAddress): Promise<void>;
+  /**
+   * Streams only: opens (or reuses) a connection to `to`, giving up after
+   * `timeoutMs`. Used before a request leaves UDP for its size (§18.1.1), so
+   * a far end that drops TCP SYNs costs a short wait, not a call.
+   */
+  preconnect?(to: TransportAddress, timeoutMs: number): Promise<void>;
   on<K extends keyof SipTransportEvents>(event: K, listener: (...args: SipTransportEvents[K]) => void): unknown;
   off<K extends keyof SipTransportEvents>(event: K, listener: (...args: SipTransportEvents[K]) => void): unknown;
   close(): Promise<void>;

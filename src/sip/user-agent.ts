@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { ConflictError, InvalidStateError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { ALLOW, type CallContext, type InviteOptions } from './call-types.js';
+import { ALLOW, type CallContext, type InviteOptions, type SizeSwitchPolicy } from './call-types.js';
 import { SipClientCall } from './client-call.js';
 import { newBranch, newTag } from './ids.js';
 import { createResponse, getCallId, getTo, tagOf, type SipHeader, type SipRequest, type SipResponse } from './message.js';
@@ -38,6 +38,13 @@ export interface SipUserAgentOptions {
   transport?: TransportProtocol;
   /** Listen on TCP on the same port as UDP (default true); needed for TCP calls and the 1300-byte switch. */
   tcp?: boolean;
+  /**
+   * A UDP INVITE over 1300 bytes tries TCP with this connect timeout first,
+   * then falls back to UDP (RFC 3261 §18.1.1). Default 2000 ms.
+   */
+  tcpSwitchConnectTimeoutMs?: number;
+  /** How long a destination that did not take that TCP connection is sent UDP directly. Default 10 min. */
+  tcpSwitchMemoryMs?: number;
   /** TLS (`sip.tls.*`): client always; a listener on `port` when a certificate and key are given. */
   tls?: {
     port: number;
@@ -65,6 +72,7 @@ export class SipUserAgent {
   readonly #calls = new Map<string, SipClientCall>();
   readonly #registrations = new Set<SipRegistration>();
   readonly #registerExpiresS: number;
+  readonly #sizeSwitch: SizeSwitchPolicy;
   #closing: Promise<void> | undefined;
 
   private constructor(opts: SipUserAgentOptions, transports: SipTransport[]) {
@@ -78,6 +86,7 @@ export class SipUserAgent {
       t2: opts.timers?.t2Ms ?? DEFAULT_TIMERS.t2,
       t4: opts.timers?.t4Ms ?? DEFAULT_TIMERS.t4,
     };
+    this.#sizeSwitch = sizeSwitchPolicy(opts.tcpSwitchConnectTimeoutMs ?? 2000, opts.tcpSwitchMemoryMs ?? 600_000);
     const udp = transports[0];
     if (!udp) throw new InvalidStateError('no UDP transport');
     this.localAddress = advertisedAddress(opts.publicAddress, udp.boundAddress);
@@ -183,6 +192,7 @@ export class SipUserAgent {
       // RFC 3581: ask for rport so responses come back through NATs.
       newVia: () => `SIP/2.0/${protocol} ${sentBy};rport;branch=${newBranch()}`,
       contextFor: (p) => this.#context(p),
+      sizeSwitch: this.#sizeSwitch,
       onTerminated: (call) => {
         if (this.#calls.get(call.callId) === call) this.#calls.delete(call.callId);
       },
@@ -236,6 +246,28 @@ function advertisedAddress(publicAddress: string | null, bound: TransportAddress
   }
   if (bound.host === '0.0.0.0' || bound.host === '::') return { host: firstExternalIPv4() ?? '127.0.0.1', port: bound.port };
   return bound;
+}
+
+/** Destinations that did not take TCP, each remembered for `memoryMs` (bounded: oldest forgotten first). */
+function sizeSwitchPolicy(connectTimeoutMs: number, memoryMs: number): SizeSwitchPolicy {
+  const until = new Map<string, number>();
+  const k = (d: TransportAddress): string => `${d.host}:${d.port}`;
+  return {
+    connectTimeoutMs,
+    refused(dest) {
+      const t = until.get(k(dest));
+      if (t === undefined) return false;
+      if (t > Date.now()) return true;
+      until.delete(k(dest));
+      return false;
+    },
+    remember(dest) {
+      if (memoryMs <= 0) return;
+      until.delete(k(dest));
+      if (until.size >= 1024) until.delete(until.keys().next().value ?? '');
+      until.set(k(dest), Date.now() + memoryMs);
+    },
+  };
 }
 
 /** The transport a Request-URI asks for (RFC 3261 §19.1.2: `sips:` → TLS, `;transport=`). */

@@ -62,6 +62,33 @@ export interface CodecFarEnd {
   close(): Promise<void>;
 }
 
+/** ffmpeg argv sending `seconds` of audio and video as RTP in the given codecs to 127.0.0.1. */
+export function ffmpegRtpArgs(o: SendOptions & {
+  audio: FarAudioCodec; video: FarVideoCodec; audioPort: number; videoPort: number; seconds: number; ssrcs?: [number, number];
+}): string[] {
+  const a = FAR_CODECS[o.audio];
+  const v = FAR_CODECS[o.video];
+  const [aSsrc, vSsrc] = o.ssrcs ?? [1111, 2222];
+  const url = (port: number, pktSize?: number): string => `rtp://127.0.0.1:${port}?pkt_size=${pktSize ?? 1200}`;
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    ...(o.syncPattern
+      ? [
+        '-re', '-f', 'lavfi', '-i', `sine=f=1000:r=48000:d=${o.seconds},volume=enable='gte(mod(t,2),0.2)':volume=0`,
+        '-re', '-f', 'lavfi', '-i', `color=c=black:s=320x240:r=25:d=${o.seconds},drawbox=enable='lt(mod(t,2),0.2)':color=white:t=fill,noise=alls=10:allf=t+u`,
+      ]
+      : [
+        '-re', '-f', 'lavfi', '-i', `sine=f=440:r=48000:d=${o.seconds}`,
+        '-re', '-f', 'lavfi', '-i', `testsrc2=s=320x240:r=25:d=${o.seconds}`,
+      ]),
+    '-map', '0:a', ...a.ffmpeg, '-payload_type', String(a.pt), '-ssrc', String(aSsrc), '-f', 'rtp', url(o.audioPort, a.pktSize),
+    '-map', '1:v', ...v.ffmpeg.map((x, i, arr) => (arr[i - 1] === '-g' && o.gop ? String(o.gop) : x)),
+    // About 4 packets a frame: loss then hits frames the way it does in real calls.
+    ...(o.syncPattern ? ['-b:v', '1M', '-maxrate', '1M', '-bufsize', '80k'] : []),
+    '-payload_type', String(v.pt), '-ssrc', String(vSsrc), '-f', 'rtp', url(o.videoPort),
+  ];
+}
+
 /** The gateway's audio/video RTP ports from the INVITE SIPp received. */
 export function offerPorts(sipp: SippProcess): { audioPort: number; videoPort: number } | null {
   const invite = sipp.sipMessages().find((m) => m.direction === 'received' && m.method === 'INVITE' && m.status === null);
@@ -90,23 +117,7 @@ export async function startCodecFarEnd(audio: FarAudioCodec, video: FarVideoCode
       await waitUntil(() => sipp.sipMessages().some((m) => m.direction === 'received' && m.method === 'ACK'), 10_000, 50, 'ACK');
       const audioTo = await via('audio', ports.audioPort);
       const videoTo = await via('video', ports.videoPort);
-      const url = (port: number, pktSize?: number): string => `rtp://127.0.0.1:${port}${pktSize ? `?pkt_size=${pktSize}` : '?pkt_size=1200'}`;
-      const args = [
-        '-hide_banner', '-nostdin', '-loglevel', 'error',
-        ...(opts.syncPattern
-          ? [
-            '-re', '-f', 'lavfi', '-i', `sine=f=1000:r=48000:d=${seconds},volume=enable='gte(mod(t,2),0.2)':volume=0`,
-            '-re', '-f', 'lavfi', '-i', `color=c=black:s=320x240:r=25:d=${seconds},drawbox=enable='lt(mod(t,2),0.2)':color=white:t=fill,noise=alls=10:allf=t+u`,
-          ]
-          : [
-            '-re', '-f', 'lavfi', '-i', `sine=f=440:r=48000:d=${seconds}`,
-            '-re', '-f', 'lavfi', '-i', `testsrc2=s=320x240:r=25:d=${seconds}`,
-          ]),
-        '-map', '0:a', ...a.ffmpeg, '-payload_type', String(a.pt), '-ssrc', '1111', '-f', 'rtp', url(audioTo, a.pktSize),
-        '-map', '1:v', ...v.ffmpeg.map((x, i, arr) => (arr[i - 1] === '-g' && opts.gop ? String(opts.gop) : x)),
-        // About 4 packets a frame: loss then hits frames the way it does in real calls.
-        ...(opts.syncPattern ? ['-b:v', '1M', '-maxrate', '1M', '-bufsize', '80k'] : []), '-payload_type', String(v.pt), '-ssrc', '2222', '-f', 'rtp', url(videoTo),
-      ];
+      const args = ffmpegRtpArgs({ audio, video, audioPort: audioTo, videoPort: videoTo, seconds, ...opts });
       children.push(spawnChild('ffmpeg', args));
       return ports;
     },

@@ -14,6 +14,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.j
 import { freeTcpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { assertNoChildProcesses } from '../helpers/processes.js';
 import { makeTestPki, type TestPki } from '../helpers/tls.js';
+import { waitUntil } from '../helpers/wait.js';
 import { StreamFramer } from '../../src/sip/stream-framer.js';
 import { createResponse, parseMessage, serializeMessage, type SipRequest } from '../../src/sip/message.js';
 
@@ -140,6 +141,8 @@ describe('SIP over TLS', () => {
       await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
       expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
       await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+      // FINISH is reported as the BYE leaves (media torn down at once): wait for it to land.
+      await waitUntil(() => uas.requests.some((q) => q.method === 'BYE'), 5000, 20, 'the BYE');
       expect(uas.requests.map((q) => q.method)).toEqual(['INVITE', 'ACK', 'BYE']);
       const via = uas.requests[0]?.headers.find((h) => h.name === 'Via')?.value;
       expect(via).toMatch(/^SIP\/2\.0\/TLS /);
