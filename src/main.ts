@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import express from 'express';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,8 @@ export interface Gateway {
   readonly config: Readonly<GatewayConfig>;
   readonly calls: CallService;
   readonly restPort: number;
+  /** The HTTPS port when rest.tls is configured. */
+  readonly httpsPort: number | null;
   readonly sipPort: number;
   readonly embedded: EmbeddedServer | null;
   close(): Promise<void>;
@@ -36,6 +39,20 @@ function advertisedAddress(host: string): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return '127.0.0.1';
+}
+
+function listen<S extends http.Server>(server: S, port: number, host: string): Promise<S> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 /** The composition root: the only place that reads the configuration and wires the modules. */
@@ -123,24 +140,25 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       users: config.profile === 'production' ? config.rest.users : [],
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
     });
-    const server = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.rest.httpPort, config.rest.host, resolve);
-    });
-    closers.unshift(() => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }));
+    const server = await listen(http.createServer(app), config.rest.httpPort, config.rest.host);
+    closers.unshift(() => closeServer(server));
+    let httpsPort: number | null = null;
+    if (config.rest.tls.cert && config.rest.tls.key) {
+      // HTTPS beside HTTP (SPEC §2), same app and routes.
+      const tlsServer = await listen(https.createServer({ cert: readFileSync(config.rest.tls.cert), key: readFileSync(config.rest.tls.key) }, app),
+        config.rest.httpsPort, config.rest.host);
+      closers.unshift(() => closeServer(tlsServer));
+      httpsPort = (tlsServer.address() as AddressInfo).port;
+    }
 
     const restPort = (server.address() as AddressInfo).port;
-    log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, sipPort: sip.localAddress.port,
+    log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, httpsPort, sipPort: sip.localAddress.port,
       embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },
     'gateway started');
 
     let closing: Promise<void> | undefined;
     return {
-      config, calls, restPort, sipPort: sip.localAddress.port, embedded,
+      config, calls, restPort, httpsPort, sipPort: sip.localAddress.port, embedded,
       close: () => (closing ??= (async () => {
         log.info('gateway stopping');
         await pushes.close();
