@@ -3,7 +3,7 @@ import { TypedEmitter } from '../shared/emitter.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, splitAnnexB,
-  type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo,
+  type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,
 } from '../rtp/index.js';
 import { ALAW_SILENCE, ULAW_SILENCE, makeSlateH264 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
@@ -319,6 +319,11 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
 
   get output(): MediaOutput | undefined {
     return this.#output;
+  }
+
+  /** Receive statistics per track (null for a track without a session), for metrics and the dashboard. */
+  stats(): { audio: Readonly<RtpSessionStats> | null; video: Readonly<RtpSessionStats> | null } {
+    return { audio: this.#sessions.audio?.stats ?? null, video: this.#sessions.video?.stats ?? null };
   }
 
   /** True when RFC 4733 events can be sent (an audio session with telephone-event). */

@@ -12,6 +12,13 @@ import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
 import type { CallObject, DtmfType, RtmpStreamStatus, StartupParams } from './types.js';
 import { resolveTarget, type SipTarget } from './sip-target.js';
 
+/** What {@link Call.stats} reports. */
+export interface CallStats {
+  rtp: ReturnType<CallMedia['stats']>;
+  rtmp: ReturnType<CallOutputs['stats']>;
+  transcoderPids: number[];
+}
+
 /** Everything a call needs from the process, handed in by the CallService. */
 export interface CallContext {
   nodeId: string;
@@ -118,6 +125,11 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   /** PIDs of this call's transcoder processes. */
+  /** Live statistics: RTP per track, every RTMP target, transcoder PIDs (metrics and dashboard). */
+  stats(): CallStats {
+    return { rtp: this.#media.stats(), rtmp: this.#outputs.stats(), transcoderPids: this.transcoderPids };
+  }
+
   get transcoderPids(): number[] {
     const pid = this.#media.output?.transcoderPid;
     return pid === undefined ? [] : [pid];

@@ -209,8 +209,8 @@ export class TsMuxer {
     const pts = dts + cts * TICKS_PER_MS;
     const withDts = cts !== 0;
     const h = Buffer.alloc(withDts ? 19 : 14);
-    h.writeUIntBE(0x0001e0, 0, 3); // start code prefix, stream_id video 0
-    h.writeUInt16BE(0, 3); // PES_packet_length 0: unbounded, allowed for video (2.4.3.7)
+    h.writeUInt32BE(0x000001e0, 0); // packet_start_code_prefix, stream_id: video stream 0
+    h.writeUInt16BE(0, 4); // PES_packet_length 0: unbounded, allowed for video (2.4.3.7)
     h[6] = 0x80;
     h[7] = withDts ? 0xc0 : 0x80;
     h[8] = withDts ? 10 : 5;
@@ -223,7 +223,7 @@ export class TsMuxer {
   audio(adts: Buffer, ptsMs: number): Buffer {
     const pts = (ptsMs + TS_OFFSET_MS) * TICKS_PER_MS;
     const h = Buffer.alloc(14);
-    h.writeUIntBE(0x0001c0, 0, 3); // stream_id audio 0
+    h.writeUInt32BE(0x000001c0, 0); // stream_id: audio stream 0
     h.writeUInt16BE(8 + adts.length, 4);
     h[6] = 0x80;
     h[7] = 0x80;
