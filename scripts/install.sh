@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(ffmpeg)
-test_pkgs=(sip-tester nginx libnginx-mod-rtmp kamailio openssl)
+test_pkgs=(sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core chromium)
 pkgs=("${runtime_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 

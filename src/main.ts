@@ -15,6 +15,7 @@ import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/
 import { createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics } from './metrics/index.js';
+import { dashboardRouter } from './dashboard/index.js';
 
 
 export interface Gateway {
@@ -133,9 +134,16 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     ops.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
+    // The live dashboard at /dashboard/ (behind the same Basic auth as the REST API in production).
+    const dashboard = dashboardRouter({
+      calls, nodeId: config.nodeId, log: log.child({ module: 'dashboard' }),
+      users: config.profile === 'production' ? config.rest.users : [],
+      player: { flv: embedded ? { port: config.rtmp.embedded.httpPort, app: config.rtmp.embedded.app } : null, hls: hls !== null },
+    });
+    closers.unshift(() => dashboard.close());
     const app = createRestApp({
       apiRouters: [pushRouter(pushes)],
-      rootRouters: [ops, ...(hls ? [hlsRouter(hlsStore, embedded && config.rtmp.embedded.auth.play ? { verifyPlay: embedded.verifyPlay } : {})] : [])],
+      rootRouters: [ops, dashboard, ...(hls ? [hlsRouter(hlsStore, embedded && config.rtmp.embedded.auth.play ? { verifyPlay: embedded.verifyPlay } : {})] : [])],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users: config.profile === 'production' ? config.rest.users : [],
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),

@@ -5,7 +5,7 @@ import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, splitAnnexB,
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,
 } from '../rtp/index.js';
-import { ALAW_SILENCE, ULAW_SILENCE, makeSlateH264 } from '../transcode/index.js';
+import { ALAW_SILENCE, OPUS_SILENCE_20MS, ULAW_SILENCE, makeG722Silence, makeSlateH264 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
 import { MediaOutput } from './media-output.js';
 
@@ -184,9 +184,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   }
 
   /**
-   * Media for far ends that hang up on a silent peer (SPEC §5, §9.4): G.711
-   * silence every 20 ms on audio, a black H.264 loop at 10 fps on video. The
-   * sessions then send RTCP SR instead of RR. Other codecs get nothing (yet).
+   * Media for far ends that hang up on a silent peer (SPEC §5, §9.4): G.711,
+   * Opus or G.722 silence every 20 ms on audio, a black H.264 loop at 10 fps
+   * on video. The sessions then send RTCP SR instead of RR. Speex and VP8 get
+   * nothing (yet).
    */
   #generate(s: RtpSession, media: NegotiatedMedia): void {
     const name = media.codec.name.toUpperCase();
@@ -194,6 +195,12 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     if (s.kind === 'audio' && (name === 'PCMA' || name === 'PCMU')) {
       const silence = Buffer.alloc(160, name === 'PCMA' ? ALAW_SILENCE : ULAW_SILENCE);
       this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
+    } else if (s.kind === 'audio' && name === 'OPUS') {
+      this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: OPUS_SILENCE_20MS, marker: false }]], unitMs: 20 }, paused);
+    } else if (s.kind === 'audio' && name === 'G722') {
+      makeG722Silence(this.opts.transcode.ffmpegPath).then((silence) => {
+        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
+      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make G.722 silence for the far end'));
     } else if (s.kind === 'video' && name === 'H264') {
       makeSlateH264({ ffmpegPath: this.opts.transcode.ffmpegPath, fps: 10 }).then((annexB) => {
         if (this.#closed) return;

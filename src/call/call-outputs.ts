@@ -152,15 +152,14 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     if (this.#closed || this.#output) return;
     this.#output = output;
     // MediaOutput feeds whatever has setHeaders/write; the fan-out is that one sink.
-    output.addTarget(this.#fanout as unknown as RtmpPublisher);
+    output.addTarget(this.#fanout);
     const targets = [
       ...(this.opts.primary ? [{ ...this.opts.primary, role: 'primary' as const }] : []),
       ...(this.opts.embedded ? [{ ...this.opts.embedded, role: 'embedded' as const }] : []),
     ];
     for (const t of targets) {
       const reportsStatus = t.role === 'primary' || !this.opts.primary;
-      const query = t.role === 'embedded' ? this.#settings.embeddedQuery : undefined;
-      const sup = this.#add(t.url, t.streamName, t.role, this.opts.log, query ? () => query(t.streamName) : undefined);
+      const sup = this.#add(t.url, t.streamName, t.role);
       sup.on('status', (s, reason) => {
         if (!reportsStatus) return;
         this.emit('status', s, reason);
@@ -210,18 +209,24 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#keyTimer) clearInterval(this.#keyTimer);
-    this.#output?.removeTarget(this.#fanout as unknown as RtmpPublisher);
+    this.#output?.removeTarget(this.#fanout);
     this.#fanout.clear();
     await Promise.all([...this.#targets].map((s) => s.close().catch(() => undefined)));
     this.#targets.clear();
   }
 
-  #add(url: string, streamName: string, role: string, log = this.opts.log, streamQuery?: () => string): PublisherSupervisor {
+  #add(url: string, streamName: string, role: string, log = this.opts.log): PublisherSupervisor {
     const plog = log.child({ rtmp: role });
+    // Any target on the embedded server (its own, or a request/push naming it) is the gateway publishing: sign it.
+    const embedded = this.opts.embedded !== null && url === this.opts.embedded.url;
+    const sign = embedded ? this.#settings.embeddedQuery : undefined;
+    const streamQuery = sign ? (): string => sign(streamName) : undefined;
     const p = new RtmpPublisher({
       url, streamName, log: plog, connectTimeoutMs: this.opts.connectTimeoutMs,
       maxQueueBytes: this.#settings.maxQueueBytes, tls: this.#settings.tls,
       ...(streamQuery ? { streamQuery } : {}),
+      // node-media-server relays the data message to its players as it came.
+      stripSetDataFrame: embedded,
     });
     const sup = new PublisherSupervisor(p, this.#settings.reconnect, plog);
     sup.on('status', (s, reason) => plog.info({ endpoint: p.endpoint, status: s, reason }, 'RTMP status'));

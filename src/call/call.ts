@@ -131,8 +131,7 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   get transcoderPids(): number[] {
-    const pid = this.#media.output?.transcoderPid;
-    return pid === undefined ? [] : [pid];
+    return this.#media.output?.transcoderPids ?? [];
   }
 
   toJSON(): CallObject {

@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger.js';
 import type { MediaFrame, VideoFrame, AudioFrame } from '../shared/media.js';
 import {
-  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, type FlvTag, type RtmpPublisher,
+  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, type FlvTag, type FlvSink,
 } from '../rtmp/index.js';
 import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
 import { Interleaver } from './interleaver.js';
@@ -41,7 +41,7 @@ const NAL_AUD = 9;
  * reconnects) starts with them.
  */
 export class MediaOutput {
-  readonly #targets = new Set<RtmpPublisher>();
+  readonly #targets = new Set<FlvSink>();
   readonly #interleaver: Interleaver;
   #transcoder: AudioTranscoder | null = null;
   #videoTranscoder: VideoTranscoder | null = null;
@@ -144,22 +144,17 @@ export class MediaOutput {
     void p.then(() => this.#retiring.delete(p));
   }
 
-  /** PID of the transcoder process, if any (for tests and metrics). */
-  get transcoderPid(): number | undefined {
-    return this.#transcoder?.pid ?? this.#videoTranscoder?.pid;
-  }
-
   /** PIDs of every transcoder process of this output (audio, video). */
   get transcoderPids(): number[] {
     return [this.#transcoder?.pid, this.#videoTranscoder?.pid].filter((p): p is number => p !== undefined);
   }
 
-  addTarget(p: RtmpPublisher): void {
+  addTarget(p: FlvSink): void {
     this.#targets.add(p);
     p.setHeaders(this.#headers);
   }
 
-  removeTarget(p: RtmpPublisher): void {
+  removeTarget(p: FlvSink): void {
     this.#targets.delete(p);
   }
 

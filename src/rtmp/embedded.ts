@@ -15,6 +15,11 @@
  * - stop() does not wait for its sockets: close() closes every connection
  *   (including HTTP-FLV viewers) and resolves once both ports are free.
  * Stream names must match node-media-server's `[A-Za-z0-9_-]+`.
+ *
+ * Access (SPEC §6: publishing from the gateway only): node-media-server's
+ * signed URLs (`auth.publish` / `auth.play`, see stream-auth.ts). The gateway
+ * signs each of its own publish attempts with `publishQuery()`; `verifyPlay()`
+ * lets the HLS routes accept the same viewer signature.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';

@@ -197,6 +197,7 @@ export class HlsStream implements FlvSink {
     const durationMs = Math.max(1, endTs - cur.startTs);
     this.#done.push({ seq: cur.seq, durationMs, data: Buffer.concat(cur.chunks, cur.bytes), discontinuity: cur.discontinuity });
     // EXTINF rounded to the nearest integer must not exceed the target duration (RFC 8216 §4.3.3.1).
+    // A far end whose GOP outgrows segmentMs raises it (the keyframe cadence requests keep that rare).
     this.#targetS = Math.max(this.#targetS, Math.round(durationMs / 1000));
     while (this.#done.length > this.#listSize + 2) {
       const old = this.#done.shift() as HlsSegment;

@@ -44,6 +44,13 @@ export interface RtmpPublisherOptions {
    * signed URL whose signature expires: see stream-auth.ts). '' for none.
    */
   streamQuery?: () => string;
+  /**
+   * Send metadata as a plain `onMetaData` data message instead of
+   * `@setDataFrame onMetaData`: for servers that relay the publisher's data
+   * message to players as it came (node-media-server), whose players would
+   * otherwise see an unknown `@setDataFrame` data stream.
+   */
+  stripSetDataFrame?: boolean;
 }
 
 /** Counters for metrics. */
@@ -69,6 +76,8 @@ const TX_FCPUBLISH = 3;
 const TX_CREATE = 4;
 const TX_PUBLISH = 5;
 const CLOSE_GRACE_MS = 2000;
+/** AMF0 string '@setDataFrame' (marker 0x02, u16 length 13): the prefix of a publisher's metadata message. */
+const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
 /**
  * Some servers (node-media-server among them) answer NetStream.Publish.Start
  * and only then check the name, closing the socket at once when it is taken
@@ -106,6 +115,7 @@ export class RtmpPublisher extends TypedEmitter<{
   readonly #maxQueue: number;
   readonly #tls: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
   readonly #streamQuery: (() => string) | undefined;
+  readonly #stripSetDataFrame: boolean;
   /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
   #publishName = '';
   #publishSent = false;
@@ -137,6 +147,7 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#maxQueue = opts.maxQueueBytes ?? 4 * 1024 * 1024;
     this.#tls = opts.tls;
     this.#streamQuery = opts.streamQuery;
+    this.#stripSetDataFrame = opts.stripSetDataFrame ?? false;
     this.#publishName = this.#target.streamName;
   }
 
@@ -481,6 +492,11 @@ export class RtmpPublisher extends TypedEmitter<{
     } else {
       csid = CS_STREAM;
       type = MSG.dataAmf0;
+      if (this.#stripSetDataFrame && tag.data.subarray(0, SET_DATA_FRAME.length).equals(SET_DATA_FRAME)) {
+        this.#stats.tagsWritten++;
+        this.#write(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, tag.data.subarray(SET_DATA_FRAME.length)));
+        return;
+      }
     }
     this.#stats.tagsWritten++;
     this.#write(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, tag.data));

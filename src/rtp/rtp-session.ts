@@ -12,6 +12,7 @@ import { JitterBuffer } from './jitter-buffer.js';
 import { KeyframeRequester } from './keyframe-requester.js';
 import { mediaClockNow, RtpTimestampMapper } from './media-clock.js';
 import { NackTracker } from './nack-tracker.js';
+import { buildPayloadRoutes, type PayloadRoute } from './payload-routes.js';
 import { ReceiveStats } from './receive-stats.js';
 import {
   buildFir, buildNack, buildPli, buildReceiverReport, buildSdesCname, buildSenderReport, ntpFromUnixMs, parseRtcpCompound,
@@ -20,11 +21,6 @@ import { looksLikeRtcp, parseRtpPacket, type RtpPacketView } from './rtp-packet.
 import { RtpSender } from './rtp-sender.js';
 import type { RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReportInfo } from './session-types.js';
 
-type Route = { t: 'h264' } | { t: 'vp8' } | { t: 'audio'; codec: AudioFrame['codec']; clockRate: number } | { t: 'dtmf' } | { t: 'ignore' };
-
-const AUDIO_CODECS: Record<string, AudioFrame['codec']> = {
-  PCMA: 'PCMA', PCMU: 'PCMU', OPUS: 'OPUS', G722: 'G722', SPEEX: 'SPEEX',
-};
 /** RTCP report interval base; randomized ×[0.5, 1.5] (RFC 3550 §6.3.1) stays under the 5 s the spec demands. */
 const RTCP_INTERVAL_MS = 3000;
 /** The keyframe watchdog stops when no RTP arrived for this long. */
@@ -50,8 +46,8 @@ export class RtpSession extends TypedEmitter<{
   readonly sender: RtpSender;
   readonly #opts: RtpSessionOptions;
   readonly #log: Logger;
-  readonly #routes: Route[] = new Array<Route>(128).fill({ t: 'ignore' });
-  readonly #known: boolean[] = new Array<boolean>(128).fill(false);
+  readonly #routes: readonly PayloadRoute[];
+  readonly #known: readonly boolean[];
   readonly #cname: string;
   readonly #jb: JitterBuffer<RtpPacketView>;
   readonly #rx: ReceiveStats;
@@ -93,30 +89,9 @@ export class RtpSession extends TypedEmitter<{
     this.#remote = opts.remote === null ? null : { ...opts.remote };
     this.#learnRemote = opts.remote === null;
     this.#cname = opts.cname ?? `${randomBytes(8).toString('hex')}@gateway`;
-    let primaryClock = opts.kind === 'video' ? 90000 : 8000;
-    let primarySet = false;
-    let dtmfClock = 8000;
-    for (const [key, info] of Object.entries(opts.payloadTypes)) {
-      const pt = Number(key);
-      if (!Number.isInteger(pt) || pt < 0 || pt > 127) continue;
-      const name = info.name.toUpperCase();
-      this.#known[pt] = true;
-      let route: Route = { t: 'ignore' };
-      if (name === 'TELEPHONE-EVENT') {
-        route = { t: 'dtmf' };
-        dtmfClock = info.clockRate;
-      }
-      else if (opts.kind === 'video' && name === 'H264') route = { t: 'h264' };
-      else if (opts.kind === 'video' && name === 'VP8') route = { t: 'vp8' };
-      else if (opts.kind === 'audio' && AUDIO_CODECS[name] !== undefined) {
-        route = { t: 'audio', codec: AUDIO_CODECS[name], clockRate: info.clockRate };
-      }
-      this.#routes[pt] = route;
-      if (!primarySet && route.t !== 'dtmf' && route.t !== 'ignore') {
-        primaryClock = info.clockRate;
-        primarySet = true;
-      }
-    }
+    const { routes, known, primaryClock, dtmfClock } = buildPayloadRoutes(opts.kind, opts.payloadTypes);
+    this.#routes = routes;
+    this.#known = known;
     this.#primaryClock = primaryClock;
     this.#rx = new ReceiveStats(primaryClock);
     this.#jb = new JitterBuffer<RtpPacketView>({ delayMs: opts.jitterBufferMs ?? 100 }, this.#onReleased);

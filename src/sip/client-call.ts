@@ -20,8 +20,9 @@ import {
 import type { InviteClientTransaction } from './transaction.js';
 import { PATH_MTU_BUDGET, type TransportAddress } from './transport.js';
 import { bareUri, formatUri, parseNameAddr, parseUri } from './uri.js';
-import { handleInDialogRequest, type InDialogHost } from './in-dialog.js';
+import { handleInDialogRequest, reinvite, type InDialogHost } from './in-dialog.js';
 import type { ServerTransaction } from './server-transaction.js';
+import { MIN_SE, parseMinSe, parseSessionExpires, refreshHeaders, SessionTimer, type SessionExpires } from './session-timer.js';
 
 export { ALLOW, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents };
 
@@ -60,6 +61,11 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   #cancelGuard: NodeJS.Timeout | undefined;
   /** 2xx retransmission timers for far-end re-INVITEs, by CSeq (§13.3.1.4). */
   readonly pending2xx = new Map<number, NodeJS.Timeout>();
+  /** RFC 4028 timer of the dialog, armed by the 2xx and by every refresh. */
+  readonly #sessionTimer: SessionTimer;
+  /** Session-Expires we ask for after a 422 (RFC 4028 §7.4 / §6); none at first. */
+  #sessionExpiresReq: number | undefined;
+  #farAllowsUpdate = false;
   #done = false;
   readonly #finished: Promise<void>;
   #resolveFinished: () => void = () => undefined;
@@ -82,6 +88,15 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     parseNameAddr(this.#fromHeader);
     this.#toHeader = `<${toUri}>`;
     this.contact = this.#contactFor(ctx);
+    this.#sessionTimer = new SessionTimer({
+      log: opts.log,
+      refresh: (seconds) => this.#refreshSession(seconds),
+      expire: (reason) => {
+        if (this.#state !== 'confirmed') return;
+        this.log.warn({ reason }, 'session timer: hanging up');
+        void this.hangup();
+      },
+    });
     this.#finished = new Promise((resolve) => {
       this.#resolveFinished = resolve;
     });
@@ -159,7 +174,12 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   /** @internal Allow and Supported, as sent in our INVITE and in responses. */
   get allowHeaders(): SipHeader[] {
-    return [{ name: 'Allow', value: ALLOW }, { name: 'Supported', value: '' }];
+    return [{ name: 'Allow', value: ALLOW }, { name: 'Supported', value: 'timer' }];
+  }
+
+  /** @internal Fresh digest state for one in-dialog request. */
+  newAuthenticator(): Authenticator {
+    return new Authenticator(this.#opts.auth);
   }
 
   /** @internal True once the call has ended (or failed). */
@@ -251,6 +271,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       ...this.allowHeaders,
       { name: 'User-Agent', value: this.ctx.userAgent },
       ...(this.#opts.extraHeaders ?? []),
+      ...(this.#sessionExpiresReq === undefined ? [] : refreshHeaders(this.#sessionExpiresReq)),
       ...this.#auth.headers('INVITE', this.#requestUri, body),
       { name: 'Content-Type', value: 'application/sdp' },
     ];
@@ -343,6 +364,8 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       return;
     }
     this.#transition('confirmed');
+    this.#farAllowsUpdate = /\bUPDATE\b/i.test(getHeaders(res, 'Allow').join(','));
+    this.#sessionTimer.arm(sessionExpiresOf(res), true);
     this.emit('established', res.status, bodyText(res));
   }
 
@@ -374,10 +397,48 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       this.#sendInvite();
       return;
     }
+    if (res.status === 422 && !this.#cancel && this.#retryWithMinSe(res)) return;
     if (res.status >= 300 && res.status < 400 && !this.#redirected && !this.#cancel && this.#redirect(res)) return;
     const c = this.#cancel;
     if (c && res.status === 487) this.finish('failed', c.status, c.reason);
     else this.finish('failed', res.status, res.reason);
+  }
+
+  /** RFC 4028 §6: 422 Session Interval Too Small → retry once with its Min-SE as Session-Expires. */
+  #retryWithMinSe(res: SipResponse): boolean {
+    const v = getHeader(res, 'Min-SE');
+    if (v === undefined) return false;
+    let min: number;
+    try {
+      min = parseMinSe(v);
+    } catch {
+      return false;
+    }
+    if (this.#sessionExpiresReq !== undefined && min <= this.#sessionExpiresReq) return false;
+    this.#sessionExpiresReq = Math.max(min, MIN_SE);
+    this.log.debug({ minSe: min }, 'INVITE got 422, retrying with a larger Session-Expires');
+    this.#sendInvite();
+    return true;
+  }
+
+  /** §7.4 / §10: our session refresh; UPDATE when the far end allows it (no SDP), else a re-INVITE with our SDP. */
+  async #refreshSession(seconds: number): Promise<{ status: number; sessionExpires: SessionExpires | undefined }> {
+    if (this.#state !== 'confirmed') return { status: 481, sessionExpires: undefined };
+    const headers = [{ name: 'Contact', value: this.contact }, ...this.allowHeaders, ...refreshHeaders(seconds)];
+    const r = this.#farAllowsUpdate
+      ? await this.request('UPDATE', { headers })
+      : await reinvite(this, headers);
+    this.log.debug({ status: r.status, method: this.#farAllowsUpdate ? 'UPDATE' : 'INVITE' }, 'session refreshed');
+    return { status: r.status, sessionExpires: r.response ? sessionExpiresOf(r.response) : undefined };
+  }
+
+  /** @internal A far-end refresh (re-INVITE/UPDATE) we answer 2xx: the headers for that 2xx; re-arms the timer (§9). */
+  sessionRefreshed(req: SipRequest): SipHeader[] {
+    const se = sessionExpiresOf(req);
+    // §9: the UAS picks the refresher when the request leaves it open: the far end (uac of this request).
+    const chosen = se ? { seconds: se.seconds, refresher: se.refresher ?? 'uac' as const } : undefined;
+    this.#sessionTimer.arm(chosen, false);
+    return chosen ? [{ name: 'Session-Expires', value: `${chosen.seconds};refresher=${chosen.refresher}` }, { name: 'Require', value: 'timer' }] : [];
   }
 
   /** Follows a 3xx once (§8.1.3.4): the first Contact becomes the Request-URI and the next hop. */
@@ -443,18 +504,20 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
    * @internal Sends an in-dialog non-INVITE request, answering digest
    * challenges; never rejects (408 on timeout, 503 on transport error, 481 without a dialog).
    */
-  async request(method: string, opts: { contentType?: string; body?: string } = {}): Promise<{ status: number; reason: string }> {
+  async request(
+    method: string, opts: { contentType?: string; body?: string; headers?: readonly SipHeader[] } = {},
+  ): Promise<{ status: number; reason: string; response?: SipResponse }> {
     const d = this.#dialog;
     if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
     const auth = new Authenticator(this.#opts.auth);
     for (let attempt = 0; ; attempt++) {
       const req = d.buildRequest(method, {
-        via: this.ctx.newVia(), headers: [{ name: 'User-Agent', value: this.ctx.userAgent }], body: opts.body, contentType: opts.contentType,
+        via: this.ctx.newVia(), headers: [...(opts.headers ?? []), { name: 'User-Agent', value: this.ctx.userAgent }], body: opts.body, contentType: opts.contentType,
       });
       req.headers.push(...auth.headers(method, req.uri, req.body));
       const r = await this.#transact(req, d.destination());
       if (attempt < 2 && r.response && auth.accept(r.response)) continue;
-      return { status: r.status, reason: r.reason };
+      return r;
     }
   }
 
@@ -478,6 +541,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.#done = true;
     clearTimeout(this.#ringTimer);
     clearTimeout(this.#cancelGuard);
+    this.#sessionTimer.close();
     for (const t of this.pending2xx.values()) clearTimeout(t);
     this.pending2xx.clear();
     if (this.#dialog && this.#dialog.state !== 'terminated') this.#dialog.transition('terminated');
@@ -487,5 +551,16 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     else this.emit('ended', a as 'local' | 'remote', reason);
     this.ctx.onTerminated(this);
     this.#resolveFinished();
+  }
+}
+
+/** The Session-Expires of a message (also compact `x`), if present and valid. */
+function sessionExpiresOf(msg: SipRequest | SipResponse): SessionExpires | undefined {
+  const v = getHeader(msg, 'Session-Expires');
+  if (v === undefined) return undefined;
+  try {
+    return parseSessionExpires(v);
+  } catch {
+    return undefined;
   }
 }

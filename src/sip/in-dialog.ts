@@ -5,6 +5,7 @@
  * ACK (§13.3.1.4).
  */
 import type { Logger } from '../shared/logger.js';
+import type { Authenticator } from './auth.js';
 import type { CallContext, SipCallState, SipClientCallEvents } from './call-types.js';
 import type { Dialog } from './dialog.js';
 import { bodyText, contentType, createResponse, getCSeq, serializeMessage, type SipHeader, type SipRequest, type SipResponse } from './message.js';
@@ -27,6 +28,10 @@ export interface InDialogHost {
   finish(kind: 'failed', status: number, reason: string): void;
   finish(kind: 'ended', by: 'local' | 'remote', reason: string): void;
   hangup(): Promise<void>;
+  /** Headers for our 2xx to a far-end re-INVITE/UPDATE, re-arming the session timer (RFC 4028 §9). */
+  sessionRefreshed(req: SipRequest): SipHeader[];
+  /** Fresh digest state for one request of ours. */
+  newAuthenticator(): Authenticator;
 }
 
 /** Methods we know but do not take inside a dialog: 405 with Allow (§8.2.1); anything else is 501. */
@@ -117,7 +122,8 @@ function onReinvite(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerT
     return;
   }
   d.refreshTarget(req);
-  const res = respond(call, stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...call.allowHeaders], sdp);
+  const st = call.sessionRefreshed(req);
+  const res = respond(call, stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...call.allowHeaders, ...st], sdp);
   retransmit2xx(call, res, stx.responseAddress, getCSeq(req).seq);
   call.emit('reinvite', offer);
 }
@@ -134,7 +140,8 @@ function onUpdate(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerTra
     }
   }
   d.refreshTarget(req);
-  respond(call, stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...call.allowHeaders], sdp);
+  const st = call.sessionRefreshed(req);
+  respond(call, stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...call.allowHeaders, ...st], sdp);
   if (offer !== undefined) call.emit('reinvite', offer);
 }
 
@@ -169,4 +176,45 @@ function ackReceived(call: InDialogHost, req: SipRequest): void {
   if (t === undefined) return;
   clearTimeout(t);
   call.pending2xx.delete(seq);
+}
+
+/**
+ * Our re-INVITE inside the dialog (a session refresh, RFC 4028 §7.4) with
+ * our current SDP as the offer; answers digest challenges (§22.2) and ACKs
+ * the 2xx (and its retransmissions, §13.2.2.4). Never rejects: 408 on
+ * timeout, 503 on transport error, 481 without a dialog.
+ */
+export async function reinvite(call: InDialogHost, headers: readonly SipHeader[]): Promise<{ status: number; reason: string; response?: SipResponse }> {
+  const d = call.dialog;
+  if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
+  const auth = call.newAuthenticator();
+  for (let attempt = 0; ; attempt++) {
+    const sdp = call.answerSdp(undefined);
+    const req = d.buildRequest('INVITE', {
+      via: call.ctx.newVia(), headers: [...headers, { name: 'User-Agent', value: call.ctx.userAgent }], body: sdp, contentType: 'application/sdp',
+    });
+    req.headers.push(...auth.headers('INVITE', req.uri, req.body));
+    const to = d.destination();
+    const seq = getCSeq(req).seq;
+    const r = await new Promise<{ status: number; reason: string; response?: SipResponse }>((resolve) => {
+      const tx = call.ctx.layer.sendInvite(req, to);
+      let ack: Buffer | undefined;
+      tx.on('response', (res) => {
+        if (res.status < 200) return;
+        if (res.status < 300) {
+          ack ??= serializeMessage(d.buildRequest('ACK', {
+            via: call.ctx.newVia(), cseq: seq, headers: req.headers.filter((h) => /^(proxy-)?authorization$/i.test(h.name)),
+          }));
+          call.ctx.layer.transport.sendRaw(ack, to).catch(() => undefined);
+        }
+        resolve({ status: res.status, reason: res.reason, response: res });
+      });
+      tx.on('timeout', () => resolve({ status: 408, reason: 'Request Timeout' }));
+      tx.on('transportError', () => resolve({ status: 503, reason: 'Service Unavailable' }));
+      tx.on('terminated', () => resolve({ status: 408, reason: 'Request Timeout' }));
+    });
+    if (attempt < 2 && r.response && auth.accept(r.response)) continue;
+    if (r.response && r.status >= 200 && r.status < 300) d.refreshTarget(r.response);
+    return r;
+  }
 }

@@ -77,3 +77,32 @@ export function makeSlateH264(o: SlateOptions): Promise<Buffer> {
   }
   return p;
 }
+
+/**
+ * 20 ms of G.722 silence as the encoder makes it (160 bytes): made once per
+ * process with ffmpeg, from the encoder's steady state (its first bytes
+ * still carry the ADPCM predictor settling).
+ */
+export function makeG722Silence(ffmpegPath: string): Promise<Buffer> {
+  const key = `${ffmpegPath}\u0000g722-silence`;
+  let p = cache.get(key);
+  if (p === undefined) {
+    p = runFfmpeg(ffmpegPath, [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-t', '0.2',
+      '-c:a', 'g722', '-f', 'g722', 'pipe:1',
+    ], 20_000).then((b) => {
+      if (b.length < 320) throw new Error('ffmpeg made no G.722 silence');
+      return Buffer.from(b.subarray(b.length - 160));
+    });
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+/**
+ * An Opus packet of 20 ms of silence (RFC 6716 §3.1 TOC 0xF8: CELT-only,
+ * fullband, 20 ms, mono, one frame; the two bytes that follow decode to
+ * silence). Far ends decode it as comfort silence.
+ */
+export const OPUS_SILENCE_20MS: Buffer = Buffer.from([0xf8, 0xff, 0xfe]);

@@ -21,3 +21,13 @@ export { RawSipUac } from './raw-sip.js';
 export { startThrottleRelay, type ThrottleRelay } from './rtmp-throttle-relay.js';
 export { startKamailio, type Kamailio, type KamailioOptions } from './kamailio.js';
 export { makeTestPki, type TestPki } from './tls.js';
+export {
+  startCodecFarEnd, ffmpegRtpArgs, offerPorts, measureAvOffset, FAR_CODECS,
+  type CodecFarEnd, type FarAudioCodec, type FarVideoCodec, type SendOptions,
+} from './media-far-end.js';
+export { ImpairmentRelay, nackedSeqs, type ImpairmentOptions, type RelayStats } from './impairment-relay.js';
+export { startBaresip, type BaresipFarEnd } from './media-baresip.js';
+export { startBaresip as startRegisteredBaresip, type Baresip, type BaresipOptions } from './baresip.js';
+export { startTlsRelay, type TlsRelay } from './rtmp-tls-relay.js';
+export { startHeavyFarEnd, type HeavyFarEnd } from './rtmp-far-end.js';
+export { probeMetadata } from './rtmp-metadata.js';

@@ -1,15 +1,17 @@
 /**
- * baresip 1.0 as an auto-answering audio far end (G.711, a 440 Hz sine as
- * its microphone) with an RTP timeout: it hangs up when no RTP arrives from
+ * baresip 1.0 as an auto-answering audio far end (G.711, a 440 Hz tone wav
+ * as its microphone) with an RTP timeout: it hangs up when no RTP arrives from
  * us for `rtpTimeoutS` — the softphone behaviour SPEC §9.4 records.
  * Settings from PEERS.md: `net_interface 127.0.0.1`; auto answer only for
  * the account's own user (`gw`); no stdio module (no terminal in tests).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnChild, stopChild } from './proc.js';
-import { freeUdpPort } from './ports.js';
+import net from 'node:net';
+import { freeTcpPort, freeUdpPort } from './ports.js';
 import { waitUntil } from './wait.js';
 import { udpPortBound } from './sipp.js';
 
@@ -19,23 +21,30 @@ export interface BaresipFarEnd {
   uri: string;
   /** stdout + stderr so far. */
   log(): string;
+  /** Events from its ctrl_tcp event stream (`{type, param, ...}`), e.g. `CALL_DTMF_START` with the digit. */
+  readonly events: { type: string; param?: string }[];
   close(): Promise<void>;
 }
 
 export async function startBaresip(opts: { rtpTimeoutS: number }): Promise<BaresipFarEnd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'baresip-'));
   const sipPort = await freeUdpPort();
+  const ctrlPort = await freeTcpPort();
+  // Its microphone: a 440 Hz tone, 8 kHz mono (ausine only does 48 kHz; aufile loops the file).
+  const wav = path.join(dir, 'tone.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:d=30', '-ar', '8000', '-ac', '1', '-y', wav]);
   writeFileSync(path.join(dir, 'config'), [
     'poll_method epoll',
     `sip_listen 127.0.0.1:${sipPort}`,
     'net_interface 127.0.0.1',
     'audio_player aufile,/dev/null',
-    'audio_source ausine,440',
+    `audio_source aufile,${wav}`,
     'audio_alert aufile,/dev/null',
     `rtp_timeout ${opts.rtpTimeoutS}`,
+    `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
+    'module_app ctrl_tcp.so',
     'module_path /usr/lib/baresip/modules',
     'module g711.so',
-    'module ausine.so',
     'module aufile.so',
     'module account.so',
     'module_app menu.so',
@@ -49,10 +58,36 @@ export async function startBaresip(opts: { rtpTimeoutS: number }): Promise<Bares
   proc.child.stderr?.on('data', (d: Buffer) => writeFileSync(logFile, d, { flag: 'a' }));
   const log = (): string => readFileSync(logFile, 'utf8');
   await waitUntil(() => udpPortBound(sipPort) && log().includes('baresip is ready'), 10_000, 50, 'baresip ready');
+  // ctrl_tcp speaks netstrings (`<len>:<json>,`) and takes a single connection (PEERS.md).
+  const events: { type: string; param?: string }[] = [];
+  const ctrl = net.connect(ctrlPort, '127.0.0.1');
+  let buf = '';
+  ctrl.setEncoding('utf8');
+  ctrl.on('data', (d: string) => {
+    buf += d;
+    for (;;) {
+      const colon = buf.indexOf(':');
+      if (colon < 0) break;
+      const len = Number(buf.slice(0, colon));
+      if (buf.length < colon + 1 + len + 1) break;
+      try {
+        events.push(JSON.parse(buf.slice(colon + 1, colon + 1 + len)) as { type: string; param?: string });
+      } catch {
+        // not an event
+      }
+      buf = buf.slice(colon + 1 + len + 1);
+    }
+  });
+  ctrl.on('error', () => undefined);
+  await new Promise<void>((resolve) => ctrl.once('connect', () => resolve()));
   return {
     sipPort,
+    events,
     uri: `sip:gw@127.0.0.1:${sipPort}`,
     log,
-    close: () => stopChild(proc.child, proc.exited, 2000),
+    close: async () => {
+      ctrl.destroy();
+      await stopChild(proc.child, proc.exited, 2000);
+    },
   };
 }

@@ -8,8 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { FlvDemuxer, decodeAmf0, type FlvTag } from '../../src/rtmp/index.js';
 
-function metadataOf(tag: FlvTag): Record<string, unknown> | null {
+function metadataOf(tag: FlvTag, plain: boolean): Record<string, unknown> | null {
   const values = decodeAmf0(tag.data);
+  // A viewer's FLV should carry `onMetaData, {...}`; a relayed publish message starts with '@setDataFrame'.
+  if (plain && values[0] !== 'onMetaData') return null;
   const i = values.findIndex((v) => v === 'onMetaData');
   const arr = i >= 0 ? values[i + 1] : undefined;
   if (arr instanceof Map) return Object.fromEntries(arr);
@@ -17,11 +19,17 @@ function metadataOf(tag: FlvTag): Record<string, unknown> | null {
   return null;
 }
 
-/** The first onMetaData of `source` (http(s) URL of an FLV stream, or a file path); null when none within the first tags. */
-export async function probeMetadata(source: string, timeoutMs = 8000): Promise<Record<string, unknown> | null> {
+/**
+ * The first onMetaData of `source` (http(s) URL of an FLV stream, or a file
+ * path); null when none within the first tags, or (`plain`, the default) when
+ * the script tag does not start with `onMetaData` as players expect.
+ */
+export async function probeMetadata(source: string, opts: { timeoutMs?: number; plain?: boolean } = {}): Promise<Record<string, unknown> | null> {
+  const timeoutMs = opts.timeoutMs ?? 8000;
+  const plain = opts.plain ?? true;
   const demux = new FlvDemuxer();
   if (!/^https?:\/\//.test(source)) {
-    for (const t of demux.push(readFileSync(source))) if (t.type === 'script') return metadataOf(t);
+    for (const t of demux.push(readFileSync(source))) if (t.type === 'script') return metadataOf(t, plain);
     return null;
   }
   const ac = new AbortController();
@@ -32,7 +40,7 @@ export async function probeMetadata(source: string, timeoutMs = 8000): Promise<R
     let seen = 0;
     for await (const chunk of res.body) {
       for (const t of demux.push(Buffer.from(chunk as Uint8Array))) {
-        if (t.type === 'script') return metadataOf(t);
+        if (t.type === 'script') return metadataOf(t, plain);
         if (++seen > 50) return null;
       }
     }

@@ -17,6 +17,7 @@ import { RtpCollector, parseRtpHeader } from '../helpers/rtp-sink.js';
 import { freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import { assertNoChildProcesses } from '../helpers/processes.js';
+import { startCodecFarEnd, type CodecFarEnd } from '../helpers/media-far-end.js';
 
 const SCENARIO = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/media/uas-silent-sinks.xml');
 
@@ -45,6 +46,7 @@ interface Sinks { audio: RtpCollector; video: RtpCollector; audioRtcp: RtcpSink;
 let hooks: WebhookReceiver;
 const gateways: TestGateway[] = [];
 const open: Sinks[] = [];
+const codecFars: { far: CodecFarEnd; sink: RtpCollector }[] = [];
 
 async function silentFarEnd(): Promise<Sinks> {
   const a = await freeUdpPortRange(2);
@@ -78,6 +80,10 @@ afterAll(async () => {
     await Promise.all([s.audio.close(), s.video.close(), s.audioRtcp.close(), s.videoRtcp.close()]);
   }
   for (const g of gateways) await g.close();
+  for (const c of codecFars) {
+    await c.far.close();
+    await c.sink.close();
+  }
   await hooks?.close();
   await assertNoChildProcesses();
 });
@@ -95,8 +101,8 @@ describe('media liveness', () => {
 
     // Audio: PCMA silence (PT 8), 160 bytes per 20 ms, timestamps +160 per packet.
     const pcma = far.audio.stats.get(8);
+    // 50 a second (no upper bound: a loaded machine may make the wait longer than 2 s).
     expect(pcma?.packets).toBeGreaterThanOrEqual(80);
-    expect(pcma?.packets).toBeLessThanOrEqual(110);
     expect(pcma!.payloadBytes / pcma!.packets).toBe(160);
     expect(pcma!.ssrcs.size).toBe(1);
     expect(((pcma!.lastTs - pcma!.firstTs) >>> 0) / ((pcma!.lastSeq - pcma!.firstSeq) & 0xffff)).toBe(160);
@@ -129,5 +135,22 @@ describe('media liveness', () => {
     expect((await gw.rest('/call/find', { callId })).body[0]).toMatchObject({ status: 'ESTABLISHED' });
     expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+  });
+
+  it('sends Opus and G.722 silence (20 ms packets) to far ends that answered those codecs', async () => {
+    const gw = await gateway({ rtpActivityTimeoutMs: 0, generateMediaForUa: true });
+    for (const [codec, pt, ticks, bytes] of [['opus', 111, 960, 3], ['g722', 9, 160, 160]] as const) {
+      const far = await startCodecFarEnd(codec, 'h264');
+      const sink = await RtpCollector.bind(far.audioSink, 0);
+      codecFars.push({ far, sink });
+      const callId = `media-live-${codec}`;
+      expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, toStream: `live_${codec}` })).status).toBe(200);
+      await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+      await waitUntil(() => sink.packets(pt) >= 25, 5000, 50, `${codec} silence`);
+      const st = sink.stats.get(pt)!;
+      expect(st.payloadBytes / st.packets).toBe(bytes);
+      expect(((st.lastTs - st.firstTs) >>> 0) / ((st.lastSeq - st.firstSeq) & 0xffff)).toBe(ticks);
+      await gw.rest('/call/terminate', { callId });
+    }
   });
 });

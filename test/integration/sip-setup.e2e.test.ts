@@ -32,7 +32,7 @@ function statuses(callId: string): string[] {
     .filter((s, i, a) => i === 0 || a[i - 1] !== s);
 }
 
-const final = (callId: string, status: string, ms = 10_000): Promise<{ body: any }> =>
+const final = (callId: string, status: string, ms = 10_000): Promise<{ body: any; at: number }> =>
   hooks.waitFor((e) => e.body?.callId === callId && e.body.status === status, ms);
 
 const received = (far: SippProcess, method: string): string[] =>
@@ -134,18 +134,52 @@ describe('the INVITE and the dialog on the wire', () => {
     expect(invite).toMatch(/m=video \d+ RTP\/AVP[^\n]*\n(?:a=[^\n]*\n)*a=recvonly/);
     // In-dialog requests from the far end were answered (the scenario checks the codes and Allow).
     await waitUntil(() => /MESSAGE 405 Allow/.test(far.logs()), 5000, 50, 'in-dialog requests');
-    expect(far.logs()).toMatch(/OPTIONS 200 Allow \[.*INVITE/);
+    expect(far.logs()).toMatch(/OPTIONS 200 Allow INVITE, ACK, CANCEL, BYE/);
     expect(far.logs()).toMatch(/FOO 501/);
-    expect(far.logs()).toMatch(/ACK route \[Route: <sip:127\.0\.0\.1:\d+;lr>/);
+    expect(far.logs()).toMatch(/ACK route Route: <sip:127\.0\.0\.1:\d+;lr>/);
     await gw.rest('/call/terminate', { callId });
     await final(callId, 'FINISH');
     // The BYE went to the first route with both Route headers, was challenged, and sent again with credentials.
     expect(await far.exited, far.errors()).toBe(0);
-    expect(far.logs()).toMatch(/BYE \[BYE sip:127\.0\.0\.1:\d+.*\] routes \[Route: <sip:127\.0\.0\.1:\d+;lr>\] \[Route: <sip:rr2\.invalid;lr>\]/);
+    expect(far.logs()).toMatch(/BYE BYE sip:127\.0\.0\.1:\d+ routes Route: <sip:127\.0\.0\.1:\d+;lr> Route: <sip:rr2\.invalid;lr>/);
     expect(far.logs()).toMatch(/BYE auth ok/);
     const byes = received(far, 'BYE');
     expect(byes).toHaveLength(2);
     expect(byes[1]).toMatch(/^Authorization: Digest .*username="10009"/m);
+  });
+});
+
+describe('session timers (RFC 4028)', () => {
+  it('we refresh by re-INVITE half-way (no UPDATE allowed), answering its 401; the call carries on', async () => {
+    const far = await uas('uas-session-timer.xml', { vars: { se: '6', refresher: 'uac' }, authUser: '10009', authPassword: 'st-secret' });
+    const callId = 'sip-st-0001';
+    await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, sipLogin: '10009', sipPassword: 'st-secret' });
+    const est = await final(callId, 'ESTABLISHED');
+    expect(far.logs()).toMatch(/INVITE Supported timer/);
+    await waitUntil(() => /REFRESH auth ok/.test(far.logs()), 6000, 50, 'the authenticated refresh');
+    expect(far.logs()).toMatch(/REFRESH Session-Expires 6;refresher=uac sdp m=audio/);
+    const reinvites = received(far, 'INVITE').slice(1);
+    expect(reinvites).toHaveLength(2);
+    expect(reinvites[1]).toMatch(/^Authorization: Digest .*username="10009"/m);
+    // Refreshed about se/2 = 3 s after the answer, and the call is still up.
+    expect(Date.now() - est.at).toBeGreaterThanOrEqual(2500);
+    expect(statuses(callId).at(-1)).toBe('ESTABLISHED');
+    await gw.rest('/call/terminate', { callId });
+    await final(callId, 'FINISH');
+    expect(await far.exited, far.errors()).toBe(0);
+  });
+
+  it('the far end is the refresher and never refreshes: we hang up before the session lapses', async () => {
+    const far = await uas('uas-session-timer.xml', { vars: { se: '3', refresher: 'uas' } });
+    const callId = 'sip-st-0002';
+    await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` });
+    const est = await final(callId, 'ESTABLISHED');
+    const fin = await final(callId, 'FINISH', 6000);
+    // §10: BYE at se − min(32, se/3) = 2 s.
+    expect(fin.at - est.at).toBeGreaterThanOrEqual(1800);
+    expect(fin.at - est.at).toBeLessThan(3000);
+    expect(await far.exited, far.errors()).toBe(0);
+    expect(far.logs()).toMatch(/BYE received/);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type FlvTag,
 } from '../../../src/rtmp/index.js';
 import { ParseError } from '../../../src/shared/errors.js';
+import { FlvFanout } from '../../../src/rtmp/fanout.js';
 import { makeTestMedia, runBuffer, type TestMedia } from './media.js';
 
 let media: TestMedia;
@@ -131,6 +132,23 @@ describe('HlsStream', () => {
     expect(s.segments.length).toBeGreaterThan(0);
     expect(s.segments.every((x) => x.data.length <= 65536 + 64 * 1024)).toBe(true);
     expect(s.playlist()).toContain('#EXT-X-DISCONTINUITY\n');
+  });
+
+  it('joins a fan-out as a plain sink: headers and the cached GOP at once, then every tag', () => {
+    const fan = new FlvFanout();
+    fan.setHeaders({ video: avcSequenceHeader(media.sps, media.pps), audio: aacSequenceHeader(media.asc) });
+    const all = tags(media);
+    const before = all.filter((t) => t.timestamp < 1500);
+    for (const t of before) fan.write(t);
+    const s = new HlsStream('late', { segmentMs: 1000 });
+    fan.addSink(s);
+    for (const t of all.slice(before.length)) fan.write(t);
+    // It started on the cached keyframe at 1 s (five 1 s segments up to 6 s), not at the next one at 2 s.
+    expect(s.segments.map((x) => x.durationMs)).toEqual([1000, 1000, 1000, 1000, 1000]);
+    fan.removeSink(s);
+    const n = s.segments.length;
+    for (const t of all) fan.write({ ...t, timestamp: t.timestamp + 10_000 });
+    expect(s.segments.length).toBe(n);
   });
 
   it('HlsStore: create replaces, remove only removes the current one', () => {
