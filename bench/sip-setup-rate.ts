@@ -16,7 +16,7 @@
  *   av     PCMA + H.264: every call starts an ffmpeg G.711 → AAC transcoder.
  *   video  audio rejected (port 0), H.264 only: no audio, so no transcoder.
  *
- * Usage: npx tsx bench/sip-setup-rate.ts [--duration 20] [--rates 5,10,20,40]
+ * Usage: npx tsx bench/sip-setup-rate.ts [--duration 15] [--rates 5,10,20,40]
  *          [--video-rates 10,40] [--hold 1000] [--out bench/results]
  */
 import { readFileSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,21 +36,24 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const { values: argv } = parseArgs({
   options: {
-    duration: { type: 'string', default: '20' },
+    duration: { type: 'string', default: '15' },
     rates: { type: 'string', default: '5,10,20,40' },
     'video-rates': { type: 'string', default: '10,40' },
     hold: { type: 'string', default: '1000' },
+    'max-live': { type: 'string', default: '150' },
     out: { type: 'string', default: path.join(root, 'bench', 'results') },
   },
 });
 const durationS = Number(argv.duration);
 const holdMs = Number(argv.hold);
+/** Offering stops when this many calls are live (not ended): the gateway is not keeping up; the host is shared. */
+const maxLive = Number(argv['max-live']);
 const rates = (s: string | undefined): number[] => (s ? s.split(',').filter(Boolean).map(Number) : []);
 const avRates = rates(argv.rates);
 const videoRates = rates(argv['video-rates']);
 if (!(durationS > 0) || !(holdMs >= 0) || [...avRates, ...videoRates].some((r) => !(r > 0))) throw new Error('bad arguments');
 /** After the last startup, how long calls may take to end before the series is cut. */
-const DRAIN_MS = holdMs + 15_000;
+const DRAIN_MS = holdMs + 8000;
 
 type Answer = 'av' | 'video';
 /** What one series measured. */
@@ -60,6 +63,10 @@ interface SeriesResult {
   durationS: number;
   calls: number;
   established: number;
+  /** Offering stopped this many seconds in, because --max-live calls were live; null: ran the full duration. */
+  stoppedAtS: number | null;
+  /** What still ran when the series was measured: live calls (-1: some), ffmpeg children. */
+  leftover: { calls: number; ffmpeg: number };
   /** Calls that never reached ESTABLISHED (REST refusal, SIP failure, or still pending at the cut). */
   failed: number;
   failures: Record<string, number>;
@@ -78,6 +85,13 @@ interface SeriesResult {
   hostBusyPct: number;
   /** Series wall time: first startup → all calls ended. */
   wallS: number;
+  /**
+   * Round trip of a cheap REST request (find of an unknown call → 404) sent
+   * every 200 ms during the series, ms: how responsive the gateway's event loop stayed.
+   */
+  probeMs: { p50: number; p95: number; max: number };
+  /** Every call established, at ≥ 95 % of the offered rate, p95 latency under 1 s. */
+  sustained: boolean;
 }
 
 const closers: (() => Promise<void>)[] = [];
@@ -113,6 +127,8 @@ function quantile(sorted: readonly number[], q: number): number {
 /** One call of a series, as the bench saw it. */
 interface Track {
   sentAt: number;
+  /** terminate sent (once). */
+  ending?: boolean;
   estAt?: number;
   endAt?: number;
   failure?: string;
@@ -166,7 +182,7 @@ async function startUas(answer: Answer): Promise<{ pid: number; sipPort: number;
 
 async function rest(base: string, route: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${base}/rest-api${route}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
   try {
@@ -186,14 +202,18 @@ async function main(): Promise<void> {
   // Calls of the running series by callId; events of other calls are ignored.
   let tracks = new Map<string, Track>();
   const terminate = (callId: string): void => {
+    const t = tracks.get(callId);
+    if (t) t.ending = true;
     void rest(base, '/call/terminate', { callId }).catch(() => undefined);
   };
   const receiver = await startReceiver((call, at) => {
     const t = tracks.get(call.callId);
     if (!t) return;
     if (call.status === 'ESTABLISHED' && t.estAt === undefined && t.endAt === undefined) {
-      t.estAt = at;
-      setTimeout(() => terminate(call.callId), holdMs);
+      // A call whose startup request timed out may still come up: ended, not counted.
+      if (t.failure === undefined) t.estAt = at;
+      if (!t.ending) setTimeout(() => terminate(call.callId), holdMs);
+      t.ending = true;
     } else if (['FINISH', 'FAILED', 'BUSY'].includes(call.status) && t.endAt === undefined) {
       t.endAt = at;
       if (t.estAt === undefined) t.failure ??= `${call.status} ${call.info ?? ''}`.trim();
@@ -244,8 +264,18 @@ async function main(): Promise<void> {
       rssMax = Math.max(rssMax, (readProc(gwPid)?.rssKb ?? 0) / 1024);
     };
     const sampler = setInterval(sample, 250);
+    const probes: number[] = [];
+    const prober = setInterval(() => {
+      const p0 = performance.now();
+      void rest(base, '/call/find', { callId: 'probe-none' }).then(() => probes.push(performance.now() - p0), () => probes.push(10_000));
+    }, 200);
     const startups: Promise<void>[] = [];
+    let stoppedAtS: number | null = null;
     for (let i = 0; i < n; i++) {
+      if ([...tracks.values()].filter((t) => t.endAt === undefined).length >= maxLive) {
+        stoppedAtS = (performance.now() - start) / 1000;
+        break;
+      }
       const due = start + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
@@ -258,15 +288,16 @@ async function main(): Promise<void> {
           t.endAt ??= performance.now();
         }
       }, (e: unknown) => {
-        t.failure = `REST ${(e as Error).message}`;
-        t.endAt ??= performance.now();
+        // No answer: the call may exist all the same, so its end is still awaited.
+        const err = e as Error & { cause?: { code?: string } };
+        t.failure = `REST ${err.cause?.code ?? err.name}`;
       }));
     }
     seq++;
-    await Promise.all(startups);
+    const cut = performance.now() + DRAIN_MS;
+    await Promise.race([Promise.all(startups), sleep(DRAIN_MS)]);
     // Drain: every call ended. A call whose ESTABLISHED event was never seen (the webhook
     // queue drops intermediate events when it backs up) is found by REST and ended.
-    const cut = performance.now() + DRAIN_MS;
     while ([...tracks.values()].some((t) => t.endAt === undefined) && performance.now() < cut) {
       await sleep(250);
       for (const [callId, t] of tracks) {
@@ -286,10 +317,21 @@ async function main(): Promise<void> {
         terminate(callId);
       }
     }
-    // Transcoders exit after their call; their CPU is in cutime once reaped.
-    await waitUntil(() => childrenNamed(gwPid, 'ffmpeg').length === 0, 10_000, 100).catch(() => undefined);
+    // Nothing of this series may run into the next: end whatever is still live.
+    const noneLive = async (): Promise<boolean> => (await rest(base, '/call/find_all', {})).status === 404;
+    if (!(await waitUntil(noneLive, 5000, 200).catch(() => false))) {
+      const live = await rest(base, '/call/find_all', {}).catch(() => ({ body: [] }));
+      for (const c of Array.isArray(live.body) ? (live.body as { callId: string }[]) : []) terminate(c.callId);
+    }
+    // Calls cut off end now (CANCEL or BYE); transcoders exit after their call, and
+    // their CPU is in cutime once reaped.
+    await waitUntil(noneLive, 10_000, 200).catch(() => undefined);
+    await waitUntil(() => childrenNamed(gwPid, 'ffmpeg').length === 0, 15_000, 100).catch(() => undefined);
+    const leftover = { calls: (await noneLive().catch(() => false)) ? 0 : -1, ffmpeg: childrenNamed(gwPid, 'ffmpeg').length };
     await sleep(300);
     clearInterval(sampler);
+    clearInterval(prober);
+    probes.sort((a, b) => a - b);
     const wallS = (performance.now() - start) / 1000;
     const cpu1 = cpuTimes(gwPid);
     const host1 = hostCpu();
@@ -304,14 +346,17 @@ async function main(): Promise<void> {
     const nodeS = Math.max(0, cpu1.self - cpu0.self - idleCores * wallS);
     const ffS = cpu1.children - cpu0.children;
     const per = (s: number): number => (est.length ? (s * 1000) / est.length : NaN);
+    const setupsPerS = est.length > 1 && span > 0 ? (est.length - 1) / span : NaN;
+    const p95 = quantile(lat, 0.95);
     return {
-      answer, offeredPerS: rate, durationS: seconds, calls: n, established: est.length, failed: n - est.length, failures,
-      setupsPerS: est.length > 1 && span > 0 ? (est.length - 1) / span : NaN,
-      latencyMs: { p50: quantile(lat, 0.5), p95: quantile(lat, 0.95), max: lat[lat.length - 1] ?? NaN },
+      answer, offeredPerS: rate, durationS: seconds, calls: tracks.size, stoppedAtS, leftover, established: est.length, failed: tracks.size - est.length, failures,
+      setupsPerS, latencyMs: { p50: quantile(lat, 0.5), p95, max: lat[lat.length - 1] ?? NaN },
       cpuMsPerSetup: { node: per(nodeS), ffmpeg: per(ffS), total: per(nodeS + ffS) },
       gatewayCores: (cpu1.self - cpu0.self + ffS) / wallS,
       peakLiveCalls: peakLive, peakFfmpeg: peakFf, nodeRssMaxMiB: rssMax, ffmpegRssPeakMiB: ffRssPeak,
       hostBusyPct: ((host1[0] - host0[0]) / (host1[1] - host0[1])) * 100, wallS,
+      probeMs: { p50: quantile(probes, 0.5), p95: quantile(probes, 0.95), max: probes[probes.length - 1] ?? NaN },
+      sustained: stoppedAtS === null && est.length === n && setupsPerS >= 0.95 * rate && p95 < 1000,
     };
   };
 
@@ -323,13 +368,9 @@ async function main(): Promise<void> {
   const idle = (await measure([gwPid], 5)).get(gwPid)!;
   idleCores = idle.cpuPct / 100;
   const results: SeriesResult[] = [];
-  for (const r of avRates) {
-    results.push(await series('av', r, durationS));
-    process.stderr.write(`${line(results[results.length - 1]!)}\n`);
-    await sleep(1000);
-  }
-  for (const r of videoRates) {
-    results.push(await series('video', r, durationS));
+  // Cheapest first: an overloaded series leaves work behind (ffmpeg children still exiting).
+  for (const [answer, r] of [...videoRates.map((x) => ['video', x] as const), ...avRates.map((x) => ['av', x] as const)]) {
+    results.push(await series(answer, r, durationS));
     process.stderr.write(`${line(results[results.length - 1]!)}\n`);
     await sleep(1000);
   }
@@ -339,7 +380,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', loadavgBefore: loadBefore, node: process.version, ffmpeg: ffv },
     code: { commit, srcDirty: dirty },
-    params: { durationS, holdMs, avRates, videoRates, drainMs: DRAIN_MS },
+    params: { durationS, holdMs, avRates, videoRates, drainMs: DRAIN_MS, maxLive },
     idleNode: { cpuPct: idle.cpuPct, rssMeanMiB: idle.rssMeanMiB },
     series: results,
     sippErrors: { av: uas.av.errors().slice(-1000), video: uas.video.errors().slice(-1000) },
@@ -370,10 +411,12 @@ function render(r: {
 }): string {
   const rows = r.series.map((s) => {
     const fails = Object.entries(s.failures).map(([k, v]) => `${v} ${k}`).join(', ');
-    return `| ${ANSWER[s.answer]} | ${s.offeredPerS} | ${s.calls} | ${s.established} | ${s.failed}${fails ? ` (${fails})` : ''} | ` +
-      `**${f1(s.setupsPerS)}** | ${f0(s.latencyMs.p50)} / ${f0(s.latencyMs.p95)} / ${f0(s.latencyMs.max)} | ` +
+    const stop = s.stoppedAtS === null ? '' : ` (stopped at ${f1(s.stoppedAtS)} s: ${maxLive} live)`;
+    const left = s.leftover.calls !== 0 || s.leftover.ffmpeg !== 0 ? `; left running: ${s.leftover.calls ? 'calls, ' : ''}${s.leftover.ffmpeg} ffmpeg` : '';
+    return `| ${ANSWER[s.answer]} | ${s.offeredPerS} | ${s.calls}${stop} | ${s.established} | ${s.failed}${fails ? ` (${fails})` : ''} | ` +
+      `**${f1(s.setupsPerS)}**${s.sustained ? '' : ' (not sustained)'} | ${f0(s.latencyMs.p50)} / ${f0(s.latencyMs.p95)} / ${f0(s.latencyMs.max)} | ` +
       `${f1(s.cpuMsPerSetup.node)} + ${f1(s.cpuMsPerSetup.ffmpeg)} = **${f1(s.cpuMsPerSetup.total)}** | ${f2(s.gatewayCores)} | ` +
-      `${s.peakLiveCalls} / ${s.peakFfmpeg} | ${f0(s.nodeRssMaxMiB)} + ${f0(s.ffmpegRssPeakMiB)} | ${f0(s.hostBusyPct)} |`;
+      `${s.peakLiveCalls} / ${s.peakFfmpeg} | ${f0(s.nodeRssMaxMiB)} + ${f0(s.ffmpegRssPeakMiB)} | ${f0(s.probeMs.p95)} / ${f0(s.probeMs.max)} | ${f0(s.hostBusyPct)}${left} |`;
   });
   const d = r.series[0]?.durationS ?? 0;
   return [
@@ -384,8 +427,8 @@ function render(r: {
       'starts an ffmpeg G.711 → AAC transcoder; "H.264 only" (audio m-line rejected with port 0): no audio, no transcoder. ' +
       'Every call also publishes to the embedded RTMP server and posts its status events to the bench\'s webhook receiver.',
     '',
-    '| far end answers | offered /s | calls | established | failed | setups /s¹ | latency ms p50 / p95 / max² | CPU ms per setup: node³ + ffmpeg = total | gateway cores⁴ | peak live calls / ffmpeg | RSS MiB max: node + ffmpeg | host busy % |',
-    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| far end answers | offered /s | calls | established | failed | setups /s¹ | latency ms p50 / p95 / max² | CPU ms per setup: node³ + ffmpeg = total | gateway cores⁴ | peak live calls / ffmpeg | RSS MiB max: node + ffmpeg⁵ | REST probe ms p95 / max⁶ | host busy % |',
+    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
     '¹ ESTABLISHED events per second between the first and the last of the series. ' +
@@ -393,7 +436,10 @@ function render(r: {
       'so it includes the delivery of PENDING/TRYING/RING before it). ' +
       `³ node utime+stime over the series minus the idle baseline (${f1(r.idleNode.cpuPct)} % of a core), per established call; ` +
       'ffmpeg: cutime+cstime of the node process (its reaped children), per established call. ' +
-      '⁴ Mean cores busy (node + ffmpeg) from the first startup until every call had ended.',
+      '⁴ Mean cores busy (node + ffmpeg) from the first startup until every call had ended. ' +
+      '⁵ Peak of the sum of the live ffmpeg children\'s VmRSS (shared libraries counted once per process, so an upper bound). ' +
+      '⁶ Round trip of `POST /call/find` for an unknown call (404), sent every 200 ms: how responsive the gateway stayed. ' +
+      '"Not sustained": not every call established, or below 95 % of the offered rate, or p95 latency ≥ 1 s.',
     '',
     `Machine: ${r.machine.cpus} × ${r.machine.model}, load average before ${r.machine.loadavgBefore.map(f2).join(' ')}; ` +
       `the bench (REST client + webhook receiver) and SIPp run on the same host. Node ${r.machine.node}; ` +

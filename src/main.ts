@@ -14,7 +14,7 @@ import { HlsStore, startEmbeddedServer, type EmbeddedServer } from './rtmp/index
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/index.js';
 import { createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
-import { GatewayMetrics } from './metrics/index.js';
+import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
 import { dashboardRouter } from './dashboard/index.js';
 
 
@@ -65,6 +65,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
   if (notYet.length > 0) log.warn({ codecs: notYet }, 'codecs not offered: this build does not receive them yet');
 
   const metrics = new GatewayMetrics();
+  const callMetrics = new CallMetricsCollector(metrics);
   // Read at boot so a wrong path fails the start, never a call.
   const rtmpsCa = config.rtmp.tls.ca !== null ? readFileSync(config.rtmp.tls.ca, 'utf8') : undefined;
   const closers: (() => Promise<void> | void)[] = [];
@@ -117,9 +118,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     });
     calls.on('change', (call, final) => {
       webhook.post(call.appKey, 'CallStatusEvent', call.callId, call, final);
-      if (final) metrics.callsEnded.inc({ status: call.status, reason: call.info ?? '' });
-      metrics.liveCalls.set(calls.registry.size);
+      callMetrics.onChange(call, final, calls.registry.size);
     });
+    calls.on('callStarted', (call) => callMetrics.callStarted(call));
+    calls.on('callClosed', (call) => callMetrics.callClosed(call));
 
     const pushes = new PushService(calls, log.child({ module: 'push' }));
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
@@ -129,6 +131,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     // Operations routes live outside /rest-api and before the REST app's 404 handler.
     const ops = express.Router();
     ops.get('/metrics', async (_req, res) => {
+      callMetrics.collect();
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
     ops.get('/healthz', (_req, res) => {

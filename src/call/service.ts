@@ -14,6 +14,10 @@ export interface CallServiceOptions extends Omit<CallContext, 'log' | 'sessionId
 export interface CallServiceEvents {
   /** Every status / rtmpStreamStatus change of every call, in order per call. */
   change: [call: CallObject, final: boolean];
+  /** A call was accepted (metrics follow it from here until `callClosed`). */
+  callStarted: [call: Call];
+  /** A call's media is torn down: its statistics are final. */
+  callClosed: [call: Call];
 }
 
 /** ≥16 random URL-safe characters (SPEC §2.1). */
@@ -44,7 +48,11 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     });
     const closed = new Promise<void>((resolve) => call.once('closed', resolve));
     this.#closing.add(closed);
-    void closed.then(() => this.#closing.delete(closed));
+    void closed.then(() => {
+      this.#closing.delete(closed);
+      this.emit('callClosed', call);
+    });
+    this.emit('callStarted', call);
     call.start();
     return call.toJSON();
   }

@@ -101,12 +101,10 @@ export class SipUserAgent {
 
   /** Binds UDP (and TCP on the same port, and TLS when configured) and starts answering. */
   static async start(opts: SipUserAgentOptions): Promise<SipUserAgent> {
-    const udp = await UdpTransport.open({ host: opts.host, port: opts.port, log: opts.log });
+    const { udp, tcp } = await SipUserAgent.#openUdpAndTcp(opts);
     const transports: SipTransport[] = [udp];
+    if (tcp) transports.push(tcp);
     try {
-      if (opts.tcp ?? true) {
-        transports.push(await StreamTransport.open({ protocol: 'TCP', host: opts.host, port: udp.boundAddress.port, log: opts.log }));
-      }
       const t = opts.tls;
       if (t) {
         const read = (f: string | null | undefined): string | undefined => (f ? readFileSync(f, 'utf8') : undefined);
@@ -122,6 +120,26 @@ export class SipUserAgent {
     const ua = new SipUserAgent(opts, transports);
     opts.log.info({ bound: udp.boundAddress, advertised: ua.localAddress, transports: [...ua.#transports.keys()] }, 'SIP user agent listening');
     return ua;
+  }
+
+  /**
+   * UDP and TCP on one port number. With port 0 the kernel picks a free UDP
+   * port whose TCP twin may be taken by some other socket: pick again (a few
+   * times) rather than fail on a race no configuration can avoid.
+   */
+  static async #openUdpAndTcp(opts: SipUserAgentOptions): Promise<{ udp: SipTransport & { boundAddress: { port: number } }; tcp: SipTransport | null }> {
+    for (let attempt = 0; ; attempt++) {
+      const udp = await UdpTransport.open({ host: opts.host, port: opts.port, log: opts.log });
+      if (!(opts.tcp ?? true)) return { udp, tcp: null };
+      try {
+        const tcp = await StreamTransport.open({ protocol: 'TCP', host: opts.host, port: udp.boundAddress.port, log: opts.log });
+        return { udp, tcp };
+      } catch (err) {
+        await udp.close();
+        const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!inUse || opts.port !== 0 || attempt >= 9) throw err;
+      }
+    }
   }
 
   /** The transports this user agent has. */

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { parseConfig, deepMerge, type GatewayConfig } from '../../src/config/index.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { REDACT_PATHS } from '../../src/shared/logger.js';
-import { freeTcpPort, freeUdpPort, freeUdpPortRange } from './ports.js';
+import { freeTcpPort, freeUdpPortRange } from './ports.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -28,7 +28,7 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}):
   const httpFlvPort = await freeTcpPort();
   const base = {
     rest: { host: '127.0.0.1', httpPort: 0 },
-    sip: { host: '127.0.0.1', port: await freeUdpPort(), userAgent: 'gateway-under-test' },
+    sip: { host: '127.0.0.1', port: 0, userAgent: 'gateway-under-test' },
     rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 39 },
     rtmp: { connectTimeoutMs: 5000, embedded: { host: '127.0.0.1', rtmpPort, httpPort: httpFlvPort } },
     webhook: { apps: { callApp: '' } },

@@ -67,7 +67,12 @@ export async function stopChild(
     await exited;
     return;
   }
-  process.kill(child.pid, signal);
+  try {
+    process.kill(child.pid, signal);
+  } catch (err) {
+    // Exited and reaped before Node emitted 'exit': nothing left to stop.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
   let timer: NodeJS.Timeout | undefined;
   const killed = new Promise<void>((resolve) => {
     timer = setTimeout(() => {

@@ -50,7 +50,7 @@ describe('hostile input during a call', () => {
     const callId = 'sip-hostile-0001';
     await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` });
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
-    const port = gw.config.sip.port;
+    const port = gw.gw.sipPort;
     // Real messages of this very call, from SIPp's trace: our INVITE and its 200.
     const msgs = far.sipMessages();
     const invite = Buffer.from(`${msgs.find((m) => m.method === 'INVITE' && m.status === null)?.text ?? ''}\r\n`.replace(/\r?\n/g, '\r\n'));

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import type { Call, CallObject } from '../call/index.js';
+import type { Counter } from 'prom-client';
+import type { GatewayMetrics } from './gateway-metrics.js';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** user+system CPU seconds of a process, or undefined once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+type Totals = Record<string, number>;
+
+/** The monotonic counters one call contributes, flattened to `family|label` keys. */
+function callTotals(call: Call): Totals {
+  const t: Totals = {};
+  const st = call.stats();
+  for (const kind of ['audio', 'video'] as const) {
+    const s = st.rtp[kind];
+    if (!s) continue;
+    t[`packets|${kind}`] = s.packets;
+    t[`bytes|${kind}`] = s.bytes;
+    t[`lost|${kind}`] = s.lost;
+    t[`nack|${kind}`] = s.nackSent;
+    t['keyframe|pli'] = (t['keyframe|pli'] ?? 0) + s.pliSent;
+    t['keyframe|fir'] = (t['keyframe|fir'] ?? 0) + s.firSent;
+  }
+  for (const target of st.rtmp) {
+    t['rtmpBytes|out'] = (t['rtmpBytes|out'] ?? 0) + target.bytesOut;
+    t.rtmpReconnects = (t.rtmpReconnects ?? 0) + target.reconnects;
+  }
+  return t;
+}
+
+/**
+ * Feeds the Prometheus families of SPEC §8 from the calls: counters are the
+ * sum over live calls plus everything ended calls counted, so they never go
+ * down; no label carries a call id (bounded cardinality).
+ */
+export class CallMetricsCollector {
+  readonly #live = new Map<Call, Totals>();
+  readonly #ended: Totals = {};
+  readonly #cpu = new Map<number, number>();
+  #endedCpu = 0;
+  readonly #seen = new Map<string, { established: boolean; active: boolean }>();
+
+  readonly #reported = new Map<object, Map<string, number>>();
+
+  constructor(private readonly m: GatewayMetrics) {}
+
+  callStarted(call: Call): void {
+    this.#live.set(call, {});
+  }
+
+  /** The call's statistics are final: fold them into the ended totals. */
+  callClosed(call: Call): void {
+    const last = this.#merge(this.#live.get(call) ?? {}, callTotals(call));
+    for (const [k, v] of Object.entries(last)) this.#ended[k] = (this.#ended[k] ?? 0) + v;
+    this.#live.delete(call);
+    this.#seen.delete(call.callId);
+  }
+
+  /** Status changes: setup time, time to the first RTMP keyframe, ended calls. */
+  onChange(call: CallObject, final: boolean, liveCalls: number): void {
+    const seen = this.#seen.get(call.callId) ?? { established: false, active: false };
+    this.#seen.set(call.callId, seen);
+    const sinceStart = (Date.now() - call.createdAt) / 1000;
+    if (!seen.established && call.status === 'ESTABLISHED') {
+      seen.established = true;
+      this.m.callSetupSeconds.observe(sinceStart);
+    }
+    if (!seen.active && call.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE') {
+      // ACTIVE = publish accepted and the first tag written; every connection starts on a keyframe.
+      seen.active = true;
+      this.m.firstKeyframeSeconds.observe(sinceStart);
+    }
+    if (final) this.m.callsEnded.inc({ status: call.status, reason: call.info ?? '' });
+    this.m.liveCalls.set(liveCalls);
+  }
+
+  /** Called at every scrape: brings the counters and gauges up to date. */
+  collect(): void {
+    const totals: Totals = { ...this.#ended };
+    const rtmpStates: Record<string, number> = {};
+    let transcoders = 0;
+    const jitter = { audio: 0, video: 0 };
+    const livePids = new Set<number>();
+    for (const [call, prev] of this.#live) {
+      const now = this.#merge(prev, callTotals(call));
+      this.#live.set(call, now);
+      for (const [k, v] of Object.entries(now)) totals[k] = (totals[k] ?? 0) + v;
+      const st = call.stats();
+      for (const t of st.rtmp) rtmpStates[t.status] = (rtmpStates[t.status] ?? 0) + 1;
+      for (const kind of ['audio', 'video'] as const) jitter[kind] = Math.max(jitter[kind], st.rtp[kind]?.jitter ?? 0);
+      for (const pid of st.transcoderPids) {
+        transcoders++;
+        livePids.add(pid);
+        const cpu = processCpuSeconds(pid);
+        if (cpu !== undefined) this.#cpu.set(pid, cpu);
+      }
+    }
+    for (const [pid, cpu] of this.#cpu) {
+      if (livePids.has(pid)) continue;
+      this.#endedCpu += cpu;
+      this.#cpu.delete(pid);
+    }
+    let cpuTotal = this.#endedCpu;
+    for (const v of this.#cpu.values()) cpuTotal += v;
+
+    const m = this.m;
+    for (const kind of ['audio', 'video'] as const) {
+      this.#setCounter(m.rtpPackets, { kind }, totals[`packets|${kind}`]);
+      this.#setCounter(m.rtpBytes, { kind }, totals[`bytes|${kind}`]);
+      this.#setCounter(m.rtpLost, { kind }, totals[`lost|${kind}`]);
+      this.#setCounter(m.rtpNacks, { kind }, totals[`nack|${kind}`]);
+      m.rtpJitter.set({ kind }, jitter[kind]);
+    }
+    this.#setCounter(m.keyframeRequests, { kind: 'pli' }, totals['keyframe|pli']);
+    this.#setCounter(m.keyframeRequests, { kind: 'fir' }, totals['keyframe|fir']);
+    this.#setCounter(m.rtmpBytes, { direction: 'out' }, totals['rtmpBytes|out']);
+    this.#setCounter(m.rtmpReconnects, {}, totals.rtmpReconnects);
+    m.rtmpConnections.reset();
+    for (const [state, n] of Object.entries(rtmpStates)) m.rtmpConnections.set({ state }, n);
+    m.transcoders.set(transcoders);
+    this.#setCounter(m.transcoderCpu, {}, cpuTotal);
+  }
+
+  /** prom-client counters only go up by increments: add what the total grew by since the last scrape. */
+  #setCounter<L extends string>(c: Counter<L>, labels: Partial<Record<L, string>>, total: number | undefined): void {
+    let reported = this.#reported.get(c);
+    if (!reported) this.#reported.set(c, (reported = new Map()));
+    const key = JSON.stringify(labels);
+    const last = reported.get(key);
+    const value = total ?? 0;
+    if (last === undefined || value > last) {
+      c.inc(labels, value - (last ?? 0));
+      reported.set(key, value);
+    }
+  }
+
+  /** Per call, a counter never goes down (a removed /push target keeps what it counted). */
+  #merge(prev: Totals, now: Totals): Totals {
+    const out: Totals = { ...prev };
+    for (const [k, v] of Object.entries(now)) out[k] = Math.max(out[k] ?? 0, v);
+    return out;
+  }
+}
+

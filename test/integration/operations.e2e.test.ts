@@ -1,0 +1,141 @@
+/**
+ * Operating the gateway (SPEC §2, §7, §8): metrics after a real call, the
+ * call limit, and SIGTERM with live calls — BYE on every call, final events
+ * delivered, no child process left, exit within the deadline.
+ */
+import { describe, it, expect, afterAll, beforeAll } from 'vitest';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startSippUas, type SippProcess } from '../helpers/sipp.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
+import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
+import { spawnChild, stopChild } from '../helpers/proc.js';
+import { childProcesses, assertNoChildProcesses } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const sipps: SippProcess[] = [];
+let hooks: WebhookReceiver;
+
+async function uas(): Promise<SippProcess> {
+  const p = await startSippUas({ scenario: 'uas-answer.xml', sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4) });
+  sipps.push(p);
+  return p;
+}
+
+function metric(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : NaN;
+}
+
+beforeAll(async () => {
+  hooks = await startWebhookReceiver();
+});
+
+afterAll(async () => {
+  for (const s of sipps) await s.close();
+  await hooks?.close();
+  await assertNoChildProcesses();
+});
+
+describe('metrics and limits (in-process gateway)', () => {
+  let gw: TestGateway;
+  afterAll(async () => gw?.close());
+
+  it('counts a real call in the SPEC §8 families, without per-call labels', async () => {
+    gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, rest: { maxCalls: 1 } });
+    const far = await uas();
+    const callId = 'ops-metrics-0001';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
+
+    // At the call limit: 503.
+    const over = await gw.rest('/call/startup', { callee: `sip:service@127.0.0.1:${far.sipPort}` });
+    expect(over.status).toBe(503);
+    expect(over.body.message).toMatch(/call limit of 1/);
+
+    await new Promise((r) => setTimeout(r, 1500));
+    const during = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    expect(metric(during, 'gateway_calls_live')).toBe(1);
+    expect(metric(during, 'gateway_transcoder_processes')).toBe(1);
+    expect(metric(during, 'gateway_rtmp_connections{state="RTMP_STREAM_ACTIVE"}')).toBe(1);
+
+    expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    await waitUntil(() => gw.logs().some((l) => l.callId === callId && l.msg === 'call media closed'), 10_000, 50, 'media closed');
+
+    const after = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    expect(metric(after, 'gateway_calls_live')).toBe(0);
+    expect(metric(after, 'gateway_calls_ended_total{status="FINISH",reason="NORMAL_CALL_CLEARING"}')).toBe(1);
+    expect(metric(after, 'gateway_call_setup_seconds_count')).toBe(1);
+    expect(metric(after, 'gateway_first_rtmp_keyframe_seconds_count')).toBe(1);
+    expect(metric(after, 'gateway_rtp_packets_total{kind="video"}')).toBeGreaterThan(30);
+    expect(metric(after, 'gateway_rtp_packets_total{kind="audio"}')).toBeGreaterThan(50);
+    // Counters survive the call's end: what it counted stays counted.
+    expect(metric(after, 'gateway_rtp_bytes_total{kind="video"}')).toBeGreaterThanOrEqual(metric(during, 'gateway_rtp_bytes_total{kind="video"}'));
+    expect(metric(during, 'gateway_rtp_bytes_total{kind="video"}')).toBeGreaterThan(10_000);
+    expect(metric(after, 'gateway_rtmp_bytes_total{direction="out"}')).toBeGreaterThan(10_000);
+    expect(metric(after, 'gateway_transcoder_processes')).toBe(0);
+    expect(metric(after, 'gateway_transcoder_cpu_seconds_total')).toBeGreaterThanOrEqual(metric(during, 'gateway_transcoder_cpu_seconds_total'));
+    expect(metric(after, 'gateway_keyframe_requests_total{kind="pli"}')).toBeGreaterThanOrEqual(1);
+    expect(metric(after, 'gateway_rest_requests_total{route="/rest-api/call/startup",status="503"}')).toBe(1);
+    expect(metric(after, 'gateway_webhook_deliveries_total{result="ok"}')).toBeGreaterThanOrEqual(4);
+    expect(after).toMatch(/^gateway_process_resident_memory_bytes \d+/m);
+    // Bounded cardinality: no call id or stream name in any label.
+    expect(after).not.toContain(callId);
+  });
+});
+
+describe('SIGTERM with three live calls (gateway as its own process)', () => {
+  it('sends BYE on every call, delivers the final events, leaves no child process and exits 0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-sigterm-'));
+    const rtpBase = await freeUdpPortRange(40);
+    const restPort = await freeTcpPort();
+    const config = {
+      rest: { host: '127.0.0.1', httpPort: restPort },
+      sip: { host: '127.0.0.1', port: await freeUdpPort() },
+      rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 39 },
+      rtmp: { embedded: { host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
+      webhook: { apps: { callApp: hooks.baseUrl } },
+      log: { level: 'warn' },
+    };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const { child, exited } = spawnChild(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', path.join(dir, 'config.json')],
+      { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const base = `http://127.0.0.1:${restPort}/rest-api`;
+      await waitUntil(async () => (await fetch(`${base}/call/find_all`, { method: 'POST', body: '{}' }).catch(() => null))?.status === 404, 20_000, 100, 'gateway up');
+      const fars = [await uas(), await uas(), await uas()];
+      const ids = fars.map((_, i) => `ops-sigterm-000${i}`);
+      for (const [i, far] of fars.entries()) {
+        const r = await fetch(`${base}/call/startup`, { method: 'POST', body: JSON.stringify({ callId: ids[i], callee: `sip:service@127.0.0.1:${far.sipPort}` }) });
+        expect(r.status).toBe(200);
+      }
+      for (const id of ids) await hooks.waitFor((e) => e.body?.callId === id && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
+      const transcoders = childProcesses(child.pid).filter((c) => c.cmdline.includes('ffmpeg'));
+      expect(transcoders).toHaveLength(3);
+
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      // New calls are refused while the gateway shuts down.
+      const late = await fetch(`${base}/call/startup`, { method: 'POST', body: JSON.stringify({ callee: 'sip:x@127.0.0.1:9' }) }).catch(() => null);
+      if (late) expect(late.status).toBe(503);
+      expect(await exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(20_000);
+
+      for (const far of fars) {
+        await waitUntil(() => far.sipMessages().some((m) => m.direction === 'received' && m.method === 'BYE'), 5000, 50, 'BYE');
+      }
+      for (const id of ids) {
+        expect(hooks.events.filter((e) => e.body?.callId === id).at(-1)?.body).toMatchObject({ status: 'FINISH', info: 'NORMAL_CALL_CLEARING' });
+      }
+      for (const t of transcoders) expect(existsSync(`/proc/${t.pid}`)).toBe(false);
+    } finally {
+      await stopChild(child, exited, 3000);
+      if (stderr) console.error(stderr.slice(0, 2000));
+    }
+  });
+});
