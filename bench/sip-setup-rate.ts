@@ -17,7 +17,7 @@
  *   video  audio rejected (port 0), H.264 only: no audio, so no transcoder.
  *
  * Usage: npx tsx bench/sip-setup-rate.ts [--duration 15] [--rates 5,10,20,40]
- *          [--video-rates 10,40] [--hold 1000] [--out bench/results]
+ *          [--video-rates 10,40] [--hold 1000] [--max-live 150] [--out bench/results]
  */
 import { readFileSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
