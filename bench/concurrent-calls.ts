@@ -216,7 +216,6 @@ async function gatewayRun(gw: Gateway, nginx: NginxRtmp, media: BenchMedia, n: n
     else failures.push(`call ${i}: ${call ? `${call.status}/${call.rtmpStreamStatus}` : 'ended'}, nginx ${pubs.has(c.stream) ? '' : 'not '}publishing, ${kbps.toFixed(0)} kbit/s`);
   });
   const latency = pairLatencies(await cap.stop(), ps[0]!.tags, w.fromMs, w.toMs);
-  writeFileSync('/tmp/cc/dbg.json', JSON.stringify({ frames: await cap.stop(), tags: ps[0]!.tags, w: [w.fromMs, w.toMs] }));
   ps[0]!.close();
   const drops = udpDrops((p) => p >= gw.rtpMin && p <= gw.rtpMax);
 

@@ -97,7 +97,7 @@ export function renderConcurrentMarkdown(r: ConcurrentResult): string {
     const g = run.gateway;
     if (g.node) {
       notes.push(`N = ${run.n}: gateway node ${f1(g.node.cpuPct)} % CPU (idle ${f1(g.node.idleCpuPct)} %), RSS ${f1(g.node.rssMiB)} MiB ` +
-        `(max ${f1(g.node.rssMaxMiB)}; idle after the calls ${f1(g.node.idleAfterRssMiB)}); ${g.ffmpeg.count} ffmpeg children ` +
+        `(max ${f1(g.node.rssMaxMiB)}; idle after the calls ${f1(g.node.idleAfterRssMiB)}); ${g.ffmpeg.count} ffmpeg child${g.ffmpeg.count === 1 ? '' : 'ren'} ` +
         `${f1(g.ffmpeg.cpuMeanPct)} % / ${f1(g.ffmpeg.rssMeanMiB)} MiB each; far-end SIPp ${f1(g.farEndCpuPct)} % in all` +
         (run.relay ? `; relay side: far-end SIPp UAS + UAC ${f1(run.relay.farEndCpuPct)} % in all` : '') +
         `. Latency pairs: gateway ${g.latency.paired} (${g.latency.unpaired} not)` +

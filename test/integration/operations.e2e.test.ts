@@ -4,7 +4,8 @@
  * delivered, no child process left, exit within the deadline.
  */
 import { describe, it, expect, afterAll, beforeAll } from 'vitest';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -87,27 +88,26 @@ describe('metrics and limits (in-process gateway)', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('refuses new calls with 503 while it hangs up the live ones', async () => {
+    const gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } } });
+    const far = await uas();
+    const callId = 'ops-shutdown-0001';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
+    const closing = gw.close();
+    const late = await gw.rest('/call/startup', { callee: `sip:service@127.0.0.1:${far.sipPort}` });
+    expect(late.status).toBe(503);
+    expect(late.body.message).toMatch(/shutting down/);
+    await closing;
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 5000);
+  });
+});
+
 describe('SIGTERM with three live calls (gateway as its own process)', () => {
   it('sends BYE on every call, delivers the final events, leaves no child process and exits 0', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'gw-sigterm-'));
-    const rtpBase = await freeUdpPortRange(40);
-    const restPort = await freeTcpPort();
-    const config = {
-      rest: { host: '127.0.0.1', httpPort: restPort },
-      sip: { host: '127.0.0.1', port: await freeUdpPort() },
-      rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 39 },
-      rtmp: { embedded: { host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
-      webhook: { apps: { callApp: hooks.baseUrl } },
-      log: { level: 'warn' },
-    };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    const { child, exited } = spawnChild(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', path.join(dir, 'config.json')],
-      { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const { child, exited, base, stderr } = await startGatewayProcess();
     try {
-      const base = `http://127.0.0.1:${restPort}/rest-api`;
-      await waitUntil(async () => (await fetch(`${base}/call/find_all`, { method: 'POST', body: '{}' }).catch(() => null))?.status === 404, 20_000, 100, 'gateway up');
       const fars = [await uas(), await uas(), await uas()];
       const ids = fars.map((_, i) => `ops-sigterm-000${i}`);
       for (const [i, far] of fars.entries()) {
@@ -120,9 +120,6 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
 
       const t0 = Date.now();
       child.kill('SIGTERM');
-      // New calls are refused while the gateway shuts down.
-      const late = await fetch(`${base}/call/startup`, { method: 'POST', body: JSON.stringify({ callee: 'sip:x@127.0.0.1:9' }) }).catch(() => null);
-      if (late) expect(late.status).toBe(503);
       expect(await exited).toBe(0);
       expect(Date.now() - t0).toBeLessThan(20_000);
 
@@ -135,7 +132,59 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
       for (const t of transcoders) expect(existsSync(`/proc/${t.pid}`)).toBe(false);
     } finally {
       await stopChild(child, exited, 3000);
-      if (stderr) console.error(stderr.slice(0, 2000));
+      if (stderr()) console.error(stderr().slice(0, 2000));
+    }
+  });
+
+  it('a crash of the gateway (SIGKILL) leaves no ffmpeg running', async () => {
+    const { child, exited, base, stderr } = await startGatewayProcess();
+    try {
+      const far = await uas();
+      const callId = 'ops-crash-0001';
+      expect((await fetch(`${base}/call/startup`, { method: 'POST', body: JSON.stringify({ callId, callee: `sip:service@127.0.0.1:${far.sipPort}` }) })).status).toBe(200);
+      await hooks.waitFor((e) => e.body?.callId === callId && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
+      const transcoders = childProcesses(child.pid).filter((c) => c.cmdline.includes('ffmpeg'));
+      expect(transcoders.length).toBeGreaterThanOrEqual(1);
+      child.kill('SIGKILL');
+      await exited;
+      // ffmpeg reads its input from the gateway's pipe: the crash closes it and ffmpeg ends on EOF.
+      await waitUntil(() => transcoders.every((t) => !existsSync(`/proc/${t.pid}`) || readProcState(t.pid) === 'Z'), 5000, 50, 'transcoders gone');
+    } finally {
+      await stopChild(child, exited, 3000);
+      if (stderr()) console.error(stderr().slice(0, 2000));
     }
   });
 });
+
+/** /proc state letter of a process ('Z' = exited, waiting to be reaped by its new parent). */
+function readProcState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return 'gone';
+  }
+}
+
+/** The gateway as its own process (`node --import tsx src/main.ts --config …`), ready for REST. */
+async function startGatewayProcess(): Promise<{ child: ChildProcess; exited: Promise<number | null>; base: string; stderr: () => string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-sigterm-'));
+  const rtpBase = await freeUdpPortRange(40);
+  const restPort = await freeTcpPort();
+  const config = {
+    rest: { host: '127.0.0.1', httpPort: restPort },
+    sip: { host: '127.0.0.1', port: 0 },
+    rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 39 },
+    rtmp: { embedded: { host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
+    webhook: { apps: { callApp: hooks.baseUrl } },
+    log: { level: 'warn' },
+  };
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const { child, exited } = spawnChild(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', path.join(dir, 'config.json')],
+    { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const base = `http://127.0.0.1:${restPort}/rest-api`;
+  await waitUntil(async () => (await fetch(`${base}/call/find_all`, { method: 'POST', body: '{}' }).catch(() => null))?.status === 404, 20_000, 100, 'gateway up');
+  return { child, exited, base, stderr: () => stderr };
+}
