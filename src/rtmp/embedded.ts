@@ -130,6 +130,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     });
     // Its constructor forces its level to debug: lift it again (our logger filters too).
     nmsLogger.level = 'info';
+    nmsContext.eventEmitter.on('postPublish', releaseWhenClosed);
     const http = nms.httpServer.httpServer;
     const rtmp = nms.rtmpServer.tcpServer;
     if (http === undefined || rtmp === undefined) throw new Error('node-media-server created no listener');
@@ -173,7 +174,24 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   };
 }
 
+/**
+ * node-media-server keeps a disconnected publisher's session for its 30 s
+ * resume window (BroadcastServer.donePublish), for its stats only; yet the
+ * session's FLV tag parser still holds its 1 MiB buffer, so every ended call
+ * would cost 1 MiB for 30 s. Once the socket has closed nothing is parsed
+ * any more (a resumed publish comes with a session of its own): release it.
+ */
+function releaseWhenClosed(session: NodeMediaServer.NmsSession): void {
+  session.socket?.once('close', () => {
+    const flv = session.rtmp?.flv;
+    if (flv === undefined) return;
+    flv.parserTagData = Buffer.alloc(0);
+    flv.parserTagCapacity = 0;
+  });
+}
+
 async function shutdown(nms: NodeMediaServer | undefined, dataDir: string | undefined): Promise<void> {
+  nmsContext.eventEmitter.off('postPublish', releaseWhenClosed);
   if (nms !== undefined) {
     const http = nms.httpServer.httpServer;
     const rtmp = nms.rtmpServer.tcpServer;

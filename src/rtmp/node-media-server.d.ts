@@ -25,6 +25,9 @@ declare module 'node-media-server' {
     id: number | string;
     streamPath?: string;
     close?: () => void;
+    /** RTMP sessions: the connection, and the protocol state with its FLV tag parser. */
+    socket?: import('node:net').Socket;
+    rtmp?: { flv?: { parserTagData: Buffer; parserTagCapacity: number } };
   }
   }
 
@@ -58,6 +61,8 @@ declare module 'node-media-server/src/core/context.js' {
   const context: {
     sessions: Map<unknown, unknown>;
     broadcasts: Map<string, unknown>;
+    /** Where its sessions emit prePublish/postPublish/donePublish/...; what `NodeMediaServer.on` listens on. */
+    eventEmitter: import('node:events').EventEmitter;
   };
   export = context;
 }

@@ -551,6 +551,11 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     else this.emit('ended', a as 'local' | 'remote', reason);
     this.ctx.onTerminated(this);
     this.#resolveFinished();
+    // A finished call emits nothing more, but the INVITE transaction keeps it
+    // for 64*T1 after a 2xx (Timer M, RFC 6026 §7.2) to re-ACK retransmissions:
+    // let go of the TU's listeners and hooks so its objects are freed now.
+    this.removeAllListeners();
+    this.answerSdp = () => this.#opts.sdpOffer;
   }
 }
 

@@ -336,6 +336,32 @@ describe('SipUserAgent / SipClientCall against an in-test UDP far end', () => {
     await far.nextResponse(200);
   });
 
+  it('an ended call lets go of its listeners and answerSdp hook, yet still re-ACKs a late 200 (Timer M)', async () => {
+    const { ua, far } = await setup();
+    const call = ua.invite(inviteOpts(far));
+    const events = record(call);
+    const tuHook = (): string => 'tu answer';
+    call.answerSdp = tuHook;
+    call.start();
+    const invite = await far.nextRequest('INVITE');
+    const ok = ok200(invite, far);
+    const established = until(call, 'established');
+    await far.send(ok, invite.from);
+    await established;
+    await far.nextRequest('ACK');
+    const done = call.hangup();
+    const bye = await far.nextRequest('BYE');
+    await far.send(createResponse(bye, 200, 'OK'), bye.from);
+    await done;
+    expect(events).toEqual(['established 200 sdp', 'ended local BYE']);
+    // The INVITE transaction still holds the call (RFC 6026 §7.2), but no longer what the TU hung on it.
+    for (const ev of ['progress', 'established', 'failed', 'ended', 'info', 'reinvite'] as const) expect(call.listenerCount(ev)).toBe(0);
+    expect(call.answerSdp).not.toBe(tuHook);
+    await far.send(ok, invite.from); // a 200 retransmission inside Timer M → ACK again
+    const ack = await far.nextRequest('ACK');
+    expect(getCSeq(ack).seq).toBe(getCSeq(invite).seq);
+  });
+
   it('close() ends live calls and is idempotent', async () => {
     const { ua, far } = await setup();
     const call = ua.invite(inviteOpts(far));
