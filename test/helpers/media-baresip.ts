@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnChild, stopChild } from './proc.js';
 import net from 'node:net';
-import { freeTcpPort, freeUdpPort } from './ports.js';
+import { freeTcpPort, freeUdpPort, freeUdpPortRange } from './ports.js';
 import { waitUntil } from './wait.js';
 import { udpPortBound } from './sipp.js';
 
@@ -29,6 +29,9 @@ export interface BaresipFarEnd {
 export async function startBaresip(opts: { rtpTimeoutS: number }): Promise<BaresipFarEnd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'baresip-'));
   const sipPort = await freeUdpPort();
+  // Its own RTP ports: libre binds with SO_REUSEADDR, so two baresips started in
+  // the same second may share a port and receive each other's RTP.
+  const rtpBase = await freeUdpPortRange(10);
   const ctrlPort = await freeTcpPort();
   // Its microphone: a 440 Hz tone, 8 kHz mono (ausine only does 48 kHz; aufile loops the file).
   const wav = path.join(dir, 'tone.wav');
@@ -37,6 +40,7 @@ export async function startBaresip(opts: { rtpTimeoutS: number }): Promise<Bares
     'poll_method epoll',
     `sip_listen 127.0.0.1:${sipPort}`,
     'net_interface 127.0.0.1',
+    `rtp_ports ${rtpBase}-${rtpBase + 9}`,
     'audio_player aufile,/dev/null',
     `audio_source aufile,${wav}`,
     'audio_alert aufile,/dev/null',
