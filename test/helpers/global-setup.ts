@@ -6,6 +6,6 @@ import { makeMedia } from '../fixtures/make-media.js';
 import { requireTools } from './tools.js';
 
 export default async function globalSetup(): Promise<void> {
-  requireTools(['ffmpeg', 'ffprobe', 'sipp', 'nginx']);
+  requireTools(['ffmpeg', 'ffprobe', 'sipp', 'nginx', 'kamailio', 'baresip', 'chromium', 'openssl']);
   await makeMedia();
 }

@@ -25,6 +25,10 @@ const PACKAGES: Record<string, string> = {
   sipp: 'sip-tester',
   nginx: 'nginx + libnginx-mod-rtmp',
   tcpdump: 'tcpdump',
+  kamailio: 'kamailio',
+  baresip: 'baresip-core',
+  chromium: 'chromium',
+  openssl: 'openssl',
 };
 
 /**

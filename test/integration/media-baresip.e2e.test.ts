@@ -1,6 +1,6 @@
 /**
  * baresip as the far end. SPEC §9.4: softphones hang up when no RTP comes
- * from the gateway — with `rtp_timeout 3` it keeps the call while the
+ * from the gateway — with `rtp_timeout 1` it keeps the call while the
  * gateway generates media (`generateMediaForUa`, the default) and hangs up
  * within seconds without it. SPEC §9.7: a conference PIN sent by `joinDtmf`
  * (with a ',' pause) and digits sent by `/call/send_dtmf` arrive as RFC 4733
@@ -36,7 +36,10 @@ async function callBaresip(generateMediaForUa: boolean, callId: string, extra: R
     webhook: { apps: { callApp: hooks.baseUrl } },
   });
   gateways.push(gw);
-  const far = await startBaresip({ rtpTimeoutS: 3 });
+  // 1 s: baresip counts RTCP as well as RTP (stream.c rtcp_handler sets ts_last), and
+  // our receiver reports come every 1.5-4.5 s, so only a timeout below 1.5 s
+  // tells "RTP flows" from "only RTCP flows" every time.
+  const far = await startBaresip({ rtpTimeoutS: 1 });
   fars.push(far);
   expect((await gw.rest('/call/startup', { callId, callee: far.uri, ...extra })).status).toBe(200);
   await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
@@ -45,11 +48,16 @@ async function callBaresip(generateMediaForUa: boolean, callId: string, extra: R
 
 describe('baresip with an RTP timeout', () => {
   it('keeps the call while the gateway generates media, and hangs up without it', async () => {
-    const [on, off] = await Promise.all([callBaresip(true, 'baresip-gen-on'), callBaresip(false, 'baresip-gen-off')]);
+    // baresip arms its RTP timeout only once a first packet has arrived
+    // (stream.c: no packet yet → check later). One RFC 4733 digit gives the
+    // gen-off far end that first packet at once; without generated media only
+    // RTCP follows, more than 1 s apart.
+    const arm = { joinDtmf: { digits: '1', delayMs: 200, type: 'RFC2833' } };
+    const [on, off] = await Promise.all([callBaresip(true, 'baresip-gen-on', arm), callBaresip(false, 'baresip-gen-off', arm)]);
     const ended = await off.waitFor((e) => e.body?.callId === 'baresip-gen-off' && e.body.status === 'FINISH', 15_000);
     expect(ended.body.info).toBe('NORMAL_CALL_CLEARING');
     await new Promise((r) => setTimeout(r, 3000));
-    // Well past baresip's 3 s timeout, the call with generated media is still up.
+    // Well past baresip's 1 s timeout, the call with generated media is still up.
     expect(on.events.filter((e) => e.body?.callId === 'baresip-gen-on').map((e) => e.body.status)).not.toContain('FINISH');
     const gwOn = gateways.find((g) => g.gw.calls.registry.all().some((c) => c.callId === 'baresip-gen-on'));
     expect((await gwOn!.rest('/call/find', { callId: 'baresip-gen-on' })).body[0]).toMatchObject({ status: 'ESTABLISHED' });
