@@ -2,10 +2,12 @@ import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
-  MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, splitAnnexB,
+  MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,
 } from '../rtp/index.js';
-import { ALAW_SILENCE, OPUS_SILENCE_20MS, ULAW_SILENCE, makeG722Silence, makeSlateH264 } from '../transcode/index.js';
+import {
+  ALAW_SILENCE, OPUS_SILENCE_20MS, ULAW_SILENCE, makeG722Silence, makeSlateH264, makeSlateVp8, makeSpeexSilence,
+} from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
 import { MediaOutput } from './media-output.js';
 
@@ -185,9 +187,8 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
 
   /**
    * Media for far ends that hang up on a silent peer (SPEC §5, §9.4): G.711,
-   * Opus or G.722 silence every 20 ms on audio, a black H.264 loop at 10 fps
-   * on video. The sessions then send RTCP SR instead of RR. Speex and VP8 get
-   * nothing (yet).
+   * Opus, G.722 or Speex silence every 20 ms on audio, a black H.264 or VP8
+   * loop at 10 fps on video. The sessions then send RTCP SR instead of RR.
    */
   #generate(s: RtpSession, media: NegotiatedMedia): void {
     const name = media.codec.name.toUpperCase();
@@ -209,6 +210,14 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
           .map((au) => packetizeH264(au.filter((n) => ((n[0] as number) & 0x1f) !== NAL_SEI)));
         this.#startGenerator(s, { payloadType: media.codec.pt, units, unitMs: 100 }, paused);
       }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black video for the far end'));
+    } else if (s.kind === 'audio' && name === 'SPEEX') {
+      makeSpeexSilence(this.opts.transcode.ffmpegPath).then((silence) => {
+        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
+      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make Speex silence for the far end'));
+    } else if (s.kind === 'video' && name === 'VP8') {
+      makeSlateVp8(this.opts.transcode.ffmpegPath, 10).then((frames) => {
+        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: frames.map((f) => packetizeVp8(f)), unitMs: 100 }, paused);
+      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black VP8 video for the far end'));
     } else {
       this.opts.log.info({ kind: s.kind, codec: name }, 'no generated media for this codec');
     }

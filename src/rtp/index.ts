@@ -31,3 +31,4 @@ export {
   Vp8Depacketizer, parseVp8Descriptor, vp8KeyframeSize, type Vp8Counters, type Vp8Sinks,
 } from './vp8-depacketizer.js';
 export { NackTracker, type NackTrackerOptions } from './nack-tracker.js';
+export { packetizeVp8 } from './vp8-packetizer.js';

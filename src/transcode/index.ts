@@ -5,7 +5,9 @@ export type { AdtsFrameInfo } from './adts.js';
 export {
   linearToAlaw, alawToLinear, linearToUlaw, ulawToLinear, encodeG711, decodeG711, ALAW_SILENCE, ULAW_SILENCE,
 } from './g711.js';
-export { makeSlateH264, makeG722Silence, OPUS_SILENCE_20MS, slateArgs, type SlateOptions } from './slate.js';
+export {
+  makeSlateH264, makeSlateVp8, makeG722Silence, makeSpeexSilence, OPUS_SILENCE_20MS, slateArgs, ivfFrames, oggPackets, type SlateOptions,
+} from './slate.js';
 export { MatroskaWriter, audioTrackFor, opusHead, waveFormatEx, vintSize, type MatroskaTrack } from './matroska.js';
 export { VideoTranscoder, type VideoTranscoderOptions } from './video-transcoder.js';
 export { FlvVideoReader, type FlvVideoFrame } from './flv-video-reader.js';

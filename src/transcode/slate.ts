@@ -106,3 +106,85 @@ export function makeG722Silence(ffmpegPath: string): Promise<Buffer> {
  * silence). Far ends decode it as comfort silence.
  */
 export const OPUS_SILENCE_20MS: Buffer = Buffer.from([0xf8, 0xff, 0xfe]);
+
+/** Frames of an IVF file (32-byte file header, then 12-byte frame headers). */
+export function ivfFrames(ivf: Buffer): Buffer[] {
+  if (ivf.length < 32 || ivf.toString('latin1', 0, 4) !== 'DKIF') throw new Error('not an IVF stream');
+  const frames: Buffer[] = [];
+  let off = ivf.readUInt16LE(6);
+  while (off + 12 <= ivf.length) {
+    const size = ivf.readUInt32LE(off);
+    if (off + 12 + size > ivf.length) break;
+    frames.push(Buffer.from(ivf.subarray(off + 12, off + 12 + size)));
+    off += 12 + size;
+  }
+  return frames;
+}
+
+/**
+ * A black VP8 loop (320×240, one keyframe then inter frames, 2 s at `fps`)
+ * for far ends that answered VP8: made once per process with libvpx.
+ */
+export function makeSlateVp8(ffmpegPath: string, fps = 10): Promise<Buffer[]> {
+  const key = `${ffmpegPath}\u0000vp8-slate-${fps}`;
+  let p = cache.get(key) as Promise<Buffer> | undefined;
+  if (p === undefined) {
+    p = runFfmpeg(ffmpegPath, [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=320x240:r=${fps}`,
+      '-frames:v', String(fps * 2), '-c:v', 'libvpx', '-g', String(fps * 2), '-b:v', '100k', '-deadline', 'realtime', '-f', 'ivf', 'pipe:1',
+    ], 20_000);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p.then((ivf) => {
+    const frames = ivfFrames(ivf);
+    if (frames.length === 0) throw new Error('ffmpeg made no VP8 frames');
+    return frames;
+  });
+}
+
+/** Packets of an Ogg stream (RFC 3533: pages, lacing values of 255 continue a packet). */
+export function oggPackets(ogg: Buffer): Buffer[] {
+  const packets: Buffer[] = [];
+  let partial: Buffer[] = [];
+  let off = 0;
+  while (off + 27 <= ogg.length && ogg.toString('latin1', off, off + 4) === 'OggS') {
+    const nsegs = ogg[off + 26] as number;
+    let data = off + 27 + nsegs;
+    for (let i = 0; i < nsegs; i++) {
+      const lace = ogg[off + 27 + i] as number;
+      partial.push(ogg.subarray(data, data + lace));
+      data += lace;
+      if (lace < 255) {
+        packets.push(Buffer.concat(partial));
+        partial = [];
+      }
+    }
+    off = data;
+  }
+  return packets;
+}
+
+/**
+ * One 20 ms Speex wideband (16 kHz) frame of silence as libspeex encodes it,
+ * taken from the encoder's steady state: the RTP payload of RFC 5574.
+ */
+export function makeSpeexSilence(ffmpegPath: string): Promise<Buffer> {
+  const key = `${ffmpegPath}\u0000speex-silence`;
+  let p = cache.get(key);
+  if (p === undefined) {
+    p = runFfmpeg(ffmpegPath, [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'anullsrc=r=16000:cl=mono', '-t', '0.2',
+      '-c:a', 'libspeex', '-frames_per_packet', '1', '-f', 'ogg', 'pipe:1',
+    ], 20_000).then((ogg) => {
+      // Packet 0 is the Speex header, 1 the comments; the rest are 20 ms frames.
+      const audio = oggPackets(ogg).slice(2);
+      const last = audio.at(-1);
+      if (last === undefined || last.length === 0) throw new Error('ffmpeg made no Speex silence');
+      return last;
+    });
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}

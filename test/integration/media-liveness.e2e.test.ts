@@ -153,4 +153,27 @@ describe('media liveness', () => {
       await gw.rest('/call/terminate', { callId });
     }
   });
+
+  it('sends Speex 16 kHz silence and a black VP8 loop to a far end that answered Speex + VP8', async () => {
+    const gw = await gateway({ rtpActivityTimeoutMs: 0, generateMediaForUa: true });
+    const far = await startCodecFarEnd('speex16', 'vp8');
+    const sink = await RtpCollector.bind(far.audioSink, 0);
+    const vsink = await RtpCollector.bind(far.videoSink, 40);
+    codecFars.push({ far, sink }, { far, sink: vsink });
+    const callId = 'media-live-speex-vp8';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, toStream: 'live_speex_vp8' })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    await waitUntil(() => sink.packets(98) >= 25 && vsink.packets(100) >= 10, 8000, 50, 'Speex silence and VP8 video');
+    const st = sink.stats.get(98)!;
+    // 20 ms of 16 kHz audio per packet.
+    expect(((st.lastTs - st.firstTs) >>> 0) / ((st.lastSeq - st.firstSeq) & 0xffff)).toBe(320);
+    expect(st.payloadBytes / st.packets).toBeGreaterThan(0);
+    // VP8 (RFC 7741): the first packet starts a partition (S bit) and is a keyframe (P bit 0 in the VP8 header).
+    const first = vsink.kept.find((p) => parseRtpHeader(p)?.payloadType === 100)!;
+    const off = parseRtpHeader(first)!.payloadOffset;
+    expect(first[off]! & 0x10).toBe(0x10);
+    expect(first[off + 1]! & 0x01).toBe(0);
+    expect(vsink.stats.get(100)!.markers).toBeGreaterThanOrEqual(10);
+    await gw.rest('/call/terminate', { callId });
+  });
 });
