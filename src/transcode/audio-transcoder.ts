@@ -22,10 +22,11 @@
  * there only misses the overlap of the priming frame, inaudible at the start
  * of a call). Without this, audio would run one frame (21.3 ms) late.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { TypedEmitter } from '../shared/emitter.js';
-import { InvalidStateError, ParseError } from '../shared/errors.js';
+import { InvalidStateError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { spawnCodecFilter } from './ffmpeg-filter.js';
 import { AdtsSplitter, ascFromAdts, type AdtsFrameInfo } from './adts.js';
 import { ALAW_SILENCE, ULAW_SILENCE } from './g711.js';
 import { MatroskaWriter, audioTrackFor } from './matroska.js';
@@ -105,7 +106,7 @@ export class AudioTranscoder extends TypedEmitter<{
   #outJumpMs = 0;
   #outFrames = 0;
   #configSent = false;
-  #stderrTail = '';
+  #stderrTail: () => string = () => '';
   #closing: Promise<void> | undefined;
   #dropped = 0;
   /** Matroska input (non-G.711): the writer, the last block's time and the usual packet spacing. */
@@ -173,30 +174,13 @@ export class AudioTranscoder extends TypedEmitter<{
 
   start(): void {
     this.#transition('running');
-    const child = spawn(this.#opts.ffmpegPath, this.args(), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const { child, stderrTail } = spawnCodecFilter(this.#opts.ffmpegPath, this.args(), this.#log, {
+      onOutput: (d) => this.#splitter.push(d, this.#onAdts),
+      onExit: (code, signal) => this.#onExit(code, signal),
+    });
     this.#child = child;
+    this.#stderrTail = stderrTail;
     if (this.#mkv !== null) child.stdin.write(this.#mkv.header());
-    // EPIPE when ffmpeg is gone: the exit handler reports it.
-    child.stdin.on('error', (err) => this.#log.debug({ err }, 'ffmpeg stdin error'));
-    child.stdout.on('data', (d: Buffer) => {
-      try {
-        this.#splitter.push(d, this.#onAdts);
-      } catch (error) {
-        if (!(error instanceof ParseError)) throw error;
-        this.#log.error({ err: error }, 'unreadable AAC from ffmpeg');
-        child.kill('SIGKILL');
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => {
-      this.#stderrTail = (this.#stderrTail + s).slice(-2000);
-    });
-    child.on('error', (err) => {
-      this.#log.error({ err }, 'ffmpeg failed to start');
-      this.#onExit(null, null);
-    });
-    // 'close' comes after stdout is drained, so every frame is out before `exit`.
-    child.on('close', (code, signal) => this.#onExit(code, signal));
     this.#log.debug({ pid: child.pid }, 'audio transcoder started');
   }
 
@@ -292,7 +276,7 @@ export class AudioTranscoder extends TypedEmitter<{
     const crashed = this.#state !== 'closing';
     this.#state = 'exited';
     if (crashed) {
-      this.#log.error({ code, signal, stderr: this.#stderrTail }, 'ffmpeg audio transcoder exited unexpectedly');
+      this.#log.error({ code, signal, stderr: this.#stderrTail() }, 'ffmpeg audio transcoder exited unexpectedly');
     } else {
       this.#log.debug({ code, signal }, 'audio transcoder exited');
     }

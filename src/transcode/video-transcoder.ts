@@ -10,10 +10,10 @@
  * gaps over 5 s (hold) taken out so ffmpeg sees a continuous timeline; output
  * tags are put back on the input clock by adding the first pts and the jumps.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { TypedEmitter } from '../shared/emitter.js';
-import { ParseError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { spawnCodecFilter } from './ffmpeg-filter.js';
 import { FlvVideoReader } from './flv-video-reader.js';
 import { MatroskaWriter } from './matroska.js';
 
@@ -48,7 +48,7 @@ export class VideoTranscoder extends TypedEmitter<{
   #outJumpMs = 0;
   #needKey = false;
   #state: 'idle' | 'running' | 'closing' | 'exited' = 'idle';
-  #stderrTail = '';
+  #stderrTail: () => string = () => '';
   #closing: Promise<void> | undefined;
   dropped = 0;
 
@@ -77,28 +77,15 @@ export class VideoTranscoder extends TypedEmitter<{
   start(): void {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
-    const child = spawn(this.#opts.ffmpegPath, this.args(), { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child = child;
-    child.stdin.on('error', (err) => this.#log.debug({ err }, 'ffmpeg stdin error'));
-    child.stdin.write(this.#mkv.header());
-    child.stdout.on('data', (d: Buffer) => {
-      try {
+    const { child, stderrTail } = spawnCodecFilter(this.#opts.ffmpegPath, this.args(), this.#log, {
+      onOutput: (d) => {
         for (const f of this.#reader.push(d)) this.#onFrame(f.nalus, f.key, f.ms);
-      } catch (e) {
-        if (!(e instanceof ParseError)) throw e;
-        this.#log.error({ err: e }, 'unreadable FLV from ffmpeg');
-        child.kill('SIGKILL');
-      }
+      },
+      onExit: (code, signal) => this.#onExit(code, signal),
     });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => {
-      this.#stderrTail = (this.#stderrTail + s).slice(-2000);
-    });
-    child.on('error', (err) => {
-      this.#log.error({ err }, 'ffmpeg failed to start');
-      this.#onExit(null, null);
-    });
-    child.on('close', (code, signal) => this.#onExit(code, signal));
+    this.#child = child;
+    this.#stderrTail = stderrTail;
+    child.stdin.write(this.#mkv.header());
   }
 
   /** Feeds one frame (a whole VP8 frame) with its pts; the first must be a keyframe. */
@@ -138,7 +125,7 @@ export class VideoTranscoder extends TypedEmitter<{
     if (this.#state === 'exited') return;
     const crashed = this.#state !== 'closing';
     this.#state = 'exited';
-    if (crashed) this.#log.error({ code, signal, stderr: this.#stderrTail }, 'ffmpeg video transcoder exited unexpectedly');
+    if (crashed) this.#log.error({ code, signal, stderr: this.#stderrTail() }, 'ffmpeg video transcoder exited unexpectedly');
     this.emit('exit', code, signal, crashed);
   }
 
