@@ -11,6 +11,7 @@ import path from 'node:path';
 import { generatedDir, sippScenarioDir } from '../fixtures/make-media.js';
 import { spawnChild, stopChild } from './proc.js';
 import { waitUntil } from './wait.js';
+import { freeUdpPort, freeUdpPortRange } from './ports.js';
 
 /** Options of {@link startSipp}. */
 export interface SippOptions {
@@ -226,4 +227,24 @@ export function startSippUas(opts: Omit<SippOptions, 'remote'>): Promise<SippPro
 /** Starts a SIPp UAC scenario calling `remote` (`host:port`). */
 export function startSippUac(opts: SippOptions & { remote: string }): Promise<SippProcess> {
   return startSipp(opts);
+}
+
+/**
+ * The SIPp UAS far ends of one test file, each on free ports of 127.0.0.1,
+ * all stopped by their PIDs in `closeAll()` (the file's afterAll).
+ */
+export class SippFarEnds {
+  readonly all: SippProcess[] = [];
+
+  /** Starts `scenario` as a UAS; `mediaPortCount` consecutive media ports (default 4: audio and video, each with RTCP). */
+  async uas(scenario: string, extra: Partial<SippOptions> & { mediaPortCount?: number } = {}): Promise<SippProcess> {
+    const { mediaPortCount = 4, ...rest } = extra;
+    const p = await startSippUas({ scenario, sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(mediaPortCount), ...rest });
+    this.all.push(p);
+    return p;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const p of this.all) await p.close();
+  }
 }

@@ -4,19 +4,16 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startSippUas, type SippProcess } from '../helpers/sipp.js';
+import { SippFarEnds, type SippProcess } from '../helpers/sipp.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
-import { freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { assertNoChildProcesses } from '../helpers/processes.js';
 
 let gw: TestGateway;
 let hooks: WebhookReceiver;
-const sipps: SippProcess[] = [];
+const fars = new SippFarEnds();
 
-async function uas(scenario: string, extra: Partial<Parameters<typeof startSippUas>[0]> = {}): Promise<SippProcess> {
-  const p = await startSippUas({ scenario, sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4), ...extra });
-  sipps.push(p);
-  return p;
+function uas(scenario: string, extra: Parameters<SippFarEnds['uas']>[1] = {}): Promise<SippProcess> {
+  return fars.uas(scenario, extra);
 }
 
 function statuses(callId: string): string[] {
@@ -30,7 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sipps) await s.close();
+  await fars.closeAll();
   await gw?.close();
   await hooks?.close();
   await assertNoChildProcesses();

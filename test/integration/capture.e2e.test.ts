@@ -7,23 +7,20 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startSippUas, type SippProcess } from '../helpers/sipp.js';
+import { SippFarEnds, type SippProcess } from '../helpers/sipp.js';
 import { startNginxRtmp, type NginxRtmp } from '../helpers/nginx.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
 import { probeStream } from '../helpers/ffprobe.js';
-import { freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import { assertNoChildProcesses } from '../helpers/processes.js';
 
 let gw: TestGateway;
 let nginx: NginxRtmp;
 let hooks: WebhookReceiver;
-const sipps: SippProcess[] = [];
+const fars = new SippFarEnds();
 
-async function uas(scenario: string, extra: Partial<Parameters<typeof startSippUas>[0]> = {}): Promise<SippProcess> {
-  const p = await startSippUas({ scenario, sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4), ...extra });
-  sipps.push(p);
-  return p;
+function uas(scenario: string, extra: Parameters<SippFarEnds['uas']>[1] = {}): Promise<SippProcess> {
+  return fars.uas(scenario, extra);
 }
 
 function statusesOf(callId: string): string[] {
@@ -37,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sipps) await s.close();
+  await fars.closeAll();
   await gw?.close();
   await nginx?.close();
   await hooks?.close();

@@ -9,20 +9,18 @@ import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startSippUas, type SippProcess } from '../helpers/sipp.js';
+import { SippFarEnds, type SippProcess } from '../helpers/sipp.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
-import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
+import { freeTcpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { spawnChild, stopChild } from '../helpers/proc.js';
 import { childProcesses, assertNoChildProcesses } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const sipps: SippProcess[] = [];
+const fars = new SippFarEnds();
 let hooks: WebhookReceiver;
 
-async function uas(): Promise<SippProcess> {
-  const p = await startSippUas({ scenario: 'uas-answer.xml', sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4) });
-  sipps.push(p);
-  return p;
+function uas(): Promise<SippProcess> {
+  return fars.uas('uas-answer.xml');
 }
 
 function metric(text: string, series: string): number {
@@ -35,7 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sipps) await s.close();
+  await fars.closeAll();
   await hooks?.close();
   await assertNoChildProcesses();
 });

@@ -7,11 +7,10 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startSippUas, type SippProcess } from '../helpers/sipp.js';
+import { SippFarEnds, type SippProcess } from '../helpers/sipp.js';
 import { startNginxRtmp, type NginxRtmp } from '../helpers/nginx.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
 import { probeStream } from '../helpers/ffprobe.js';
-import { freeUdpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import { assertNoChildProcesses } from '../helpers/processes.js';
 
@@ -20,12 +19,10 @@ let nginx: NginxRtmp;
 let hooks: WebhookReceiver;
 /** nginx's on_publish hook: refuses the key `refused_key` with 403. */
 let onPublish: WebhookReceiver;
-const sipps: SippProcess[] = [];
+const fars = new SippFarEnds();
 
-async function uas(vars: Record<string, string> = {}): Promise<SippProcess> {
-  const p = await startSippUas({ scenario: 'uas-answer.xml', sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4), vars });
-  sipps.push(p);
-  return p;
+function uas(vars: Record<string, string> = {}): Promise<SippProcess> {
+  return fars.uas('uas-answer.xml', { vars });
 }
 
 function rtmpStatuses(callId: string): string[] {
@@ -51,7 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sipps) await s.close();
+  await fars.closeAll();
   await gw?.close();
   await nginx?.close();
   await hooks?.close();
@@ -62,7 +59,7 @@ afterAll(async () => {
 describe('RTMP reconnect and refusal (nginx-rtmp)', () => {
   it('nginx stopped mid-call → RTMP_CONNECTION_LOST; started again → RTMP_STREAM_ACTIVE; the new recording decodes from its first frame', async () => {
     await uas({ video_loops: '3' });
-    const far = sipps.at(-1) as SippProcess;
+    const far = fars.all.at(-1) as SippProcess;
     const callId = 'rtmp-reconnect-0001';
     const start = await gw.rest('/call/startup', {
       callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, toStream: 'rc_stream', rtmpUrl: nginx.rtmpUrl, rtmpStream: 'rc_key',
