@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type GatewayConfig } from './config/index.js';
 import { ConfigError } from './shared/errors.js';
+import { installErrorBoundary } from './shared/error-boundary.js';
 import { createLogger, type Logger } from './shared/logger.js';
 import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
@@ -68,7 +69,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
   const callMetrics = new CallMetricsCollector(metrics);
   // Read at boot so a wrong path fails the start, never a call.
   const rtmpsCa = config.rtmp.tls.ca !== null ? readFileSync(config.rtmp.tls.ca, 'utf8') : undefined;
-  const closers: (() => Promise<void> | void)[] = [];
+  // One bad peer costs one call: an exception escaping a call's code ends that call only (error-boundary.ts).
+  const closers: (() => Promise<void> | void)[] = [installErrorBoundary(log)];
   try {
     let embedded: EmbeddedServer | null = null;
     if (config.rtmp.embedded.enabled) {

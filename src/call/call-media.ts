@@ -1,5 +1,6 @@
 import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
+import { InvalidStateError } from '../shared/errors.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
@@ -92,12 +93,23 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     };
   }
 
-  /** Binds the audio and video RTP/RTCP pairs the SDP offer announces. */
+  /**
+   * Binds the audio and video RTP/RTCP pairs the SDP offer announces.
+   * @throws InvalidStateError when the call was closed meanwhile (the pairs are released).
+   */
   async allocate(): Promise<{ audioPort: number; videoPort: number }> {
-    this.#sockets.audio = await this.opts.ports.allocate();
-    this.#sockets.video = await this.opts.ports.allocate();
-    if (this.#closed) this.#releaseSockets();
-    return { audioPort: this.#sockets.audio.rtpPort, videoPort: this.#sockets.video.rtpPort };
+    const audio = await this.opts.ports.allocate();
+    const video = await this.opts.ports.allocate().catch((e: unknown) => {
+      audio.close();
+      throw e;
+    });
+    if (this.#closed) {
+      audio.close();
+      video.close();
+      throw new InvalidStateError('call media closed while its RTP ports were being allocated');
+    }
+    this.#sockets = { audio, video };
+    return { audioPort: audio.rtpPort, videoPort: video.rtpPort };
   }
 
   /** The answer's media this build can receive; null for a track it cannot. */

@@ -1,9 +1,10 @@
 import type { Logger } from '../shared/logger.js';
 import { ConflictError } from '../shared/errors.js';
 import { TypedEmitter } from '../shared/emitter.js';
+import { runInScope, type ErrorScope } from '../shared/error-boundary.js';
 import { sleep } from '../shared/time.js';
 import {
-  buildOffer, buildAnswer, isHoldOffer, parseAnswer, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
+  buildOffer, buildAnswer, isHoldOffer, parseAnswer, receivePayloadTypes, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
 } from '../sip/index.js';
 import type { PortAllocator } from '../rtp/index.js';
 import { CallMedia, type CallMediaTuning } from './call-media.js';
@@ -76,8 +77,12 @@ export class Call extends TypedEmitter<CallEvents> {
   /** o= session id and version of the SDP we send (RFC 3264 §8: the version grows with each new SDP). */
   readonly #sdpSessionId = Math.floor(Date.now() / 1000);
   #sdpVersion = 1;
+  /** Payload types of the last SDP we sent, per kind: what we must receive (RFC 3264 §5.1). */
+  #localPts: { audio?: NegotiatedMedia['payloadTypes']; video?: NegotiatedMedia['payloadTypes'] } = {};
   #dtmfChain: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  /** This call's error boundary: whatever throws in its timers, sockets or listeners ends this call only. */
+  readonly #scope: ErrorScope = { name: '', fail: (e) => this.#internalError(e) };
 
   constructor(readonly params: StartupParams & { callId: string; toStream: string }, private readonly ctx: CallContext, defaultDomain: string | null) {
     super((event, error) => this.log.error({ event, err: error }, 'call listener failed'));
@@ -152,17 +157,51 @@ export class Call extends TypedEmitter<CallEvents> {
     };
   }
 
-  /** Announces PENDING and starts dialing in the background. */
+  /** Announces PENDING and starts dialing in the background, inside the call's error boundary. */
   start(): void {
-    this.emit('change', this.toJSON(), false);
-    void this.#dial().catch((e: unknown) => {
-      this.log.error({ err: e }, 'call setup failed');
-      this.#end('FAILED', (e as Error).message);
+    this.inScope(() => {
+      this.emit('change', this.toJSON(), false);
+      void this.#dial().catch((e: unknown) => {
+        this.log.error({ err: e }, 'call setup failed');
+        this.#end('FAILED', (e as Error).message);
+      });
+    });
+  }
+
+  /**
+   * Runs `fn` inside this call's error boundary: what it starts (sockets,
+   * timers, publishers) belongs to the call, and an exception there ends
+   * this call FAILED, never the process. For work started from outside the
+   * call (REST, pushes).
+   */
+  inScope<T>(fn: () => T): T {
+    return runInScope(this.#scope, fn);
+  }
+
+  /** An exception escaped this call's code: the call ends FAILED with it; nothing else is touched. */
+  #internalError(e: Error): void {
+    this.log.error({ err: e }, 'internal error: ending this call');
+    if (isTerminal(this.#status)) return;
+    this.#hangupAndEnd('FAILED', `INTERNAL_ERROR: ${e.message.slice(0, 200)}`);
+  }
+
+  /** A SIP event listener, run inside the call's boundary. */
+  #sipListener<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args) => this.inScope(() => {
+      try {
+        fn(...args);
+      } catch (e) {
+        this.#internalError(e instanceof Error ? e : new Error(String(e)));
+      }
     });
   }
 
   /** `/call/terminate`: CANCEL while ringing, BYE when established. */
   terminate(): void {
+    this.inScope(() => this.#terminate());
+  }
+
+  #terminate(): void {
     if (isTerminal(this.#status) || this.#terminating) return;
     this.#terminating = true;
     this.log.info({ status: this.#status }, 'terminate requested');
@@ -198,7 +237,7 @@ export class Call extends TypedEmitter<CallEvents> {
         if (status !== undefined && status >= 300) this.log.warn({ digit: d, status }, 'DTMF INFO refused');
       }
     };
-    this.#dtmfChain = this.#dtmfChain.then(run).catch((e: unknown) => this.log.warn({ err: e }, 'DTMF send failed'));
+    this.#dtmfChain = this.inScope(() => this.#dtmfChain.then(run).catch((e: unknown) => this.log.warn({ err: e }, 'DTMF send failed')));
     this.log.info({ digits, type }, 'DTMF queued');
   }
 
@@ -214,8 +253,13 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   async #dial(): Promise<void> {
-    const ports = await this.#media.allocate();
-    if (isTerminal(this.#status)) return;
+    let ports: { audioPort: number; videoPort: number };
+    try {
+      ports = await this.#media.allocate();
+    } catch (e) {
+      if (isTerminal(this.#status)) return; // closed while allocating: the ports are already released
+      throw e;
+    }
     const offer = buildOffer({
       address: this.ctx.sdpAddress,
       audioPort: ports.audioPort,
@@ -229,6 +273,7 @@ export class Call extends TypedEmitter<CallEvents> {
       sessionId: this.#sdpSessionId,
       sessionVersion: this.#sdpVersion,
     });
+    this.#rememberLocalSdp(offer);
     const t = this.target;
     if (this.params.sipRegisterRequired && !(await this.#register(t))) return;
     if (isTerminal(this.#status)) return;
@@ -247,40 +292,53 @@ export class Call extends TypedEmitter<CallEvents> {
       log: this.log,
     });
     this.#sipCall = sipCall;
-    sipCall.answerSdp = (remote) => this.#answerRemoteOffer(remote, ports);
-    sipCall.on('progress', (status, _reason, sdp) => {
+    sipCall.answerSdp = (remote) => this.inScope(() => this.#answerRemoteOffer(remote, ports));
+    sipCall.on('progress', this.#sipListener((status: number, _reason: string, sdp: string | undefined) => {
       this.#sipStatus = status;
       if (status === 100 || isTerminal(this.#status)) return;
       // Early media (RFC 3960): a 18x with SDP starts reception before the answer.
       if (sdp !== undefined && this.#mediaSdp === undefined) this.#startMedia(sdp, true);
       if (status === 183 && sdp !== undefined) this.#setStatus('SESSION_PROGRESS');
       else if (status >= 180 && status < 200) this.#setStatus('RING');
-    });
-    sipCall.on('reinvite', (sdp) => this.#onRemoteOffer(sdp));
-    sipCall.on('established', (status, sdp) => this.#onEstablished(status, sdp));
-    sipCall.on('failed', (status, reason) => {
+    }));
+    sipCall.on('reinvite', this.#sipListener((sdp: string | undefined) => this.#onRemoteOffer(sdp)));
+    sipCall.on('established', this.#sipListener((status: number, sdp: string) => this.#onEstablished(status, sdp)));
+    sipCall.on('failed', this.#sipListener((status: number, reason: string) => {
       this.#sipStatus = status;
       if (this.#terminating) this.#end('FINISH', 'NORMAL_CALL_CLEARING');
       else if (status === 486 || status === 600) this.#end('BUSY', reason);
       else this.#end('FAILED', status === 408 ? 'FAILED_BY_REQUEST_TIMEOUT' : reason);
-    });
-    sipCall.on('ended', (by) => {
+    }));
+    sipCall.on('ended', this.#sipListener((by: string) => {
       this.log.info({ by }, 'call ended');
       this.#end('FINISH', 'NORMAL_CALL_CLEARING');
-    });
+    }));
     sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
     this.log.info({ requestUri: t.requestUri, destination: t.destination }, 'sending INVITE');
     sipCall.start();
     this.#setStatus('TRYING');
   }
 
-  /** The usable media of an SDP (null/null when it has none or does not parse). */
-  #usable(sdp: string): { audio: NegotiatedMedia | null; video: NegotiatedMedia | null } {
+  /** Remembers what the SDP we just sent lets the far end send us. */
+  #rememberLocalSdp(sdp: string): void {
+    const local = parseAnswer(sdp);
+    this.#localPts = { audio: local.audio?.payloadTypes, video: local.video?.payloadTypes };
+  }
+
+  /**
+   * The usable media of a far-end SDP, each with the payload types to
+   * receive (ours and its own for the negotiated codec), and why a track
+   * was refused; nothing usable when it does not parse.
+   */
+  #usable(sdp: string): { audio: NegotiatedMedia | null; video: NegotiatedMedia | null; problems: string[] } {
     try {
-      return CallMedia.usable(parseAnswer(sdp));
+      const parsed = parseAnswer(sdp);
+      const receive = (m: NegotiatedMedia | null): NegotiatedMedia | null => (m ? { ...m, payloadTypes: receivePayloadTypes(this.#localPts[m.kind], m) } : null);
+      if (parsed.problems.length > 0) this.log.warn({ problems: parsed.problems }, 'SDP m-lines refused');
+      return { ...CallMedia.usable({ audio: receive(parsed.audio), video: receive(parsed.video) }), problems: parsed.problems };
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'unusable SDP');
-      return { audio: null, video: null };
+      return { audio: null, video: null, problems: [(e as Error).message] };
     }
   }
 
@@ -289,10 +347,10 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#videoCodec = video ? `${video.codec.name}/${video.codec.clockRate}` : null;
   }
 
-  /** Starts RTP reception and the output on `sdp`; false when it holds nothing usable. */
-  #startMedia(sdp: string, early: boolean): boolean {
-    const { audio, video } = this.#usable(sdp);
-    if (!audio && !video) return false;
+  /** Starts RTP reception and the output on `sdp`; when it holds nothing usable, why (empty when no codec is common). */
+  #startMedia(sdp: string, early: boolean): true | string[] {
+    const { audio, video, problems } = this.#usable(sdp);
+    if (!audio && !video) return problems;
     this.#mediaSdp = sdp;
     this.#setCodecs(audio, video);
     this.log.info({ audio: this.#audioCodec, video: this.#videoCodec, early }, 'media started');
@@ -330,8 +388,10 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#sipStatus = status;
     if (isTerminal(this.#status)) return;
     if (this.#mediaSdp === undefined) {
-      if (!this.#startMedia(sdp, false)) {
-        this.#hangupAndEnd('FAILED', 'NO_COMMON_CODECS');
+      const started = this.#startMedia(sdp, false);
+      if (started !== true) {
+        // SPEC §4: an answer we cannot use ends the call with the reason, never later from a timer.
+        this.#hangupAndEnd('FAILED', started.length > 0 ? `BAD_SDP_ANSWER: ${started.join('; ')}` : 'NO_COMMON_CODECS');
         return;
       }
     } else if (sdp.trim() !== '' && sdp !== this.#mediaSdp) {
@@ -376,6 +436,7 @@ export class Call extends TypedEmitter<CallEvents> {
       ? buildOffer({ ...common, h264Profiles: this.ctx.codecs.h264Profiles, extraSessionLines: this.params.sipSDP })
       : buildAnswer(remote, common);
     this.#sdpVersion++;
+    this.#rememberLocalSdp(sdp);
     return sdp;
   }
 

@@ -3,7 +3,10 @@ import type { MediaFrame, VideoFrame, AudioFrame } from '../shared/media.js';
 import {
   avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, type FlvTag, type FlvSink,
 } from '../rtmp/index.js';
+import { audioSpecificConfig, AAC_SAMPLE_RATES } from '../rtmp/index.js';
+import { mediaClockNow } from '../rtp/index.js';
 import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
+import { AudioGapFiller } from './audio-gap-filler.js';
 import { Interleaver } from './interleaver.js';
 
 export interface MediaOutputOptions {
@@ -28,6 +31,9 @@ const FLV_SPEEX_HEADER = (11 << 4) | 0x02;
 function flvCarries(codec: AudioFrame['codec'], clockRate: number): boolean {
   return codec === 'PCMA' || codec === 'PCMU' || (codec === 'SPEEX' && clockRate === 16000);
 }
+
+/** How often silence for a missing audio track is written, ms. */
+const FILL_INTERVAL_MS = 100;
 
 const NAL_SPS = 7;
 const NAL_PPS = 8;
@@ -58,15 +64,20 @@ export class MediaOutput {
   #size: { width: number; height: number } | undefined;
   #lastVideoTs = -1;
   #lastAudioTs = -1;
+  /** Silence while the far end sends no audio (none for Speex copied as it is). */
+  #filler: AudioGapFiller | null = null;
+  readonly #fillTimer: NodeJS.Timeout;
   #closed = false;
   /** Media frames dropped because no decoder configuration was known yet. */
   droppedBeforeConfig = 0;
 
   constructor(private readonly opts: MediaOutputOptions) {
-    this.#interleaver = new Interleaver((t) => this.#send(t), { audio: opts.audioCodec !== null, video: opts.hasVideo });
+    // Every output carries an audio track: the far end's, or silence (AAC when none was negotiated).
+    this.#interleaver = new Interleaver((t) => this.#send(t), { audio: true, video: opts.hasVideo });
     this.#audioCodec = opts.audioCodec;
     this.#audioRate = opts.audioClockRate ?? 8000;
     this.#startAudio();
+    this.#fillTimer = setInterval(() => this.#fillGap(), FILL_INTERVAL_MS);
     if (opts.hasVideo && opts.videoCodec === 'VP8') this.#startVideoTranscoder();
     this.#updateMetadata();
   }
@@ -99,21 +110,28 @@ export class MediaOutput {
   #startAudio(): void {
     const codec = this.#audioCodec;
     this.#copyAudio = codec !== null && this.opts.audioOutput === 'copy' && flvCarries(codec, this.#audioRate);
-    if (codec === null || this.#copyAudio) {
+    if (this.#copyAudio) {
       // FLV G.711 / Speex carry no sequence header.
       if (this.#headers.audio) this.#setHeader('audio', undefined);
+      this.#filler = codec === 'PCMA' || codec === 'PCMU' ? new AudioGapFiller({ codec }) : null;
       return;
     }
+    // AAC from the transcoder, or silence alone: the header is known before the first frame
+    // (AAC-LC, mono, the output rate: what the transcoder's ADTS says too).
+    const rate = this.opts.transcode.audioSampleRate;
+    this.#aacConfig(audioSpecificConfig({ objectType: 2, sampleRateIndex: Math.max(0, AAC_SAMPLE_RATES.indexOf(rate)), channels: 1 }));
+    this.#filler = new AudioGapFiller({ codec: 'AAC', sampleRate: rate });
+    if (codec === null) return;
     const t = new AudioTranscoder({
       ffmpegPath: this.opts.transcode.ffmpegPath,
       inputCodec: codec,
       inputRate: this.#audioRate,
-      outputRate: this.opts.transcode.audioSampleRate,
+      outputRate: rate,
       bitrate: this.opts.transcode.audioBitrate,
       log: this.opts.log,
     });
     t.on('config', (asc) => {
-      if (t === this.#transcoder) this.#setHeader('audio', aacSequenceHeader(asc));
+      if (t === this.#transcoder) this.#aacConfig(asc);
     });
     t.on('frame', (raw, ptsMs) => this.#audioTag(raw, ptsMs));
     t.on('exit', (code, signal, crashed) => {
@@ -121,6 +139,22 @@ export class MediaOutput {
     });
     t.start();
     this.#transcoder = t;
+  }
+
+  /** A new AAC AudioSpecificConfig: sent to the targets only when it differs from the current one. */
+  #aacConfig(asc: Buffer): void {
+    const tag = aacSequenceHeader(asc);
+    if (this.#headers.audio?.data.equals(tag.data)) return;
+    this.#setHeader('audio', tag);
+  }
+
+  /** Writes the silence due on the audio track (see AudioGapFiller). */
+  #fillGap(): void {
+    if (this.#closed || this.#filler === null || this.#baseMs === undefined) return;
+    for (const tag of this.#filler.tick(this.#ts(mediaClockNow()), this.#lastAudioTs)) {
+      this.#lastAudioTs = tag.timestamp;
+      this.#interleaver.push(tag);
+    }
   }
 
   #startVideoTranscoder(): void {
@@ -169,6 +203,7 @@ export class MediaOutput {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#fillTimer);
     this.#interleaver.flush();
     this.#targets.clear();
     await Promise.all([this.#transcoder?.close(), this.#videoTranscoder?.close(), ...this.#retiring]);
@@ -212,6 +247,7 @@ export class MediaOutput {
     });
     const ts = Math.max(this.#ts(f.ptsMs), this.#lastVideoTs);
     this.#lastVideoTs = ts;
+    this.#filler?.onVideo(ts, this.#ts(mediaClockNow()));
     this.#interleaver.push(avcFrame(nalus, f.key, 0, ts));
   }
 
@@ -231,6 +267,7 @@ export class MediaOutput {
     if (this.#copyAudio) {
       const ts = Math.max(this.#ts(f.ptsMs), this.#lastAudioTs);
       this.#lastAudioTs = ts;
+      this.#filler?.onRealAudio(this.#ts(mediaClockNow()));
       if (f.codec === 'SPEEX') {
         const b = Buffer.allocUnsafe(1 + f.data.length);
         b[0] = FLV_SPEEX_HEADER;
@@ -248,6 +285,7 @@ export class MediaOutput {
     if (this.#closed) return;
     const ts = Math.max(this.#ts(ptsMs), this.#lastAudioTs);
     this.#lastAudioTs = ts;
+    this.#filler?.onRealAudio(this.#ts(mediaClockNow()));
     this.#interleaver.push(aacFrame(raw, ts));
   }
 
@@ -255,13 +293,9 @@ export class MediaOutput {
     this.#setHeader('metadata', onMetaData({
       ...(this.#size ?? {}),
       ...(this.opts.hasVideo ? { videocodecid: 7 } : {}),
-      ...(this.#audioCodec
-        ? {
-          audiocodecid: this.#copyAudio ? ({ PCMA: 7, PCMU: 8, SPEEX: 11 } as Record<string, number>)[this.#audioCodec] : 10,
-          audiosamplerate: this.#copyAudio ? this.#audioRate : this.opts.transcode.audioSampleRate,
-          audiosamplesize: 16, audiochannels: 1, stereo: false,
-        }
-        : {}),
+      audiocodecid: this.#copyAudio ? ({ PCMA: 7, PCMU: 8, SPEEX: 11 } as Record<string, number>)[this.#audioCodec ?? ''] : 10,
+      audiosamplerate: this.#copyAudio ? this.#audioRate : this.opts.transcode.audioSampleRate,
+      audiosamplesize: 16, audiochannels: 1, stereo: false,
       encoder: 'sip-rtmp-gateway',
     }));
   }

@@ -66,7 +66,7 @@ export class PushService extends TypedEmitter<PushServiceEvents> {
     }
     const id = randomUUID();
     const log = call.log.child({ mediaSessionId: id });
-    const target = call.outputs.addTarget(split.url, split.streamName, log);
+    const target = call.inScope(() => call.outputs.addTarget(split.url, split.streamName, log));
     const obj: PushObject = {
       mediaSessionId: id, streamName, rtmpUrl, status: target.status, callId: call.callId, info: null, createdAt: Date.now(),
     };

@@ -46,8 +46,9 @@ export class RtpSender {
 
   /**
    * Sends one packet with the next sequence number. Returns false when the
-   * remote address is not known yet (nothing sent). Socket errors are
-   * reported through the socket's 'error' event, not thrown.
+   * remote address is not known yet or the socket refuses the send (a
+   * closed socket, a bad address): nothing a far end sent can make it throw.
+   * Asynchronous socket errors are reported through the socket's 'error' event.
    */
   send(payloadType: number, payload: Buffer, timestamp: number, marker: boolean): boolean {
     const to = this.#target();
@@ -56,7 +57,11 @@ export class RtpSender {
     this.#seq = (this.#seq + 1) & 0xffff;
     this.packets++;
     this.bytes += payload.length;
-    this.#socket.send(pkt, to.port, to.host);
+    try {
+      this.#socket.send(pkt, to.port, to.host);
+    } catch {
+      return false;
+    }
     return true;
   }
 }

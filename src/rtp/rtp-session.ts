@@ -69,6 +69,8 @@ export class RtpSession extends TypedEmitter<{
   #packets = 0;
   #bytes = 0;
   #discarded = 0;
+  #unexpectedPt = 0;
+  #unexpectedPtLogged = false;
   #lastPacketAt: number | null = null;
   #lastPacketMedia = -Infinity;
   #pliSent = 0;
@@ -148,6 +150,7 @@ export class RtpSession extends TypedEmitter<{
       lastPacketAt: this.#lastPacketAt,
       jitter: this.#rx.jitterMs,
       discarded: this.#discarded,
+      unexpectedPayloadType: this.#unexpectedPt,
       jitterBufferLost: this.#jb.counters.lost,
       pliSent: this.#pliSent,
       firSent: this.#firSent,
@@ -234,8 +237,12 @@ export class RtpSession extends TypedEmitter<{
       this.#onRtcpDatagram(msg, rinfo); // RFC 5761 §4 demultiplexing
       return;
     }
-    if (msg.length < 12 || msg[0]! >> 6 !== 2 || !this.#known[msg[1]! & 0x7f]) {
+    if (msg.length < 12 || msg[0]! >> 6 !== 2) {
       this.#discarded++;
+      return;
+    }
+    if (!this.#known[msg[1]! & 0x7f]) {
+      this.#onUnexpectedPayloadType(msg[1]! & 0x7f);
       return;
     }
     let p: RtpPacketView;
@@ -276,6 +283,20 @@ export class RtpSession extends TypedEmitter<{
       this.emit('keyframeNeeded');
     }
   };
+
+  /**
+   * RTP under a payload type we do not receive on this track (never offered,
+   * or a codec other than the negotiated one): counted, and logged once per
+   * session at warn so a far end whose media is lost this way is visible.
+   */
+  #onUnexpectedPayloadType(pt: number): void {
+    this.#discarded++;
+    this.#unexpectedPt++;
+    if (this.#unexpectedPtLogged) return;
+    this.#unexpectedPtLogged = true;
+    this.#log.warn({ kind: this.kind, payloadType: pt, receiving: Object.keys(this.#opts.payloadTypes).map(Number) },
+      'RTP with a payload type this track does not receive: dropped (counted in discarded / unexpectedPayloadType)');
+  }
 
   #armNackTimer(now: number): void {
     const deadline = this.#nacks.nextDeadline();
@@ -440,7 +461,13 @@ export class RtpSession extends TypedEmitter<{
       : buildReceiverReport(tx.ssrc, blocks);
     const parts = [report, buildSdesCname(tx.ssrc, this.#cname)];
     if (feedback !== null) parts.push(...feedback);
-    this.#opts.sockets.rtcp.send(Buffer.concat(parts), remote.rtcpPort, remote.host);
+    try {
+      this.#opts.sockets.rtcp.send(Buffer.concat(parts), remote.rtcpPort, remote.host);
+    } catch (e) {
+      // A closed socket or an address the SDP checks let through: this report is lost, the call goes on.
+      this.#log.debug({ err: (e as Error).message, kind: this.kind }, 'RTCP not sent');
+      return false;
+    }
     return true;
   }
 

@@ -17,7 +17,7 @@ export interface RtpSessionOptions {
   kind: 'audio' | 'video';
   sockets: RtpSocketPair;
   /**
-   * payload type → codec, from the negotiated SDP answer, e.g.
+   * payload type → codec to receive (the SDP we sent, plus the far end's numbers for the negotiated codec), e.g.
    * `{8:{name:'PCMA',clockRate:8000}, 101:{name:'telephone-event',clockRate:8000}}`.
    */
   payloadTypes: Record<number, PayloadTypeInfo>;
@@ -55,6 +55,8 @@ export interface RtpSessionStats {
   jitter: number;
   /** Datagrams dropped: not RTP v2, truncated, unknown payload type, unsupported codec, bad RTCP. */
   discarded: number;
+  /** Of those, RTP packets under a payload type this track does not receive (not offered, or another codec than the negotiated one). */
+  unexpectedPayloadType: number;
   /** Packets the jitter buffer gave up on. */
   jitterBufferLost: number;
   pliSent: number;

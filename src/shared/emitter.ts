@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { failCurrentScope } from './error-boundary.js';
 
 type Listener<A extends unknown[]> = (...args: A) => void;
 
 /**
  * A typed event emitter whose `emit` never throws: a listener error is logged
  * through `onListenerError` and the other listeners still run (mediasoup's
- * safeEmit).
+ * safeEmit); inside a call's error scope the error then ends that call
+ * (error-boundary.ts), since the call's state can no longer be trusted.
  */
 export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
   readonly #ee = new EventEmitter();
@@ -44,6 +46,7 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
         (l as Listener<Events[K]>)(...args);
       } catch (error) {
         this.onListenerError(event, error);
+        failCurrentScope(error);
       }
     }
   }

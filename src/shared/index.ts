@@ -3,6 +3,7 @@ export {
   PayloadTooLargeError, UnavailableError, SipError, ConfigError,
 } from './errors.js';
 export { TypedEmitter } from './emitter.js';
+export { installErrorBoundary, runInScope, currentScope, failCurrentScope, type ErrorScope } from './error-boundary.js';
 export { createLogger, silentLogger, REDACT_PATHS, type Logger } from './logger.js';
 export type { MediaFrame, VideoFrame, AudioFrame } from './media.js';
 export { seqDiff, tsDiff, sleep } from './time.js';

@@ -21,7 +21,7 @@ export { UdpTransport, type SipTransport, type TransportAddress, type TransportP
 export { DEFAULT_TIMERS, type TransactionTimers } from './transaction.js';
 export { Dialog, type DialogState } from './dialog.js';
 export {
-  buildOffer, parseAnswer, type AudioCodecName, type VideoCodecName, type OfferOptions, type Direction,
+  buildOffer, parseAnswer, receivePayloadTypes, type AudioCodecName, type VideoCodecName, type OfferOptions, type Direction,
   type NegotiatedCodec, type NegotiatedMedia, type NegotiatedSession,
 } from './sdp.js';
 export { SipRegistration, type RegisterOptions, type RegisterResult, type RegistrationEvents } from './registration.js';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import sdpTransform from 'sdp-transform';
 import { ParseError } from '../shared/errors.js';
 
@@ -107,7 +108,12 @@ export interface NegotiatedMedia {
   payloadTypes: Record<number, { name: string; clockRate: number }>;
 }
 
-export interface NegotiatedSession { audio: NegotiatedMedia | null; video: NegotiatedMedia | null }
+export interface NegotiatedSession {
+  audio: NegotiatedMedia | null;
+  video: NegotiatedMedia | null;
+  /** Why an audio or video m-line was refused (out-of-range port, `c=` not an IP literal, …), for logs and the call's `info`. */
+  problems: string[];
+}
 
 const STATIC_PT: Record<number, { name: string; clockRate: number }> = {
   0: { name: 'PCMU', clockRate: 8000 },
@@ -115,9 +121,58 @@ const STATIC_PT: Record<number, { name: string; clockRate: number }> = {
   9: { name: 'G722', clockRate: 8000 },
 };
 
+const validPort = (p: unknown): p is number => typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535;
+
 /**
- * Reads the far end's SDP answer: for each of audio and video, the accepted
- * m-line (port ≠ 0) and its codec. A rejected or missing m-line gives null.
+ * Reads one accepted m-line, validated at the edge so nothing fails later
+ * from a timer or a socket: RTP and RTCP ports (a=rtcp, or RTP + 1) within
+ * 1–65535, a connection address that is an IP literal (a host name would
+ * mean a DNS lookup per packet: refused), payload types 0–127. Null when it
+ * lists no codec we can name.
+ * @throws ParseError naming what is wrong.
+ */
+function readMedia(m: sdpTransform.MediaDescription, parsed: sdpTransform.SessionDescription, kind: 'audio' | 'video'): NegotiatedMedia | null {
+  if (!validPort(m.port)) throw new ParseError(`${kind} port ${String(m.port)} is out of range`);
+  const rtcpPort = m.rtcp?.port ?? m.port + 1;
+  if (!validPort(rtcpPort)) throw new ParseError(`${kind} RTCP port ${String(rtcpPort)} is out of range`);
+  const address = m.connection?.ip ?? parsed.connection?.ip;
+  if (!address) throw new ParseError(`${kind} m-line without a connection address`);
+  if (isIP(address) === 0) throw new ParseError(`${kind} connection address "${address.slice(0, 64)}" is not an IP literal`);
+  const payloadTypes: Record<number, { name: string; clockRate: number }> = {};
+  const order = String(m.payloads ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+  const codecs: NegotiatedCodec[] = [];
+  for (const pt of order) {
+    if (!Number.isInteger(pt) || pt < 0 || pt > 127) throw new ParseError(`${kind} payload type out of range`);
+    const map = m.rtp.find((r) => r.payload === pt);
+    const known = map ? { name: map.codec, clockRate: map.rate ?? 8000 } : STATIC_PT[pt];
+    if (!known) continue;
+    payloadTypes[pt] = known;
+    codecs.push({
+      pt, name: known.name, clockRate: known.clockRate,
+      channels: map?.encoding ? Number(map.encoding) : 1,
+      fmtp: m.fmtp.find((f) => f.payload === pt)?.config,
+    });
+  }
+  const first = codecs.find((c) => c.name.toLowerCase() !== 'telephone-event');
+  if (!first) return null;
+  return {
+    kind,
+    address,
+    port: m.port,
+    rtcpPort,
+    direction: (m.direction ?? parsed.direction ?? 'sendrecv') as Direction,
+    codec: first,
+    telephoneEventPt: codecs.find((c) => c.name.toLowerCase() === 'telephone-event')?.pt,
+    payloadTypes,
+  };
+}
+
+/**
+ * Reads an SDP (the far end's answer or offer, or our own): for each of
+ * audio and video, the first accepted m-line (port ≠ 0; a disabled stream is
+ * dropped) and its codecs. A missing, rejected or invalid m-line gives null;
+ * an invalid one is also listed in `problems`.
+ * @throws ParseError when the text is not SDP at all.
  */
 export function parseAnswer(sdp: string): NegotiatedSession {
   let parsed: sdpTransform.SessionDescription;
@@ -127,40 +182,38 @@ export function parseAnswer(sdp: string): NegotiatedSession {
     throw new ParseError(`unparsable SDP: ${(e as Error).message}`);
   }
   if (!Array.isArray(parsed.media) || parsed.version !== 0) throw new ParseError('SDP without v=0');
-  const session: NegotiatedSession = { audio: null, video: null };
+  const session: NegotiatedSession = { audio: null, video: null, problems: [] };
   for (const m of parsed.media) {
-    if ((m.type !== 'audio' && m.type !== 'video') || session[m.type] || !m.port) continue;
-    const address = m.connection?.ip ?? parsed.connection?.ip;
-    if (!address) throw new ParseError(`SDP ${m.type} m-line without a connection address`);
-    const payloadTypes: Record<number, { name: string; clockRate: number }> = {};
-    const order = String(m.payloads ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-    const codecs: NegotiatedCodec[] = [];
-    for (const pt of order) {
-      if (!Number.isInteger(pt) || pt < 0 || pt > 127) throw new ParseError(`SDP bad payload type in ${m.type}`);
-      const map = m.rtp.find((r) => r.payload === pt);
-      const known = map ? { name: map.codec, clockRate: map.rate ?? 8000 } : STATIC_PT[pt];
-      if (!known) continue;
-      payloadTypes[pt] = known;
-      codecs.push({
-        pt, name: known.name, clockRate: known.clockRate,
-        channels: map?.encoding ? Number(map.encoding) : 1,
-        fmtp: m.fmtp.find((f) => f.payload === pt)?.config,
-      });
+    if ((m.type !== 'audio' && m.type !== 'video') || session[m.type] || m.port === 0) continue;
+    try {
+      session[m.type] = readMedia(m, parsed, m.type);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      session.problems.push(e.message);
     }
-    const media = codecs.filter((c) => c.name.toLowerCase() !== 'telephone-event');
-    const first = media[0];
-    if (!first) continue;
-    const dir = (m.direction ?? parsed.direction ?? 'sendrecv') as Direction;
-    session[m.type] = {
-      kind: m.type,
-      address,
-      port: m.port,
-      rtcpPort: m.rtcp?.port ?? m.port + 1,
-      direction: dir,
-      codec: first,
-      telephoneEventPt: codecs.find((c) => c.name.toLowerCase() === 'telephone-event')?.pt,
-      payloadTypes,
-    };
   }
   return session;
+}
+
+/**
+ * The payload types to receive on one m-line (RFC 3264 §5.1: once we sent
+ * an SDP we must accept any of its formats, under *our* numbers): every
+ * entry of the SDP we sent (`local`, offer or answer) whose codec is the
+ * negotiated one or telephone-event, plus the far end's numbers for those
+ * codecs where they add a mapping (devices that send with their own
+ * numbering). Our numbers win a clash. Other codecs of our offer are left
+ * out: the output is built for the negotiated codec.
+ */
+export function receivePayloadTypes(
+  local: Readonly<Record<number, { name: string; clockRate: number }>> | undefined,
+  negotiated: NegotiatedMedia,
+): Record<number, { name: string; clockRate: number }> {
+  const wanted = (c: { name: string; clockRate: number }): boolean => {
+    const name = c.name.toLowerCase();
+    return name === 'telephone-event' || (name === negotiated.codec.name.toLowerCase() && c.clockRate === negotiated.codec.clockRate);
+  };
+  const out: Record<number, { name: string; clockRate: number }> = {};
+  for (const [pt, c] of Object.entries(local ?? {})) if (wanted(c)) out[Number(pt)] = c;
+  for (const [pt, c] of Object.entries(negotiated.payloadTypes)) if (wanted(c) && !(local && Number(pt) in local)) out[Number(pt)] = c;
+  return out;
 }

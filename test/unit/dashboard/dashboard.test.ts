@@ -7,7 +7,7 @@ import type { CallObject, CallStats } from '../../../src/call/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 
 function track(bytes: number, packets: number, lost: number) {
-  return { packets, bytes, lost, lastPacketAt: null, jitter: 1.26, discarded: 0, jitterBufferLost: 0, pliSent: 1, firSent: 0, nackSent: 2 };
+  return { packets, bytes, lost, lastPacketAt: null, jitter: 1.26, discarded: 0, unexpectedPayloadType: 0, jitterBufferLost: 0, pliSent: 1, firSent: 0, nackSent: 2 };
 }
 
 function fakeCall(id: string, counters: { a: [number, number, number]; v: [number, number, number]; out: number }): DashboardCall {
