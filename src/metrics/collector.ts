@@ -82,7 +82,8 @@ export class CallMetricsCollector {
       seen.active = true;
       this.m.firstKeyframeSeconds.observe(sinceStart);
     }
-    if (final) this.m.callsEnded.inc({ status: call.status, reason: call.info ?? '' });
+    // `CODE: detail` infos (BAD_SDP_ANSWER, INTERNAL_ERROR) are counted by their code: the detail is for logs and webhooks.
+    if (final) this.m.callsEnded.inc({ status: call.status, reason: (call.info ?? '').replace(/^([A-Z_]+): .*$/s, '$1') });
     this.m.liveCalls.set(liveCalls);
   }
 

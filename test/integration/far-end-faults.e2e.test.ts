@@ -179,3 +179,13 @@ describe('error boundary', () => {
     await terminate(b);
   });
 });
+
+describe('metrics of these endings', () => {
+  it('count them by their code, not by their detail', async () => {
+    const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    const count = (labels: string): number => Number(new RegExp(`^gateway_calls_ended_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    expect(count('status="FAILED",reason="BAD_SDP_ANSWER"')).toBe(4);
+    expect(count('status="FAILED",reason="INTERNAL_ERROR"')).toBe(1);
+    expect(text).not.toMatch(/reason="[^"]*(out of range|injected)/);
+  });
+});

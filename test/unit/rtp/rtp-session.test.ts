@@ -99,6 +99,7 @@ describe('RtpSession (audio, 127.0.0.1)', () => {
     expect(d).toEqual([0, 20, 40, 60, 80, 100]);
     expect(session.remote).toEqual({ host: '127.0.0.1', rtpPort: peer.port, rtcpPort: peer.port + 1 });
     const st = session.stats;
+    expect(st.unexpectedPayloadType).toBe(1);
     expect(st.packets).toBe(7);
     expect(st.lost).toBe(0);
     expect(st.lastPacketAt).not.toBeNull();
