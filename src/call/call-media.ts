@@ -26,6 +26,8 @@ export interface CallMediaTuning {
   keyframeIntervalS: number;
   /** Video for a call without incoming video: `none` (default), `black`, or an image file path. */
   placeholderVideo: string;
+  /** Accept RTP from any address and send back to it (far ends behind NAT). Default false: the SDP's address only. */
+  symmetricLatching: boolean;
 }
 
 export interface CallMediaOptions {
@@ -88,7 +90,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     super((event, error) => opts.log.error({ event, err: error }, 'call media listener failed'));
     this.#tuning = {
       rtpActivityTimeoutMs: 60_000, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2,
-      placeholderVideo: 'none',
+      placeholderVideo: 'none', symmetricLatching: false,
       ...opts.tuning,
     };
   }
@@ -181,6 +183,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       payloadTypes: media.payloadTypes,
       remote: { host: media.address, rtpPort: media.port, rtcpPort: media.rtcpPort },
       jitterBufferMs: this.opts.jitterBufferMs,
+      symmetricLatching: this.#tuning.symmetricLatching,
       log: this.opts.log,
       // The pair outlives a session replaced by a codec change; #releaseSockets closes it.
       ownsSockets: false,

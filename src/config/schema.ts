@@ -54,6 +54,8 @@ export const configSchema = z.object({
     jitterBufferMs: z.number().int().min(0).max(2000).default(100),
     rtpActivityTimeoutMs: z.number().int().min(0).default(60000),
     generateMediaForUa: z.boolean().default(true),
+    /** Accept media from any address (far ends behind NAT) and send back to it; default: only from the SDP's address. */
+    symmetricLatching: z.boolean().default(false),
   }).refine((r) => r.portMin <= r.portMax && r.portMin % 2 === 0 && r.portMax - r.portMin >= 3, {
     path: ['portMin'], message: 'must be even, below rtp.portMax, with room for two port pairs',
   }).prefault({}),

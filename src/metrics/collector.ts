@@ -30,6 +30,7 @@ function callTotals(call: Call): Totals {
     t[`bytes|${kind}`] = s.bytes;
     t[`lost|${kind}`] = s.lost;
     t[`nack|${kind}`] = s.nackSent;
+    t[`foreign|${kind}`] = s.foreign;
     t['keyframe|pli'] = (t['keyframe|pli'] ?? 0) + s.pliSent;
     t['keyframe|fir'] = (t['keyframe|fir'] ?? 0) + s.firSent;
   }
@@ -122,6 +123,7 @@ export class CallMetricsCollector {
       this.#setCounter(m.rtpBytes, { kind }, totals[`bytes|${kind}`]);
       this.#setCounter(m.rtpLost, { kind }, totals[`lost|${kind}`]);
       this.#setCounter(m.rtpNacks, { kind }, totals[`nack|${kind}`]);
+      this.#setCounter(m.rtpForeign, { kind }, totals[`foreign|${kind}`]);
       m.rtpJitter.set({ kind }, jitter[kind]);
     }
     this.#setCounter(m.keyframeRequests, { kind: 'pli' }, totals['keyframe|pli']);

@@ -22,6 +22,7 @@ export class GatewayMetrics {
   readonly rtpBytes = this.#counter('gateway_rtp_bytes_total', 'RTP bytes received', ['kind']);
   readonly rtpLost = this.#counter('gateway_rtp_lost_total', 'RTP packets lost (RFC 3550 cumulative loss)', ['kind']);
   readonly rtpNacks = this.#counter('gateway_rtp_nacks_sent_total', 'Packets asked for again by generic NACK', ['kind']);
+  readonly rtpForeign = this.#counter('gateway_rtp_foreign_packets_total', 'RTP/RTCP datagrams dropped for coming from anywhere but the far end', ['kind']);
   readonly rtpJitter = new Gauge({
     name: 'gateway_rtp_jitter_ms', help: 'Highest interarrival jitter among live calls', labelNames: ['kind'] as const, registers: [this.registry],
   });

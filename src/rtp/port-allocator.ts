@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { UnavailableError } from '../shared/errors.js';
@@ -20,18 +21,23 @@ export interface PortAllocatorOptions {
   recvBufferSize?: number;
 }
 
+/** A released pair is not handed out again for this long (late packets of the old call may still arrive), unless nothing else is free. */
+const REUSE_AFTER_MS = 5000;
+
 /**
  * Hands out UDP port pairs from a range. The kernel is the arbiter of what is
  * free (a bind that fails moves on to the next pair), so concurrent calls and
- * other processes on the range are safe. A rotating cursor avoids reusing a
- * just-released pair, where late packets of the old call may still arrive.
+ * other processes on the range are safe. The search starts at a random pair
+ * (a stranger cannot guess the next call's ports to inject RTP before the far
+ * end's) and skips pairs released in the last few seconds.
  */
 export class PortAllocator {
   readonly #min: number;
   readonly #max: number;
   readonly #host: string;
   readonly #recvBufferSize: number;
-  #cursor: number;
+  /** RTP port → when its pair was released. */
+  readonly #released = new Map<number, number>();
 
   constructor(opts: PortAllocatorOptions) {
     const min = opts.min + (opts.min & 1);
@@ -42,7 +48,6 @@ export class PortAllocator {
     this.#max = opts.max;
     this.#host = opts.host;
     this.#recvBufferSize = opts.recvBufferSize ?? 1 << 20;
-    this.#cursor = min;
   }
 
   /** Number of pairs in the range. */
@@ -56,17 +61,24 @@ export class PortAllocator {
    */
   async allocate(): Promise<RtpSocketPair> {
     const pairs = this.size;
-    for (let i = 0; i < pairs; i++) {
-      const port = this.#cursor;
-      this.#cursor = port + 2 + 1 > this.#max ? this.#min : port + 2;
-      const rtp = await this.#bind(port);
-      if (rtp === null) continue;
-      const rtcp = await this.#bind(port + 1);
-      if (rtcp === null) {
-        rtp.close();
-        continue;
+    const now = Date.now();
+    for (const [port, at] of this.#released) if (now - at >= REUSE_AFTER_MS) this.#released.delete(port);
+    const start = randomInt(pairs);
+    // First pass: pairs not released lately; second pass: any pair.
+    for (const fresh of [true, false]) {
+      for (let i = 0; i < pairs; i++) {
+        const port = this.#min + 2 * ((start + i) % pairs);
+        if (this.#released.has(port) === fresh) continue;
+        const rtp = await this.#bind(port);
+        if (rtp === null) continue;
+        const rtcp = await this.#bind(port + 1);
+        if (rtcp === null) {
+          rtp.close();
+          continue;
+        }
+        this.#released.delete(port);
+        return makePair(port, rtp, rtcp, () => this.#released.set(port, Date.now()));
       }
-      return makePair(port, rtp, rtcp);
     }
     throw new UnavailableError(`no free RTP port pair in ${this.#min}-${this.#max} on ${this.#host}`);
   }
@@ -92,7 +104,7 @@ export class PortAllocator {
   }
 }
 
-function makePair(port: number, rtp: dgram.Socket, rtcp: dgram.Socket): RtpSocketPair {
+function makePair(port: number, rtp: dgram.Socket, rtcp: dgram.Socket, onClose: () => void): RtpSocketPair {
   let closed = false;
   return {
     rtpPort: port,
@@ -104,6 +116,7 @@ function makePair(port: number, rtp: dgram.Socket, rtcp: dgram.Socket): RtpSocke
       closed = true;
       rtp.close();
       rtcp.close();
+      onClose();
     },
   };
 }

@@ -25,6 +25,8 @@ import type { RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReport
 const RTCP_INTERVAL_MS = 3000;
 /** The keyframe watchdog stops when no RTP arrived for this long. */
 const STREAM_IDLE_MS = 2000;
+/** The latched RTP source may move (a new port, a far end behind NAT re-mapped) once it has been silent this long. */
+const RELATCH_AFTER_MS = 2000;
 /** First NACK of a missing video packet after this share of the jitter buffer depth (reordering heals first). */
 const NACK_DELAY_SHARE = 0.4;
 
@@ -60,9 +62,13 @@ export class RtpSession extends TypedEmitter<{
   readonly #keyframes: KeyframeRequester;
   readonly #abort = new AbortController();
   #remote: RemoteRtpAddress | null;
-  readonly #learnRemote: boolean;
-  #rtpLearnt = false;
-  #rtcpLearnt = false;
+  /** Symmetric RTP: accept the first source from any address and send back to where it sends from. */
+  readonly #symmetric: boolean;
+  /** The one RTP source accepted (address and port), latched from the first valid packet. */
+  #source: { address: string; port: number } | null = null;
+  #sourceSeenAt = 0;
+  #rtcpLatched = false;
+  #foreign = 0;
   #ssrc: number | null = null;
   #firSeq = 0;
   #lastSr: SenderReportInfo | null = null;
@@ -89,7 +95,7 @@ export class RtpSession extends TypedEmitter<{
     this.#opts = opts;
     this.#log = opts.log;
     this.#remote = opts.remote === null ? null : { ...opts.remote };
-    this.#learnRemote = opts.remote === null;
+    this.#symmetric = opts.remote === null || opts.symmetricLatching === true;
     this.#cname = opts.cname ?? `${randomBytes(8).toString('hex')}@gateway`;
     const { routes, known, primaryClock, dtmfClock } = buildPayloadRoutes(opts.kind, opts.payloadTypes);
     this.#routes = routes;
@@ -135,6 +141,9 @@ export class RtpSession extends TypedEmitter<{
   /** A re-INVITE moved the far end's media: RTP, RTCP and generated media go there from now on. */
   setRemote(remote: RemoteRtpAddress): void {
     this.#remote = { ...remote };
+    // The far end's new SDP: its media may come from a new place.
+    this.#source = null;
+    this.#rtcpLatched = false;
   }
 
   /** The last RTCP sender report of the current source. */
@@ -151,6 +160,7 @@ export class RtpSession extends TypedEmitter<{
       jitter: this.#rx.jitterMs,
       discarded: this.#discarded,
       unexpectedPayloadType: this.#unexpectedPt,
+      foreign: this.#foreign,
       jitterBufferLost: this.#jb.counters.lost,
       pliSent: this.#pliSent,
       firSent: this.#firSent,
@@ -237,6 +247,10 @@ export class RtpSession extends TypedEmitter<{
       this.#onRtcpDatagram(msg, rinfo); // RFC 5761 §4 demultiplexing
       return;
     }
+    if (!this.#addressAllowed(rinfo.address)) {
+      this.#foreign++;
+      return;
+    }
     if (msg.length < 12 || msg[0]! >> 6 !== 2) {
       this.#discarded++;
       return;
@@ -253,10 +267,9 @@ export class RtpSession extends TypedEmitter<{
       return;
     }
     const now = mediaClockNow();
-    if (this.#learnRemote && !this.#rtpLearnt) {
-      this.#rtpLearnt = true;
-      this.#remote = { host: rinfo.address, rtpPort: rinfo.port, rtcpPort: this.#rtcpLearnt ? this.#remote!.rtcpPort : rinfo.port + 1 };
-      this.#log.debug({ kind: this.kind, remote: this.#remote }, 'learnt remote RTP address');
+    if (!this.#latch(rinfo, now)) {
+      this.#foreign++;
+      return;
     }
     if (this.#ssrc !== p.ssrc) this.#onNewSource(p.ssrc);
     if (!this.#rx.update(p.ssrc, p.seq, p.timestamp, p.payload.length, now)) return;
@@ -296,6 +309,38 @@ export class RtpSession extends TypedEmitter<{
     this.#unexpectedPtLogged = true;
     this.#log.warn({ kind: this.kind, payloadType: pt, receiving: Object.keys(this.#opts.payloadTypes).map(Number) },
       'RTP with a payload type this track does not receive: dropped (counted in discarded / unexpectedPayloadType)');
+  }
+
+  /**
+   * Media only from the far end: with the SDP's address (unless symmetric
+   * latching is on, for far ends behind NAT, whose SDP names a private address).
+   */
+  #addressAllowed(address: string): boolean {
+    return this.#symmetric || this.#remote === null || sameAddress(address, this.#remote.host);
+  }
+
+  /**
+   * One source per stream: the first valid packet's address and port are
+   * latched; packets from anywhere else are dropped (a stranger cannot take
+   * the stream over with a new SSRC) until the latched source has been silent
+   * for {@link RELATCH_AFTER_MS}. With symmetric latching, RTP and RTCP are
+   * then sent to where the far end sends from.
+   */
+  #latch(rinfo: dgram.RemoteInfo, now: number): boolean {
+    const src = this.#source;
+    if (src !== null && src.port === rinfo.port && sameAddress(src.address, rinfo.address)) {
+      this.#sourceSeenAt = now;
+      return true;
+    }
+    if (src !== null && now - this.#sourceSeenAt < RELATCH_AFTER_MS) return false;
+    if (src !== null) this.#log.info({ kind: this.kind, from: src, to: { address: rinfo.address, port: rinfo.port } }, 'RTP source moved');
+    this.#source = { address: rinfo.address, port: rinfo.port };
+    this.#sourceSeenAt = now;
+    if (this.#symmetric) {
+      this.#remote = { host: rinfo.address, rtpPort: rinfo.port, rtcpPort: this.#rtcpLatched ? this.#remote!.rtcpPort : rinfo.port + 1 };
+      this.#log.debug({ kind: this.kind, remote: this.#remote }, 'latched the remote RTP address');
+    }
+    return true;
   }
 
   #armNackTimer(now: number): void {
@@ -412,10 +457,16 @@ export class RtpSession extends TypedEmitter<{
 
   readonly #onRtcpDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.#closed) return;
-    if (this.#learnRemote && !this.#rtcpLearnt) {
-      this.#rtcpLearnt = true;
-      const rtpPort = this.#rtpLearnt ? this.#remote!.rtpPort : rinfo.port - 1;
-      this.#remote = { host: this.#remote?.host ?? rinfo.address, rtpPort, rtcpPort: rinfo.port };
+    // RTCP from the latched source's address only (its port differs from the RTP one).
+    const from = this.#source?.address;
+    if (from === undefined ? !this.#addressAllowed(rinfo.address) : sameAddress(rinfo.address, from) === false) {
+      this.#foreign++;
+      return;
+    }
+    if (this.#symmetric && !this.#rtcpLatched) {
+      this.#rtcpLatched = true;
+      const rtpPort = this.#source?.port ?? this.#remote?.rtpPort ?? rinfo.port - 1;
+      this.#remote = { host: this.#source?.address ?? rinfo.address, rtpPort, rtcpPort: rinfo.port };
     }
     let infos;
     try {
@@ -481,4 +532,10 @@ export class RtpSession extends TypedEmitter<{
     }
     return this.#sendRtcp(fb);
   }
+}
+
+/** Address equality across IPv4 and IPv4-mapped IPv6 spellings. */
+function sameAddress(a: string, b: string): boolean {
+  const strip = (x: string): string => (x.startsWith('::ffff:') ? x.slice(7) : x);
+  return strip(a) === strip(b);
 }

@@ -28,6 +28,11 @@ export interface RtpSessionOptions {
   log: Logger;
   /** RTCP CNAME (RFC 3550 §6.5.1); give both sessions of a call the same one. Default: random. */
   cname?: string;
+  /**
+   * Symmetric latching (for far ends behind NAT): accept the first source
+   * from any address, not only the SDP's, and send back to it. Default false.
+   */
+  symmetricLatching?: boolean;
   /** Close the socket pair in `close()`; default true. */
   ownsSockets?: boolean;
 }
@@ -57,6 +62,8 @@ export interface RtpSessionStats {
   discarded: number;
   /** Of those, RTP packets under a payload type this track does not receive (not offered, or another codec than the negotiated one). */
   unexpectedPayloadType: number;
+  /** Datagrams from anywhere but the far end (another address, or another source than the latched one): dropped. */
+  foreign: number;
   /** Packets the jitter buffer gave up on. */
   jitterBufferLost: number;
   pliSent: number;

@@ -60,7 +60,7 @@ afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
-async function setup(kind: 'audio' | 'video', learn: boolean, jitterBufferMs = 40) {
+async function setup(kind: 'audio' | 'video', learn: boolean, jitterBufferMs = 40, symmetricLatching = false) {
   const peer = await Peer.open();
   cleanups.push(() => peer.close());
   const base = await freeUdpPortRange(2);
@@ -73,6 +73,7 @@ async function setup(kind: 'audio' | 'video', learn: boolean, jitterBufferMs = 4
       : { 96: { name: 'H264', clockRate: 90000 } },
     remote: learn ? null : { host: '127.0.0.1', rtpPort: peer.port, rtcpPort: peer.port + 1 },
     jitterBufferMs,
+    symmetricLatching,
     log: silentLogger(),
   });
   cleanups.push(() => session.close());
@@ -206,5 +207,58 @@ describe('RtpSession (video, 127.0.0.1)', () => {
     expect(rr.readUInt32BE(16)).toBe(2009); // extended highest sequence
     // SDES CNAME follows in the same compound packet (RFC 3550 §6.1).
     expect(rr[rr.readUInt16BE(2) * 4 + 4 + 1]).toBe(202);
+  });
+});
+
+/** A stranger: a socket on another loopback address (127.0.0.2) or another port of the far end's. */
+async function stranger(address: string): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, address, () => resolve());
+  });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+describe('RtpSession: media only from the far end', () => {
+  const pkt = (seq: number, ssrc: number, fill: number) => serializeRtpPacket({ payloadType: 8, marker: false, seq, timestamp: seq * 160, ssrc }, Buffer.alloc(160, fill));
+
+  it('drops RTP and RTCP from another address, and a new SSRC from another port of the far end\'s address', async () => {
+    const { peer, pair, session, frames } = await setup('audio', false);
+    for (let i = 0; i < 5; i++) peer.send(pair.rtpPort, 8, Buffer.alloc(160, 1), i * 160, false, 100 + i, 0x1111);
+    await waitUntil(() => frames.length === 5, 3000);
+    const other = await stranger('127.0.0.2');
+    const sameHost = await stranger('127.0.0.1');
+    for (let i = 0; i < 20; i++) {
+      other.send(pkt(105 + i, 0x6666, 9), pair.rtpPort, '127.0.0.1');
+      sameHost.send(pkt(105 + i, 0x7777, 9), pair.rtpPort, '127.0.0.1');
+    }
+    // A forged RTCP BYE / SR from the stranger's address.
+    other.send(Buffer.from([0x81, 203, 0, 1, 0, 0, 0x11, 0x11]), pair.rtcpPort, '127.0.0.1');
+    await waitUntil(() => session.stats.foreign === 41, 3000);
+    // The far end goes on; none of the stranger's packets was counted, released or taken as a new source.
+    for (let i = 5; i < 10; i++) peer.send(pair.rtpPort, 8, Buffer.alloc(160, 1), i * 160, false, 100 + i, 0x1111);
+    await waitUntil(() => frames.length === 10, 3000);
+    expect(frames.every((f) => (f as AudioFrame).data[0] === 1)).toBe(true);
+    expect(session.stats.packets).toBe(10);
+    expect(session.stats.lost).toBe(0);
+  });
+
+  it('with symmetric latching, takes the first source from any address and sends RTCP back to it', async () => {
+    const { pair, session, frames } = await setup('audio', false, 40, true);
+    const natted = await stranger('127.0.0.2');
+    const rtcpBack: Buffer[] = [];
+    natted.on('message', (m) => rtcpBack.push(m));
+    for (let i = 0; i < 3; i++) natted.send(pkt(10 + i, 0x2222, 3), pair.rtpPort, '127.0.0.1');
+    await waitUntil(() => frames.length === 3, 3000);
+    expect(session.remote).toMatchObject({ host: '127.0.0.2', rtpPort: natted.address().port });
+    const late = await stranger('127.0.0.1');
+    late.send(pkt(13, 0x3333, 4), pair.rtpPort, '127.0.0.1');
+    await waitUntil(() => session.stats.foreign === 1, 3000);
+    expect(frames).toHaveLength(3);
+    // RTP goes back to the latched source (here: an RFC 4733 digit).
+    await session.sendDtmf('1', 101, { durationMs: 40 });
+    await waitUntil(() => rtcpBack.some((b) => (b[1]! & 0x7f) === 101), 3000);
   });
 });
