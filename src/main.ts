@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type GatewayConfig } from './config/index.js';
+import { isLoopbackHost, loadConfig, type GatewayConfig } from './config/index.js';
 import { ConfigError } from './shared/errors.js';
 import { installErrorBoundary } from './shared/error-boundary.js';
 import { createLogger, type Logger } from './shared/logger.js';
@@ -16,7 +16,7 @@ import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/
 import { createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
-import { dashboardRouter } from './dashboard/index.js';
+import { basicAuth, dashboardRouter } from './dashboard/index.js';
 
 
 export interface Gateway {
@@ -55,6 +55,19 @@ function closeServer(server: http.Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/**
+ * /hls viewers: signed like the embedded server's when play is protected;
+ * otherwise, on a REST port reachable beyond loopback, behind the REST
+ * credentials unless the operator opened viewing (`rtmp.publicViewers`).
+ */
+function hlsRoutes(store: HlsStore, config: Readonly<GatewayConfig>, embedded: EmbeddedServer | null): express.Router {
+  if (embedded && config.rtmp.embedded.auth.play) return hlsRouter(store, { verifyPlay: embedded.verifyPlay });
+  const r = express.Router();
+  if (!isLoopbackHost(config.rest.host) && !config.rtmp.publicViewers) r.use('/hls', basicAuth(config.rest.users));
+  r.use(hlsRouter(store));
+  return r;
 }
 
 /** The composition root: the only place that reads the configuration and wires the modules. */
@@ -132,6 +145,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
 
     // Operations routes live outside /rest-api and before the REST app's 404 handler.
     const ops = express.Router();
+    // rest.users (any profile) guard every route of this port; a scraper may have credentials of its own.
+    const users = config.rest.users;
+    if (users.length > 0) ops.use('/metrics', basicAuth([...users, ...config.rest.metricsUsers]));
     ops.get('/metrics', async (_req, res) => {
       callMetrics.collect();
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -142,15 +158,15 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     // The live dashboard at /dashboard/ (behind the same Basic auth as the REST API in production).
     const dashboard = dashboardRouter({
       calls, nodeId: config.nodeId, log: log.child({ module: 'dashboard' }),
-      users: config.profile === 'production' ? config.rest.users : [],
+      users,
       player: { flv: embedded ? { port: config.rtmp.embedded.httpPort, app: config.rtmp.embedded.app } : null, hls: hls !== null },
     });
     closers.unshift(() => dashboard.close());
     const app = createRestApp({
       apiRouters: [pushRouter(pushes)],
-      rootRouters: [ops, dashboard, ...(hls ? [hlsRouter(hlsStore, embedded && config.rtmp.embedded.auth.play ? { verifyPlay: embedded.verifyPlay } : {})] : [])],
+      rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
-      users: config.profile === 'production' ? config.rest.users : [],
+      users, allowedHosts: config.rest.allowedHosts,
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
     });
     const server = await listen(http.createServer(app), config.rest.httpPort, config.rest.host);

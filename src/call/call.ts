@@ -93,7 +93,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.log = ctx.log.child({ callId: this.callId });
     this.target = resolveTarget(params, defaultDomain);
     this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning: ctx.mediaTuning, log: this.log });
-    this.#media.on('dtmf', (digit, durationMs) => this.log.info({ digit, durationMs }, 'DTMF received'));
+    this.#media.on('dtmf', (_digit, durationMs) => this.log.info({ durationMs }, 'DTMF received'));
     this.#media.on('inactive', () => {
       this.log.warn('no RTP within rtpActivityTimeoutMs');
       this.#hangupAndEnd('FAILED', 'FAILED_BY_RTP_ACTIVITY');
@@ -234,11 +234,12 @@ export class Call extends TypedEmitter<CallEvents> {
         const status = type === 'INFO'
           ? await this.#sipCall?.sendInfo('application/dtmf', d)
           : await this.#sipCall?.sendInfo('application/dtmf-relay', `Signal=${d}\r\nDuration=160\r\n`);
-        if (status !== undefined && status >= 300) this.log.warn({ digit: d, status }, 'DTMF INFO refused');
+        if (status !== undefined && status >= 300) this.log.warn({ status }, 'DTMF INFO refused');
       }
     };
     this.#dtmfChain = this.inScope(() => this.#dtmfChain.then(run).catch((e: unknown) => this.log.warn({ err: e }, 'DTMF send failed')));
-    this.log.info({ digits, type }, 'DTMF queued');
+    // Digits are often a conference PIN: never logged, only how many.
+    this.log.info({ count: digits.replace(/,/g, '').length, type }, 'DTMF queued');
   }
 
   /** Tears everything down: BYE → RTP → transcoder → RTMP. Resolves once. */

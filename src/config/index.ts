@@ -1,2 +1,2 @@
-export { configSchema, type GatewayConfig } from './schema.js';
+export { configSchema, isLoopbackHost, type GatewayConfig } from './schema.js';
 export { loadConfig, parseConfig, deepMerge, envOverrides } from './load.js';

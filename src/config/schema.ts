@@ -2,6 +2,12 @@ import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
 const nonEmpty = z.string().min(1);
+const user = z.object({ name: nonEmpty, password: nonEmpty });
+
+/** True for an address only this machine reaches (a wildcard or any other address is beyond loopback). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 /**
  * The configuration schema of SPEC §7. Every key has a default, so an empty
@@ -11,11 +17,16 @@ export const configSchema = z.object({
   nodeId: nonEmpty.default('gw1'),
   profile: z.enum(['dev', 'production']).default('dev'),
   rest: z.object({
-    host: nonEmpty.default('0.0.0.0'),
+    host: nonEmpty.default('127.0.0.1'),
     httpPort: port.default(8081),
     httpsPort: port.default(8444),
     tls: z.object({ cert: z.string().nullable().default(null), key: z.string().nullable().default(null) }).default({ cert: null, key: null }),
-    users: z.array(z.object({ name: nonEmpty, password: nonEmpty })).default([]),
+    /** Basic auth on every REST, dashboard and metrics route whenever non-empty (any profile). */
+    users: z.array(user).default([]),
+    /** Extra credentials valid for GET /metrics only (a Prometheus scraper). */
+    metricsUsers: z.array(user).default([]),
+    /** Host names the REST port is reached by (DNS rebinding guard); IP literals and loopback names always pass. */
+    allowedHosts: z.array(nonEmpty).default([]),
     maxCalls: z.number().int().min(1).default(500),
     maxBodyBytes: z.number().int().min(1024).default(65536),
   }).prefault({}),
@@ -94,9 +105,11 @@ export const configSchema = z.object({
       giveUpAfterMs: z.number().int().min(0).default(300000),
       failCall: z.boolean().default(true),
     }).prefault({}),
+    /** Viewers beyond loopback may play the embedded server and /hls without a signature (explicit opt-in). */
+    publicViewers: z.boolean().default(false),
     embedded: z.object({
       enabled: z.boolean().default(true),
-      host: nonEmpty.default('0.0.0.0'),
+      host: nonEmpty.default('127.0.0.1'),
       rtmpPort: port.default(1935),
       httpPort: port.default(8000),
       app: z.string().regex(/^[A-Za-z0-9_.~-]+$/).default('live'),
@@ -132,6 +145,19 @@ export const configSchema = z.object({
   message: 'profile "production" needs at least one REST user (there is no built-in password)',
   // Checked even when other keys are wrong, so one start lists every problem.
   when: (p) => typeof p.value === 'object' && p.value !== null && (p.value as { rest?: { users?: unknown } }).rest?.users !== undefined,
+}).refine((c) => isLoopbackHost(String(c.rest.host)) || (Array.isArray(c.rest.users) && c.rest.users.length > 0), {
+  // A gateway that places phone calls must not be an open dialer (toll fraud).
+  path: ['rest', 'host'],
+  message: 'the REST API is bound beyond loopback without credentials: set rest.users (Basic auth) or bind rest.host to 127.0.0.1',
+  when: (p) => typeof p.value === 'object' && p.value !== null && (p.value as { rest?: { users?: unknown } }).rest?.users !== undefined,
+}).refine((c) => {
+  // May run on a partly invalid value (when: below), so every step is guarded.
+  const e = (c.rtmp as Partial<typeof c.rtmp> | undefined)?.embedded;
+  return e === undefined || !e.enabled || isLoopbackHost(String(e.host)) || e.auth?.play === true || c.rtmp.publicViewers === true;
+}, {
+  path: ['rtmp', 'embedded', 'host'],
+  message: 'the embedded server is bound beyond loopback with open play: set rtmp.embedded.auth.play (signed viewer URLs), bind it to 127.0.0.1, or set rtmp.publicViewers to true',
+  when: (p) => typeof p.value === 'object' && p.value !== null && (p.value as { rtmp?: unknown }).rtmp !== undefined,
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

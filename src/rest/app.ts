@@ -5,6 +5,7 @@ import { GatewayError, NotFoundError, ValidationError } from '../shared/errors.j
 import type { Logger } from '../shared/logger.js';
 import type { CallService } from '../call/index.js';
 import { startupSchema, findSchema, terminateSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
+import { hostGuard, jsonOnly, sameOriginGuard } from './guards.js';
 
 export interface RestOptions {
   calls: CallService;
@@ -12,6 +13,8 @@ export interface RestOptions {
   maxBodyBytes: number;
   /** When non-empty, every /rest-api request needs HTTP Basic auth with one of these. */
   users: readonly { name: string; password: string }[];
+  /** Host names the API may be reached by besides IP literals and loopback names (DNS rebinding guard). */
+  allowedHosts?: readonly string[];
   /** Called per answered request, for metrics. */
   onRequest?: (route: string, status: number) => void;
   /** More API routes (e.g. /push/*), mounted at /rest-api behind the same auth and JSON parsing. */
@@ -21,7 +24,7 @@ export interface RestOptions {
 }
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
   500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
 };
 
@@ -54,6 +57,9 @@ export function createRestApp(opts: RestOptions): express.Express {
     res.on('finish', () => opts.onRequest?.(req.route?.path ? `/rest-api${String(req.route.path)}` : 'other', res.statusCode));
     next();
   });
+  // Every route of this port (API, dashboard, HLS, metrics): no DNS rebinding, no cross-site writes.
+  app.use(hostGuard({ allowedHosts: opts.allowedHosts ?? [], credentials: opts.users.length > 0 }));
+  app.use(sameOriginGuard());
 
   if (opts.users.length > 0) {
     app.use('/rest-api', (req, res, next) => {
@@ -69,7 +75,8 @@ export function createRestApp(opts: RestOptions): express.Express {
     });
   }
 
-  // Every method takes JSON; clients are not always careful with Content-Type.
+  // Every method takes JSON, declared as such: a cross-site form cannot send application/json.
+  app.use('/rest-api', jsonOnly());
   app.use('/rest-api', express.json({ limit: opts.maxBodyBytes, type: () => true, strict: false }));
   app.use('/rest-api', (req, _res, next) => {
     if (req.method !== 'POST') {

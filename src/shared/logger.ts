@@ -2,7 +2,7 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
-/** Paths redacted from every log line: passwords and stream keys never reach the logs. */
+/** Paths redacted from every log line: passwords, stream keys and PINs never reach the logs. */
 export const REDACT_PATHS = [
   'sipPassword',
   '*.sipPassword',
@@ -14,6 +14,11 @@ export const REDACT_PATHS = [
   '*.authorization',
   'secret',
   '*.secret',
+  // A conference PIN (SPEC §9.7 joinDtmf) and DTMF digits sent through REST.
+  'joinDtmf',
+  '*.joinDtmf',
+  'dtmf',
+  '*.dtmf',
 ];
 
 /** The root logger; modules take `log.child({ callId })` per call. */

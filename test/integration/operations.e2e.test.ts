@@ -109,7 +109,7 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
       const fars = [await uas(), await uas(), await uas()];
       const ids = fars.map((_, i) => `ops-sigterm-000${i}`);
       for (const [i, far] of fars.entries()) {
-        const r = await fetch(`${base}/call/startup`, { method: 'POST', body: JSON.stringify({ callId: ids[i], callee: `sip:service@127.0.0.1:${far.sipPort}` }) });
+        const r = await fetch(`${base}/call/startup`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ callId: ids[i], callee: `sip:service@127.0.0.1:${far.sipPort}` }) });
         expect(r.status).toBe(200);
       }
       for (const id of ids) await hooks.waitFor((e) => e.body?.callId === id && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
@@ -139,7 +139,7 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
     try {
       const far = await uas();
       const callId = 'ops-crash-0001';
-      expect((await fetch(`${base}/call/startup`, { method: 'POST', body: JSON.stringify({ callId, callee: `sip:service@127.0.0.1:${far.sipPort}` }) })).status).toBe(200);
+      expect((await fetch(`${base}/call/startup`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ callId, callee: `sip:service@127.0.0.1:${far.sipPort}` }) })).status).toBe(200);
       await hooks.waitFor((e) => e.body?.callId === callId && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
       const transcoders = childProcesses(child.pid).filter((c) => c.cmdline.includes('ffmpeg'));
       expect(transcoders.length).toBeGreaterThanOrEqual(1);
@@ -164,6 +164,8 @@ function readProcState(pid: number): string {
   }
 }
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
 /** The gateway as its own process (`node --import tsx src/main.ts --config …`), ready for REST. */
 async function startGatewayProcess(): Promise<{ child: ChildProcess; exited: Promise<number | null>; base: string; stderr: () => string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-sigterm-'));
@@ -183,6 +185,6 @@ async function startGatewayProcess(): Promise<{ child: ChildProcess; exited: Pro
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const base = `http://127.0.0.1:${restPort}/rest-api`;
-  await waitUntil(async () => (await fetch(`${base}/call/find_all`, { method: 'POST', body: '{}' }).catch(() => null))?.status === 404, 20_000, 100, 'gateway up');
+  await waitUntil(async () => (await fetch(`${base}/call/find_all`, { method: 'POST', headers: JSON_TYPE, body: '{}' }).catch(() => null))?.status === 404, 20_000, 100, 'gateway up');
   return { child, exited, base, stderr: () => stderr };
 }

@@ -53,4 +53,31 @@ describe('configuration', () => {
     expect(envOverrides({ GATEWAY__rtp__generateMediaForUa: 'false', GATEWAY__nodeId: 'n2', OTHER: '1' }))
       .toEqual({ rtp: { generateMediaForUa: false }, nodeId: 'n2' });
   });
+
+  it('is safe to expose by default: REST, dashboard and the embedded server on loopback; beyond it, credentials or signed play', () => {
+    const c = parseConfig({});
+    expect(c.rest.host).toBe('127.0.0.1');
+    expect(c.rtmp.embedded.host).toBe('127.0.0.1');
+    const problems = (cfg: unknown): string => {
+      try {
+        parseConfig(cfg);
+        return '';
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as ConfigError).problems.join('\n');
+      }
+    };
+    expect(problems({ rest: { host: '0.0.0.0' } })).toMatch(/rest\.host.*set rest\.users/);
+    expect(problems({ rest: { host: '192.0.2.7' } })).toMatch(/rest\.host/);
+    expect(problems({ rest: { host: '0.0.0.0', users: [{ name: 'a', password: 'b' }] } })).toBe('');
+    expect(problems({ rtmp: { embedded: { host: '0.0.0.0' } } })).toMatch(/rtmp\.embedded\.host.*auth\.play/);
+    expect(problems({ rtmp: { embedded: { host: '0.0.0.0', auth: { play: true, secret: '0123456789abcdef' } } } })).toBe('');
+    expect(problems({ rtmp: { publicViewers: true, embedded: { host: '0.0.0.0' } } })).toBe('');
+    expect(problems({ rtmp: { embedded: { enabled: false, host: '0.0.0.0' } } })).toBe('');
+    // Both at once, with another mistake: one error lists all three.
+    const all = problems({ rest: { host: '0.0.0.0' }, rtmp: { embedded: { host: '::' } }, rtp: { portMin: 1 } });
+    expect(all).toMatch(/rest\.host/);
+    expect(all).toMatch(/rtmp\.embedded\.host/);
+    expect(all).toMatch(/rtp\.portMin/);
+  });
 });
