@@ -4,7 +4,7 @@ import { TypedEmitter } from '../shared/emitter.js';
 import { runInScope, type ErrorScope } from '../shared/error-boundary.js';
 import { sleep } from '../shared/time.js';
 import {
-  buildOffer, buildAnswer, isHoldOffer, parseAnswer, receivePayloadTypes, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
+  buildOffer, buildAnswer, isHoldOffer, newCallId, parseAnswer, receivePayloadTypes, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
 } from '../sip/index.js';
 import type { PortAllocator } from '../rtp/index.js';
 import { CallMedia, type CallMediaTuning } from './call-media.js';
@@ -278,8 +278,10 @@ export class Call extends TypedEmitter<CallEvents> {
     const t = this.target;
     if (this.params.sipRegisterRequired && !(await this.#register(t))) return;
     if (isTerminal(this.#status)) return;
+    // The SIP Call-ID is random, not the REST callId: whoever can read the API (or guess ids) cannot forge into the dialog.
+    const sipCallId = newCallId();
     const sipCall = this.ctx.sip.invite({
-      callId: this.callId,
+      callId: sipCallId,
       requestUri: t.requestUri,
       from: { user: t.fromUser, host: t.fromHost, displayName: this.params.visibleName ?? t.fromUser },
       destination: t.destination,
@@ -315,7 +317,7 @@ export class Call extends TypedEmitter<CallEvents> {
       this.#end('FINISH', 'NORMAL_CALL_CLEARING');
     }));
     sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
-    this.log.info({ requestUri: t.requestUri, destination: t.destination }, 'sending INVITE');
+    this.log.info({ requestUri: t.requestUri, destination: t.destination, sipCallId }, 'sending INVITE');
     sipCall.start();
     this.#setStatus('TRYING');
   }

@@ -14,7 +14,7 @@ import { bodyOrUndefined, Dialog, uriAddress } from './dialog.js';
 import { quote } from './headers.js';
 import { initialCSeq, newTag } from './ids.js';
 import {
-  bodyText, getCSeq, getHeader, getHeaders, getTo, headerKey, serializeMessage, tagOf,
+  bodyText, getCSeq, getFrom, getHeader, getHeaders, getTo, getTopVia, headerKey, serializeMessage, tagOf,
   type SipHeader, type SipRequest, type SipResponse,
 } from './message.js';
 import type { InviteClientTransaction } from './transaction.js';
@@ -48,6 +48,8 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   #cseq = initialCSeq();
   #invite: SipRequest | undefined;
   #ict: InviteClientTransaction | undefined;
+  /** Via branches of every INVITE we sent for this call (auth retries, transport fallback): a 2xx outside its transaction must carry one. */
+  readonly #inviteBranches = new Set<string>();
   #dialog: Dialog | undefined;
   #ack: { bytes: Buffer; to: TransportAddress; tag: string; cseq: number } | undefined;
   readonly #auth: Authenticator;
@@ -162,7 +164,16 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   /** @internal A response no transaction matched (a 2xx retransmitted after the transaction ended). */
   handleStrayResponse(res: SipResponse): void {
-    if (res.status >= 200 && res.status < 300 && getCSeq(res).method === 'INVITE') this.#on2xx(res);
+    if (res.status < 200 || res.status >= 300 || getCSeq(res).method !== 'INVITE') return;
+    // A retransmitted or forked 2xx of our INVITE repeats its branch and our From tag (§17.1.1.3, §12.1.2);
+    // a forged 200 OK guessing the Call-ID and CSeq does not, and is dropped.
+    const ours = this.#inviteBranches.has(getTopVia(res).params.get('branch') ?? '')
+      && tagOf(getFrom(res)) === tagOf(getFrom(this.#invite as SipRequest));
+    if (!ours) {
+      this.log.warn({ status: res.status }, 'a 2xx for this call matching none of our INVITEs: dropped');
+      return;
+    }
+    this.#on2xx(res);
   }
 
   /** @internal Shutdown: stops timers and transactions, reports the end. */
@@ -252,6 +263,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   #transmitInvite(req: SipRequest): void {
     this.#invite = req;
+    this.#inviteBranches.add(getTopVia(req).params.get('branch') ?? '');
     this.#gotProvisional = false;
     this.#cancelSent = false;
     const tx = this.ctx.layer.sendInvite(req, this.#destination);

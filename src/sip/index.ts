@@ -24,6 +24,7 @@ export {
   buildOffer, parseAnswer, receivePayloadTypes, type AudioCodecName, type VideoCodecName, type OfferOptions, type Direction,
   type NegotiatedCodec, type NegotiatedMedia, type NegotiatedSession,
 } from './sdp.js';
+export { newCallId } from './ids.js';
 export { SipRegistration, type RegisterOptions, type RegisterResult, type RegistrationEvents } from './registration.js';
 export { StreamTransport, type StreamTransportOptions, type TlsClientOptions } from './stream-transport.js';
 export { StreamFramer, type Frame, type FramerLimits } from './stream-framer.js';

@@ -172,7 +172,9 @@ export function isOnlyWhitespace(buf: Buffer): boolean {
 /**
  * RFC 3261 §18.2.1 and RFC 3581 §4: record the source address in the top Via
  * (`received`, and `rport` when the client asked for it) so responses go back
- * where the request came from.
+ * where the request came from. A `received` or `rport` value the request
+ * already carries is never trusted: it is overwritten with what we saw, or a
+ * stranger could aim our responses (and their retransmissions) at anyone.
  */
 export function stampVia(req: SipRequest, from: TransportAddress, force = false): void {
   const i = req.headers.findIndex((h) => headerKey(h.name) === 'via');
@@ -182,7 +184,7 @@ export function stampVia(req: SipRequest, from: TransportAddress, force = false)
   const via = parseVia(top);
   // Over a stream the response goes back on the connection (§18.2.2): record its address whatever the client asked.
   if (via.params.has('rport') || force) via.params.set('rport', String(from.port));
-  if (via.host !== from.host || via.params.has('rport')) via.params.set('received', from.host);
+  if (via.host !== from.host || via.params.has('rport') || via.params.has('received')) via.params.set('received', from.host);
   line.value = [formatVia(via), ...rest].join(', ');
 }
 
