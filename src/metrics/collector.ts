@@ -19,6 +19,24 @@ export function processCpuSeconds(pid: number): number | undefined {
 
 type Totals = Record<string, number>;
 
+/** The `info` codes the gateway itself sets: the only values the `reason` label takes beside `SIP_<status>` and `OTHER`. */
+const REASON_CODES = new Set([
+  'NORMAL_CALL_CLEARING', 'FAILED_BY_RTP_ACTIVITY', 'FAILED_BY_RTMP_WRITER_ERROR', 'FAILED_BY_REQUEST_TIMEOUT',
+  'NO_COMMON_CODECS', 'BAD_SDP_ANSWER', 'INTERNAL_ERROR',
+]);
+
+/**
+ * A bounded `reason` label for an ended call: our own code (the part before
+ * `: ` of `CODE: detail`), else the SIP status (a far end's reason phrase is
+ * free text), else `OTHER`. Exported for tests.
+ */
+export function reasonLabel(info: string | null, sipStatus: number | null): string {
+  const code = (info ?? '').split(': ')[0] ?? '';
+  if (REASON_CODES.has(code)) return code;
+  if (sipStatus !== null && Number.isInteger(sipStatus) && sipStatus >= 100 && sipStatus <= 699) return `SIP_${sipStatus}`;
+  return 'OTHER';
+}
+
 /** The monotonic counters one call contributes, flattened to `family|label` keys. */
 function callTotals(call: Call): Totals {
   const t: Totals = {};
@@ -83,8 +101,8 @@ export class CallMetricsCollector {
       seen.active = true;
       this.m.firstKeyframeSeconds.observe(sinceStart);
     }
-    // `CODE: detail` infos (BAD_SDP_ANSWER, INTERNAL_ERROR) are counted by their code: the detail is for logs and webhooks.
-    if (final) this.m.callsEnded.inc({ status: call.status, reason: (call.info ?? '').replace(/^([A-Z_]+): .*$/s, '$1') });
+    // Bounded cardinality: details (and far ends' reason phrases) are for logs and webhooks.
+    if (final) this.m.callsEnded.inc({ status: call.status, reason: reasonLabel(call.info, call.sipStatus) });
     this.m.liveCalls.set(liveCalls);
   }
 
