@@ -138,7 +138,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     calls.on('callStarted', (call) => callMetrics.callStarted(call));
     calls.on('callClosed', (call) => callMetrics.callClosed(call));
 
-    const pushes = new PushService(calls, log.child({ module: 'push' }));
+    const pushes = new PushService(calls, log.child({ module: 'push' }), config.rest.maxPushesPerCall);
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
     const hlsStore = new HlsStore({ segmentMs: config.rtmp.hls.segmentMs, listSize: config.rtmp.hls.listSize, maxSegmentBytes: config.rtmp.hls.maxSegmentBytes });
     const hls = config.rtmp.hls.enabled ? new HlsService(calls, hlsStore, log.child({ module: 'hls' })) : null;

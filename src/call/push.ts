@@ -41,7 +41,8 @@ interface Push {
 export class PushService extends TypedEmitter<PushServiceEvents> {
   readonly #pushes = new Map<string, Push>();
 
-  constructor(private readonly calls: CallService, private readonly log: Logger) {
+  /** `maxPerCall`: pushes one call may have at once (each is an RTMP connection; a cap keeps one client from exhausting sockets). */
+  constructor(private readonly calls: CallService, private readonly log: Logger, private readonly maxPerCall = 10) {
     super((event, error) => log.error({ event, err: error }, 'push listener failed'));
     calls.on('change', (call, final) => {
       if (final) this.#endCall(call);
@@ -59,10 +60,15 @@ export class PushService extends TypedEmitter<PushServiceEvents> {
     }
     const call = this.calls.registry.findByStream(streamName);
     if (!call) throw new NotFoundError(`no call with stream ${streamName}`);
+    let ofCall = 0;
     for (const p of this.#pushes.values()) {
       if (p.obj.streamName === streamName && p.obj.rtmpUrl === rtmpUrl) {
         throw new ConflictError(`stream ${streamName} is already pushed to that URL (${p.obj.mediaSessionId})`);
       }
+      if (p.obj.callId === call.callId) ofCall++;
+    }
+    if (ofCall >= this.maxPerCall) {
+      throw new ConflictError(`stream ${streamName} already has ${ofCall} pushes, the most a call may have (rest.maxPushesPerCall)`);
     }
     const id = randomUUID();
     const log = call.log.child({ mediaSessionId: id });

@@ -29,6 +29,8 @@ export const configSchema = z.object({
     allowedHosts: z.array(nonEmpty).default([]),
     maxCalls: z.number().int().min(1).default(500),
     maxBodyBytes: z.number().int().min(1024).default(65536),
+    /** /push targets one call may have at once (409 beyond). */
+    maxPushesPerCall: z.number().int().min(0).max(1000).default(10),
   }).prefault({}),
   sip: z.object({
     host: nonEmpty.default('0.0.0.0'),

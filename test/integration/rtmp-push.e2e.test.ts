@@ -27,7 +27,7 @@ beforeAll(async () => {
   nginx = await startNginxRtmp();
   hooks = await startWebhookReceiver();
   relay = await startThrottleRelay({ host: '127.0.0.1', port: nginx.rtmpPort }, 4000);
-  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, rtmp: { maxQueueBytes: MAX_QUEUE } });
+  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, rtmp: { maxQueueBytes: MAX_QUEUE }, rest: { maxPushesPerCall: 5 } });
 });
 
 afterAll(async () => {
@@ -69,6 +69,10 @@ describe('/push: restreaming one call to many targets', () => {
     expect((await gw.rest('/push/startup', { streamName: 'push_src', rtmpUrl: `${nginx.rtmpUrl}/push1` })).status).toBe(409);
     const slow = await gw.rest('/push/startup', { streamName: 'push_src', rtmpUrl: `rtmp://127.0.0.1:${relay.port}/live/slow` });
     expect(slow.status).toBe(200);
+    // rest.maxPushesPerCall (5 here): one more is refused with the reason, and opens no connection.
+    const over = await gw.rest('/push/startup', { streamName: 'push_src', rtmpUrl: `${nginx.rtmpUrl}/push6` });
+    expect(over.status).toBe(409);
+    expect(over.body.message).toMatch(/already has 5 pushes, the most a call may have \(rest\.maxPushesPerCall\)/);
 
     // Every push reports ACTIVE through PushStatusEvent, with its callId.
     for (const id of [...ids, slow.body.mediaSessionId as string]) {
