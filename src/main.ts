@@ -111,6 +111,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       ringTimeoutMs: config.sip.ringTimeoutMs,
       jitterBufferMs: config.rtp.jitterBufferMs,
       codecs: { audio: audioCodecs, video: videoCodecs, h264Profiles: config.codecs.h264Profiles },
+      authRealms: config.sip.authRealms,
       transcode: config.transcode,
       mediaTuning: {
         rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,

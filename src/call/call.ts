@@ -31,6 +31,8 @@ export interface CallContext {
   ringTimeoutMs: number;
   jitterBufferMs: number;
   codecs: { audio: readonly AudioCodecName[]; video: readonly VideoCodecName[]; h264Profiles: readonly string[] };
+  /** Digest realms answered beside the domain dialled (`sip.authRealms`; `*` = any). */
+  authRealms?: readonly string[];
   transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
   /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
   mediaTuning?: Partial<CallMediaTuning>;
@@ -286,9 +288,7 @@ export class Call extends TypedEmitter<CallEvents> {
       from: { user: t.fromUser, host: t.fromHost, displayName: this.params.visibleName ?? t.fromUser },
       destination: t.destination,
       transport: t.transport,
-      auth: this.params.sipPassword !== undefined
-        ? { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword }
-        : undefined,
+      auth: this.#credentials(t),
       sdpOffer: offer,
       contactParams: this.params.sipContactParams,
       ringTimeoutMs: this.ctx.ringTimeoutMs,
@@ -362,15 +362,25 @@ export class Call extends TypedEmitter<CallEvents> {
     return true;
   }
 
+  /**
+   * The request's digest credentials, for the realms of the domain dialled
+   * (Request-URI host, sipDomain, From host) and `sip.authRealms` only.
+   */
+  #credentials(t: SipTarget): { username: string; password: string; realms: string[] } | undefined {
+    if (this.params.sipPassword === undefined) return undefined;
+    const uriHost = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^;:?>]+)/i.exec(t.requestUri)?.[1];
+    const realms = [uriHost, this.params.sipDomain, t.fromHost, ...(this.ctx.authRealms ?? [])]
+      .filter((r): r is string => typeof r === 'string' && r !== '').map((r) => r.toLowerCase());
+    return { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword, realms };
+  }
+
   /** SPEC §2.1 sipRegisterRequired: REGISTER (with digest) first; a refusal ends the call FAILED with its status. */
   async #register(t: SipTarget): Promise<boolean> {
     const reg = this.ctx.sip.register({
       user: t.fromUser,
       domain: t.fromHost,
       destination: t.destination,
-      auth: this.params.sipPassword !== undefined
-        ? { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword }
-        : undefined,
+      auth: this.#credentials(t),
       contactParams: this.params.sipContactParams,
       transport: t.transport,
       log: this.log,

@@ -52,6 +52,8 @@ export const configSchema = z.object({
       cert: z.string().nullable().default(null),
       key: z.string().nullable().default(null),
     }).prefault({}),
+    /** Digest realms answered beside the domain dialled (Request-URI host, sipDomain, From host); `*` answers any realm. */
+    authRealms: z.array(nonEmpty).default([]),
     /** Expires asked for in REGISTER (sipRegisterRequired); refreshed before it runs out. */
     registerExpiresS: z.number().int().min(10).max(86400).default(3600),
     /** A UDP INVITE over 1300 bytes tries TCP with this connect timeout, then UDP (RFC 3261 §18.1.1). */

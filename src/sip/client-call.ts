@@ -404,10 +404,13 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   #onFailure(res: SipResponse): void {
     if (this.#done) return;
-    if ((res.status === 401 || res.status === 407) && !this.#cancel && this.#auth.accept(res)) {
-      this.log.debug({ status: res.status }, 'INVITE challenged, retrying with credentials');
-      this.#sendInvite();
-      return;
+    if ((res.status === 401 || res.status === 407) && !this.#cancel) {
+      if (this.#auth.accept(res)) {
+        this.log.debug({ status: res.status }, 'INVITE challenged, retrying with credentials');
+        this.#sendInvite();
+        return;
+      }
+      if (this.#auth.refusal !== undefined) this.log.warn({ status: res.status, why: this.#auth.refusal }, 'challenge not answered');
     }
     if (res.status === 422 && !this.#cancel && this.#retryWithMinSe(res)) return;
     if (res.status >= 300 && res.status < 400 && !this.#redirected && !this.#cancel && this.#redirect(res)) return;

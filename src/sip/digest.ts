@@ -92,20 +92,33 @@ export function parseChallenge(header: string): DigestChallenge {
   return { realm, nonce, opaque: p.get('opaque'), algorithm, qop, stale: (p.get('stale') ?? '').toLowerCase() === 'true' };
 }
 
+/** Strength of an algorithm, for choosing among challenges (RFC 7616 §3.7: the client uses the strongest it supports). */
+const STRENGTH: Readonly<Record<DigestAlgorithm, number>> = {
+  'MD5': 0, 'MD5-sess': 0, 'SHA-256': 2, 'SHA-256-sess': 2, 'SHA-512-256': 3, 'SHA-512-256-sess': 3,
+};
+
 /**
- * The first challenge we can answer among a response's header values (a
- * server lists its preferred algorithm first, RFC 7616 §3.7), or undefined.
+ * The strongest challenge we can answer among a response's header values:
+ * the strongest algorithm, and among equals one with qop (RFC 2069's no-qop
+ * form protects nothing against replay) — whatever order the server listed
+ * them in (a downgrade to MD5 without qop by ordering is refused). Undefined
+ * when none can be answered.
  */
 export function selectChallenge(headers: readonly string[]): DigestChallenge | undefined {
+  let best: { c: DigestChallenge; score: number } | undefined;
   for (const h of headers) {
+    let c: DigestChallenge;
     try {
-      const c = parseChallenge(h);
-      if (c.qop.length === 0 || c.qop.includes('auth') || c.qop.includes('auth-int')) return c;
+      c = parseChallenge(h);
     } catch {
-      // another scheme or an algorithm we do not have: try the next one
+      continue; // another scheme or an algorithm we do not have
     }
+    const withQop = c.qop.includes('auth') || c.qop.includes('auth-int');
+    if (c.qop.length > 0 && !withQop) continue;
+    const score = STRENGTH[c.algorithm] * 2 + (withQop ? 1 : 0);
+    if (best === undefined || score > best.score) best = { c, score };
   }
-  return undefined;
+  return best?.c;
 }
 
 export interface DigestInput {

@@ -146,6 +146,7 @@ export class SipRegistration extends TypedEmitter<RegistrationEvents> {
       const req: SipRequest = { type: 'request', method: 'REGISTER', uri, headers, body: Buffer.alloc(0) };
       const r = await this.#transact(req);
       if (attempt < 2 && r.response && this.#auth.accept(r.response)) continue;
+      if (this.#auth.refusal !== undefined) this.#opts.log.warn({ status: r.status, why: this.#auth.refusal }, 'REGISTER challenge not answered');
       return r;
     }
   }

@@ -23,7 +23,7 @@ function statuses(callId: string): string[] {
 
 beforeAll(async () => {
   hooks = await startWebhookReceiver();
-  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } } });
+  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, sip: { authRealms: ['sipp.test'] } });
 });
 
 afterAll(async () => {

@@ -29,7 +29,8 @@ async function udp(address: string): Promise<{ sock: dgram.Socket; port: number;
 
 beforeAll(async () => {
   hooks = await startWebhookReceiver();
-  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } } });
+  // The realm-hopping far end's realms are all allowed: the cap, not the realm list, must stop it.
+  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, sip: { authRealms: [0, 1, 2, 3, 4, 5].map((i) => `hop-${i}.test`) } });
 });
 
 afterAll(async () => {
@@ -84,5 +85,30 @@ describe('SIP: no reflection, no forged answers', () => {
     expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
     await waitUntil(() => far.sipMessages().some((m) => m.direction === 'received' && m.method === 'CANCEL'), 5000, 50, 'CANCEL');
+  });
+});
+
+describe('SIP: digest only where it belongs', () => {
+  it('a realm-hopping far end gets at most two authenticated retries, then the call fails with its 401', async () => {
+    const far = await fars.uas('uas-realm-hop.xml');
+    const callId = 'realm-hop-1';
+    await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, sipLogin: '10009', sipPassword: 'hop-secret' });
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
+    expect(hooks.events.filter((e) => e.body?.callId === callId).at(-1)?.body.sipStatus).toBe(401);
+    await new Promise((r) => setTimeout(r, 500));
+    const invites = far.sipMessages().filter((m) => m.direction === 'received' && m.method === 'INVITE');
+    expect(invites).toHaveLength(1 + 2);
+    expect(gw.logs().some((l) => l.callId === callId && l.msg === 'challenge not answered' && /more than 2 challenges/.test(l.why))).toBe(true);
+  });
+
+  it('a challenge for a realm that is not the domain dialled (nor in sip.authRealms) is not answered', async () => {
+    const far = await fars.uas('uas-auth.xml', { authUser: '10009', authPassword: 'right-pass' });
+    const callId = 'foreign-realm-1';
+    await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, sipLogin: '10009', sipPassword: 'right-pass' });
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
+    const invites = far.sipMessages().filter((m) => m.direction === 'received' && m.method === 'INVITE');
+    expect(invites).toHaveLength(1);
+    expect(invites[0]?.text).not.toMatch(/^Authorization:/m);
+    expect(gw.logs().some((l) => l.callId === callId && /realm "sipp.test" is not one these credentials are for/.test(l.why ?? ''))).toBe(true);
   });
 });

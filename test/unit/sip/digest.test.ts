@@ -58,10 +58,13 @@ describe('digest variants', () => {
     expect(r.header).toContain('qop=auth-int');
   });
 
-  it('selects the first supported challenge and skips other schemes', () => {
+  it('selects the strongest supported challenge whatever the order, and skips other schemes', () => {
     const c = selectChallenge(['Basic realm="x"', 'Digest realm="r", nonce="n", algorithm=SHA-512-256', 'Digest realm="r", nonce="m"']);
     expect(c?.algorithm).toBe('SHA-512-256');
     expect(selectChallenge(['Digest realm="r", nonce="n", algorithm=FOO'])).toBeUndefined();
+    // A downgrade by ordering: MD5 without qop listed first loses to SHA-256, and to MD5 with qop.
+    expect(selectChallenge(['Digest realm="r", nonce="a"', 'Digest realm="r", nonce="b", algorithm=SHA-256, qop="auth"'])?.nonce).toBe('b');
+    expect(selectChallenge(['Digest realm="r", nonce="a"', 'Digest realm="r", nonce="b", qop="auth"'])?.nonce).toBe('b');
   });
 
   it('throws ParseError on malformed challenges', () => {
