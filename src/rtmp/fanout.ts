@@ -36,7 +36,7 @@ export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; 
   readonly #targets = new Map<RtmpPublisher, () => void>();
   /** Plain consumers (HLS): always "publishing". */
   readonly #sinks = new Set<FlvSink>();
-  readonly #headers: FlvHeaders = {};
+  #headers: FlvHeaders = {};
   readonly #maxCache: number;
   #cache: FlvTag[] = [];
   #cacheBytes = 0;
@@ -96,12 +96,15 @@ export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; 
     this.#sinks.delete(sink);
   }
 
+  /**
+   * Replaces the whole header set: a header missing from `headers` is gone
+   * (e.g. the AAC sequence header after the audio became G.711 copied as
+   * is), so a target that (re)connects later never gets a stale one.
+   */
   setHeaders(headers: FlvHeaders): void {
-    if (headers.metadata) this.#headers.metadata = headers.metadata;
-    if (headers.video) this.#headers.video = headers.video;
-    if (headers.audio) this.#headers.audio = headers.audio;
-    for (const p of this.#targets.keys()) p.setHeaders(headers);
-    for (const k of this.#sinks) k.setHeaders(headers);
+    this.#headers = { ...headers };
+    for (const p of this.#targets.keys()) p.setHeaders(this.#headers);
+    for (const k of this.#sinks) k.setHeaders(this.#headers);
   }
 
   write(tag: FlvTag): void {

@@ -79,8 +79,9 @@ export class HlsStream implements FlvSink {
 
   setHeaders(headers: FlvHeaders): void {
     try {
-      if (headers.video) this.#avc = parseAvcSequenceHeader(headers.video.data);
-      if (headers.audio) this.#aac = parseAacSequenceHeader(headers.audio.data) ?? undefined;
+      // The whole set: a header that is gone (audio no longer AAC) is forgotten.
+      this.#avc = headers.video ? parseAvcSequenceHeader(headers.video.data) : undefined;
+      this.#aac = headers.audio ? parseAacSequenceHeader(headers.audio.data) ?? undefined : undefined;
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
       this.#log?.warn({ err: e.message, stream: this.name }, 'HLS: unusable sequence header');

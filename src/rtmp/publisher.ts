@@ -223,17 +223,17 @@ export class RtmpPublisher extends TypedEmitter<{
   }
 
   /**
-   * Sets the tags sent first on every connection (metadata, then video and
-   * audio sequence headers). While publishing, the given ones go out at once.
+   * Replaces the tags sent first on every connection (metadata, then video
+   * and audio sequence headers); a header missing from `headers` is not sent
+   * any more. While publishing, the ones that changed go out at once.
    */
   setHeaders(headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag }): void {
-    if (headers.metadata) this.#headers.metadata = headers.metadata;
-    if (headers.video) this.#headers.video = headers.video;
-    if (headers.audio) this.#headers.audio = headers.audio;
-    if (this.#phase === 'publishing') {
-      if (headers.metadata) this.#send(headers.metadata);
-      if (headers.video) this.#send(headers.video);
-      if (headers.audio) this.#send(headers.audio);
+    const before = this.#headers;
+    this.#headers = { ...headers };
+    if (this.#phase !== 'publishing') return;
+    for (const k of ['metadata', 'video', 'audio'] as const) {
+      const tag = headers[k];
+      if (tag !== undefined && tag !== before[k]) this.#send(tag);
     }
   }
 

@@ -62,6 +62,12 @@ export class FakeRtmpServer {
     if (srv) await new Promise((r) => srv.close(r));
   }
 
+  /** Drops every connection and keeps listening (a server that closed its publishers). */
+  dropConnections(): void {
+    for (const s of this.#sockets) s.destroy();
+    this.#sockets.clear();
+  }
+
   /** Media messages (audio/video) of connection `i`. */
   media(i: number): RtmpMessage[] {
     return (this.conns[i]?.messages ?? []).filter((m) => m.type === MSG.audio || m.type === MSG.video);

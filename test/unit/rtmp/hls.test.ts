@@ -86,8 +86,8 @@ describe('HlsStream', () => {
     const s = new HlsStream('unit', { segmentMs: 2000, listSize: 2 });
     expect(s.playlist()).toBeNull();
     // Audio config first, video config a moment later (as from a call).
-    s.setHeaders({ audio: aacSequenceHeader(media.asc) });
-    s.setHeaders({ video: avcSequenceHeader(media.sps, media.pps) });
+    // The whole set at once (setHeaders replaces it).
+    s.setHeaders({ audio: aacSequenceHeader(media.asc), video: avcSequenceHeader(media.sps, media.pps) });
     for (const t of tags(media)) s.write(t);
     const pl = s.playlist() as string;
     expect(pl).toMatch(/^#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n/);

@@ -112,6 +112,32 @@ describe('PublisherSupervisor + FlvFanout', () => {
     for (let i = 1; i < vts.length; i++) expect(vts[i] as number).toBeGreaterThan(vts[i - 1] as number);
   });
 
+  it('a header removed from the set (AAC → G.711 copied as is) is not sent to a target that reconnects or joins later', async () => {
+    const srv = new FakeRtmpServer(accepting);
+    servers.push(srv);
+    await srv.listen();
+    const fan = new FlvFanout();
+    fan.setHeaders(headers);
+    const sinkHeaders: (keyof typeof headers)[][] = [];
+    fan.addSink({ setHeaders: (h) => sinkHeaders.push(Object.keys(h) as (keyof typeof headers)[]), write: () => undefined });
+    const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${srv.port}/live`, streamName: 'switch', log });
+    const sup = new PublisherSupervisor(p, { initialDelayMs: 20, maxDelayMs: 50, giveUpAfterMs: 10_000 }, log);
+    closers.push(() => sup.close());
+    fan.add(p);
+    const src = feed(fan);
+    closers.push(async () => src.stop());
+    sup.start();
+    await until(() => sup.status === 'RTMP_STREAM_ACTIVE', 3000, 'ACTIVE');
+    // The audio becomes G.711 in FLV: no AAC sequence header any more.
+    fan.setHeaders({ metadata: headers.metadata, video: headers.video });
+    expect(sinkHeaders.at(-1)).toEqual(['metadata', 'video']);
+    await sleep(1200); // past the refusal window
+    srv.dropConnections();
+    await until(() => sup.status === 'RTMP_STREAM_ACTIVE' && srv.media(1).filter((m) => m.type === MSG.video).length > 3, 5000, 'reconnected');
+    const seqHeaders = (srv.conns[1]?.messages ?? []).filter((m) => (m.type === MSG.audio || m.type === MSG.video) && m.payload[1] === 0);
+    expect(seqHeaders.map((m) => m.type)).toEqual([MSG.video]);
+  });
+
   it('a new target gets the cached GOP at once, starting on its keyframe', async () => {
     const srv = new FakeRtmpServer(accepting);
     servers.push(srv);
