@@ -62,6 +62,10 @@ export function dashboardRouter(opts: DashboardOptions): DashboardRouter {
     const now = Date.now();
     return { nodeId: opts.nodeId, now, player: opts.player, calls: buildRows(opts.calls.registry.all(), tracker, now) };
   };
+  // A rate needs two samples of the counters. Sampled on a clock of its own, whoever watches: otherwise
+  // the first snapshot a viewer gets (a page load, a single API call) shows every bitrate as 0 kbit/s.
+  const sampler = setInterval(() => snapshot(), intervalMs);
+  sampler.unref();
 
   const d = express.Router();
   if (opts.users.length > 0) d.use(basicAuth(opts.users));
@@ -107,6 +111,7 @@ export function dashboardRouter(opts: DashboardOptions): DashboardRouter {
   const root = express.Router() as DashboardRouter;
   root.use('/dashboard', d);
   root.close = () => {
+    clearInterval(sampler);
     for (const res of streams) res.end();
     streams.clear();
   };

@@ -163,6 +163,12 @@ describe('dashboard in headless Chromium', () => {
     }, callId, { timeout: 20_000 });
     expect(await cellText(page, callId, 'codecs')).toBe('H264/90000 + PCMA/8000');
     expect(Number(await row.locator('[data-kbps]').getAttribute('data-kbps'))).toBeGreaterThan(50);
+    // The JSON feed too, in and out, from its very first answer to this client.
+    const api = await (await fetch(`${gw.baseUrl}/dashboard/api/calls`, { headers: AUTH })).json() as { calls: { callId: string; kbpsIn: number; rtmp: { kbps: number }[] }[] };
+    const mine = api.calls.find((c) => c.callId === callId);
+    expect(mine?.kbpsIn).toBeGreaterThan(50);
+    expect(mine?.rtmp.length).toBeGreaterThan(0);
+    for (const t of mine?.rtmp ?? []) expect(t.kbps).toBeGreaterThan(50);
 
     // The preview plays: HTTP-FLV from the embedded server through mpegts.js, time advancing.
     const video = row.locator('video');

@@ -109,6 +109,33 @@ describe('dashboardRouter', () => {
     }
   });
 
+  it('has rates in the very first snapshot a viewer asks for (the counters are sampled whoever watches)', async () => {
+    let bytes = 0;
+    const growing: DashboardCall = {
+      ...fakeCall('g1', { a: [0, 0, 0], v: [0, 0, 0], out: 0 }),
+      stats: () => {
+        bytes += 10_000;
+        return fakeCall('g1', { a: [bytes / 10, bytes / 1000, 0], v: [bytes, bytes / 1000, 0], out: bytes }).stats();
+      },
+    };
+    const router = dashboardRouter({
+      calls: { registry: { all: () => [growing] } }, users: [], nodeId: 'n', player: { flv: null, hls: false }, intervalMs: 25, log: silentLogger(),
+    });
+    const app = express().use(router);
+    const server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      // Past the tracker's minimum interval (900 ms): samples were taken meanwhile, nobody watching.
+      await new Promise((r) => setTimeout(r, 1000));
+      const snap = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/dashboard/api/calls`)).json() as { calls: { kbpsIn: number; rtmp: { kbps: number }[] }[] };
+      expect(snap.calls[0]?.kbpsIn).toBeGreaterThan(0);
+      expect(snap.calls[0]?.rtmp[0]?.kbps).toBeGreaterThan(0);
+    } finally {
+      router.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('asks for Basic credentials when users are configured', async () => {
     const s = await serve([{ name: 'u', password: 'p' }]);
     try {
