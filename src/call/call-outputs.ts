@@ -228,7 +228,8 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
       // node-media-server relays the data message to its players as it came.
       stripSetDataFrame: embedded,
     });
-    const sup = new PublisherSupervisor(p, this.#settings.reconnect, plog);
+    // The embedded server is ours: it only fails by being down (its process restarting), so its target retries for as long as it takes.
+    const sup = new PublisherSupervisor(p, embedded ? { ...this.#settings.reconnect, persistent: true } : this.#settings.reconnect, plog);
     sup.on('status', (s, reason) => plog.info({ endpoint: p.endpoint, status: s, reason }, 'RTMP status'));
     this.#targets.add(sup);
     this.#fanout.add(p);

@@ -117,6 +117,15 @@ export const configSchema = z.object({
       rtmpPort: port.default(1935),
       httpPort: port.default(8000),
       app: z.string().regex(/^[A-Za-z0-9_.~-]+$/).default('live'),
+      /** The server runs in a process of its own: killed and restarted above this resident size (MiB). */
+      maxMemoryMb: z.number().int().min(64).max(65536).default(512),
+      /** Connections accepted at once on each of its ports. */
+      maxConnections: z.number().int().min(1).max(100000).default(1000),
+      /** Restart delay after its process ended: doubles from minMs up to maxMs. */
+      restartBackoffMs: z.object({
+        minMs: z.number().int().min(10).default(200),
+        maxMs: z.number().int().min(10).default(5000),
+      }).prefault({}),
       /** Signed URLs (`?sign=<exp>-<md5(/app/name-exp-secret)>`): publish accepted from the gateway only; play optionally. */
       auth: z.object({
         /** Shared secret; null: a random one per start (then only the gateway can sign, and play cannot be protected). */

@@ -1,41 +1,35 @@
 /**
- * The embedded RTMP / HTTP-FLV server (SPEC §6): node-media-server 4.4.3 run
- * in-process. Viewers play `rtmp://host:rtmpPort/<app>/<name>` or
- * `http://host:httpPort/<app>/<name>.flv`; the call layer publishes to it with
- * an RtmpPublisher like to any other target.
+ * The embedded RTMP / HTTP-FLV server (SPEC §6), isolated: node-media-server
+ * runs in a child process (embedded-child.ts) that this module starts,
+ * watches and restarts. Viewers play `rtmp://host:rtmpPort/<app>/<name>` or
+ * `http://host:httpPort/<app>/<name>.flv`; the call layer publishes to it
+ * with an RtmpPublisher like to any other target, so while the child is down
+ * a call's embedded target is `RTMP_CONNECTION_LOST` and reconnects when it
+ * is back — nothing else of the call notices.
  *
- * node-media-server keeps its state in module singletons (Context, logger), so
- * only one instance may run per process. Several of its defaults do not suit
- * an embedded component, and are corrected here:
- * - a listen error calls process.exit(1): its 'error' listeners are replaced
- *   so that startEmbeddedServer() rejects instead;
- * - its JSON store hooks SIGINT/SIGTERM and re-raises them: those hooks are
- *   removed so the gateway's own graceful shutdown runs; the store lives in a
- *   temporary directory removed on close;
- * - stop() does not wait for its sockets: close() closes every connection
- *   (including HTTP-FLV viewers) and resolves once both ports are free.
- * Stream names must match node-media-server's `[A-Za-z0-9_-]+`.
+ * Why a process of its own (docs/embedded-server.md): it is reachable before
+ * any authentication, and two node-media-server defects let one stranger's
+ * bytes end the process that holds it (a truncated AMF0 number throws out of
+ * its command parser) or grow it by gigabytes (a zero-filled buffer of up to
+ * 16 MiB per announced chunk stream). Here a crash costs the viewers a
+ * reconnect; the memory cap (resident size, polled) and the connection cap
+ * bound what one stranger can take.
  *
- * Access (SPEC §6: publishing from the gateway only): node-media-server's
- * signed URLs (`auth.publish` / `auth.play`, see stream-auth.ts). The gateway
- * signs each of its own publish attempts with `publishQuery()`; `verifyPlay()`
- * lets the HLS routes accept the same viewer signature.
+ * Access (SPEC §6: publishing from the gateway only): signed URLs
+ * (stream-auth.ts). The secret lives here and is handed to each child, so
+ * `publishQuery()` and `verifyPlay()` stay valid across restarts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server as HttpServer } from 'node:http';
-import type { Server as NetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import NodeMediaServer from 'node-media-server';
-import nmsContext from 'node-media-server/src/core/context.js';
-import nmsLogger from 'node-media-server/src/core/logger.js';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { InvalidStateError } from '../shared/errors.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/logger.js';
+import type { FromChild, ToChild } from './embedded-child.js';
 import { signStreamPath, verifyStreamSign } from './stream-auth.js';
 
 export interface EmbeddedServerOptions {
-  /** Bind address, e.g. '0.0.0.0' or '127.0.0.1'. */
+  /** Bind address, e.g. '127.0.0.1'. */
   host: string;
   rtmpPort: number;
   /** HTTP-FLV port. */
@@ -49,6 +43,12 @@ export interface EmbeddedServerOptions {
    * this process (publishing then works only for the gateway).
    */
   auth?: { secret: string | null; publish: boolean; play: boolean };
+  /** Resident memory above which the child is killed and restarted, MiB. Default 512. */
+  maxMemoryMb?: number;
+  /** Connections accepted at once on each port. Default 1000. */
+  maxConnections?: number;
+  /** Restart delay after a crash: doubles from `minMs` to `maxMs`. Default 200 / 5000. */
+  restartBackoffMs?: { minMs: number; maxMs: number };
   log: Logger;
 }
 
@@ -59,6 +59,10 @@ export interface EmbeddedServer {
   readonly httpFlvUrl: string;
   /** The application name (`live`). */
   readonly app: string;
+  /** PID of the server's process while it runs (undefined while restarting). */
+  readonly pid: number | undefined;
+  /** Restarts so far (crashes, kills, memory cap). */
+  readonly restarts: number;
   /**
    * The query to append to a publish of `name` (`sign=<exp>-<md5>`, valid for
    * a minute, asked per connection attempt), or '' when publishing is open.
@@ -66,147 +70,186 @@ export interface EmbeddedServer {
   publishQuery(name: string): string;
   /** Verifies a viewer's `sign` for `name`; true when play is not protected. */
   verifyPlay(name: string, sign: string | undefined): boolean;
-  /** Stops both listeners, drops every connection, resolves when the ports are free. Idempotent. */
+  /** Stops the server's process (SIGTERM, SIGKILL after a grace period); resolves when its ports are free. Idempotent. */
   close(): Promise<void>;
 }
 
-let running = false;
 /** Lifetime of the signature on the gateway's own publish: made fresh for every connection attempt. */
 const PUBLISH_SIGN_TTL_S = 60;
+/** How often the child's resident size is read. */
+const MEMORY_POLL_MS = 500;
+/** A child that lived this long restarts after the shortest delay again. */
+const STABLE_AFTER_MS = 30_000;
+/** The child must be ready within this long (it imports node-media-server, binds two ports). */
+const START_TIMEOUT_MS = 20_000;
+/** SIGTERM → SIGKILL grace on close. */
+const STOP_GRACE_MS = 3000;
 
-function listening(server: NetServer | HttpServer, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (server.listening) {
-      resolve();
-      return;
-    }
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(new Error(`embedded ${what} server: ${err.message}`, { cause: err }));
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-  });
+const LEVELS = new Set(['error', 'warn', 'info', 'debug']);
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The child entry next to this file: TypeScript under tsx (development, tests), JavaScript when built. */
+const CHILD = fileURLToPath(import.meta.url).endsWith('.ts') ? join(HERE, 'embedded-child.ts') : join(HERE, 'embedded-child.js');
+/** The package root (where node_modules is), the child's working directory. */
+const ROOT = resolve(HERE, '..', '..');
+
+/** Resident set size of a process in MiB, or undefined once it is gone. */
+function rssMb(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-function closed(server: NetServer | HttpServer | undefined): Promise<void> {
-  if (server === undefined || !server.listening) return Promise.resolve();
-  return new Promise((resolve) => server.once('close', () => resolve()));
-}
-
-/** Routes node-media-server's console lines into our logger (its info is our debug). */
-function routeLogs(log: Logger): void {
-  nmsLogger.log = (message: string, level = 'info'): void => {
-    if (level === 'error') log.error(message);
-    else if (level === 'warn') log.warn(message);
-    else log.debug(message);
-  };
-}
-
-/** Starts node-media-server on the given ports. Rejects if a port is taken or one is already running. */
+/** Starts the embedded server's process on the given ports. Rejects (with the child's reason) if it cannot start, e.g. a port is taken. */
 export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  if (running) throw new InvalidStateError('the embedded RTMP server is already running in this process');
-  running = true;
   const log = opts.log.child({ component: 'embedded-rtmp' });
-  let dataDir: string | undefined;
-  let nms: NodeMediaServer | undefined;
   const auth = opts.auth ?? { secret: null, publish: false, play: false };
   const secret = auth.secret ?? randomBytes(24).toString('base64url');
-  try {
-    dataDir = await mkdtemp(join(tmpdir(), 'gateway-nms-'));
-    routeLogs(log);
-    nms = new NodeMediaServer({
-      bind: opts.host,
-      rtmp: { port: opts.rtmpPort },
-      http: { port: opts.httpPort },
-      store: { path: dataDir, maxHistory: 100 },
-      webadmin: { enable: false },
-      auth: { play: auth.play, publish: auth.publish, secret: auth.publish || auth.play ? secret : '' },
-      notify: { url: '' },
+  const maxMemoryMb = opts.maxMemoryMb ?? 512;
+  const backoff = opts.restartBackoffMs ?? { minMs: 200, maxMs: 5000 };
+  const start: ToChild = {
+    type: 'start',
+    options: {
+      host: opts.host, rtmpPort: opts.rtmpPort, httpPort: opts.httpPort,
+      auth: { secret, publish: auth.publish, play: auth.play }, maxConnections: opts.maxConnections ?? 1000,
+    },
+  };
+
+  let child: ChildProcess | undefined;
+  let closing = false;
+  let restarts = 0;
+  let delay = backoff.minMs;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let memoryTimer: NodeJS.Timeout | undefined;
+
+  /** Forks a child and resolves when it serves; rejects with its reason. */
+  const spawnChild = (): Promise<ChildProcess> => new Promise((resolveReady, rejectReady) => {
+    const execArgv = [`--max-old-space-size=${maxMemoryMb}`, ...(CHILD.endsWith('.ts') ? ['--import', 'tsx'] : [])];
+    const c = fork(CHILD, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+    let stderr = '';
+    c.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr = (stderr + d).slice(-4096);
     });
-    // Its constructor forces its level to debug: lift it again (our logger filters too).
-    nmsLogger.level = 'info';
-    nmsContext.eventEmitter.on('postPublish', releaseWhenClosed);
-    const http = nms.httpServer.httpServer;
-    const rtmp = nms.rtmpServer.tcpServer;
-    if (http === undefined || rtmp === undefined) throw new Error('node-media-server created no listener');
-    http.removeAllListeners('error');
-    const runP = nms.run();
-    // run() attached its exiting 'error' handler synchronously, before its first await.
-    rtmp.removeAllListeners('error');
-    const ready = Promise.all([listening(rtmp, 'RTMP'), listening(http, 'HTTP-FLV')]);
-    await Promise.all([ready, runP]);
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      if (nms.store._onSignal) process.off(sig, nms.store._onSignal);
+    let ready = false;
+    const timer = setTimeout(() => {
+      c.kill('SIGKILL');
+      rejectReady(new Error(`embedded server: not ready within ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    c.on('message', (m: FromChild) => {
+      if (m.type === 'log') log[LEVELS.has(m.level) ? m.level : 'info'](m.msg);
+      else if (m.type === 'ready') {
+        ready = true;
+        clearTimeout(timer);
+        resolveReady(c);
+      } else if (m.type === 'failed') {
+        clearTimeout(timer);
+        rejectReady(new Error(`embedded server: ${m.message}`));
+      }
+    });
+    c.on('error', (err) => log.error({ err }, 'embedded server process error'));
+    c.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!ready) {
+        rejectReady(new Error(`embedded server: exited before serving (code ${String(code)}, signal ${String(signal)})${stderr ? `: ${stderr.trim().slice(-500)}` : ''}`));
+        return;
+      }
+      onExit(c, code, signal, stderr);
+    });
+    c.send(start);
+  });
+
+  let killedForMemory: number | undefined;
+  let startedAt = 0;
+  const watchMemory = (c: ChildProcess): void => {
+    clearInterval(memoryTimer);
+    memoryTimer = setInterval(() => {
+      const mb = c.pid === undefined ? undefined : rssMb(c.pid);
+      if (mb === undefined || mb <= maxMemoryMb) return;
+      killedForMemory = Math.round(mb);
+      c.kill('SIGKILL');
+    }, MEMORY_POLL_MS);
+    memoryTimer.unref();
+  };
+
+  const run = async (): Promise<void> => {
+    const c = await spawnChild();
+    if (closing) {
+      c.kill('SIGTERM');
+      return;
     }
-    // After start, a server error is logged, never fatal.
-    rtmp.on('error', (err) => log.error({ err }, 'embedded RTMP server error'));
-    http.on('error', (err) => log.error({ err }, 'embedded HTTP-FLV server error'));
-    log.info({ rtmpPort: opts.rtmpPort, httpPort: opts.httpPort }, 'embedded RTMP server listening');
-  } catch (error) {
-    await shutdown(nms, dataDir);
-    running = false;
-    throw error;
+    child = c;
+    startedAt = Date.now();
+    watchMemory(c);
+  };
+
+  const scheduleRestart = (): void => {
+    if (closing) return;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      run().then(() => {
+        if (closing) return;
+        restarts++;
+        log.info({ restarts, pid: child?.pid }, 'embedded server restarted');
+      }, (e: unknown) => {
+        log.error({ err: (e as Error).message, retryInMs: delay }, 'embedded server restart failed');
+        delay = Math.min(delay * 2, backoff.maxMs);
+        scheduleRestart();
+      });
+    }, delay);
+    restartTimer.unref();
+  };
+
+  function onExit(c: ChildProcess, code: number | null, signal: NodeJS.Signals | null, stderr: string): void {
+    if (c !== child) return;
+    child = undefined;
+    clearInterval(memoryTimer);
+    if (closing) return;
+    const reason = killedForMemory !== undefined ? `over its memory cap (${killedForMemory} MiB > ${maxMemoryMb} MiB)` : 'exited';
+    killedForMemory = undefined;
+    if (Date.now() - startedAt >= STABLE_AFTER_MS) delay = backoff.minMs;
+    log.error({ code, signal, reason, stderr: stderr.trim().slice(-500) || undefined, restartInMs: delay },
+      'embedded server process ended: restarting (viewers and the calls\' embedded targets reconnect)');
+    scheduleRestart();
+    delay = Math.min(delay * 2, backoff.maxMs);
   }
-  const server = nms;
-  const dir = dataDir;
+
+  await run();
+  log.info({ rtmpPort: opts.rtmpPort, httpPort: opts.httpPort, pid: child?.pid, maxMemoryMb }, 'embedded RTMP server listening (own process)');
+
   const publicHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   const hostPart = publicHost.includes(':') ? `[${publicHost}]` : publicHost;
-  let closing: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
   return {
     rtmpUrl: `rtmp://${hostPart}:${opts.rtmpPort}/${opts.app}`,
     httpFlvUrl: `http://${hostPart}:${opts.httpPort}/${opts.app}`,
     app: opts.app,
+    get pid() {
+      return child?.pid;
+    },
+    get restarts() {
+      return restarts;
+    },
     publishQuery: (name) => (auth.publish ? `sign=${signStreamPath(`/${opts.app}/${name}`, secret, Date.now() / 1000 + PUBLISH_SIGN_TTL_S)}` : ''),
     verifyPlay: (name, sign) => !auth.play || verifyStreamSign(`/${opts.app}/${name}`, sign, secret),
     close(): Promise<void> {
-      closing ??= (async () => {
-        await shutdown(server, dir);
-        running = false;
+      closed ??= (async () => {
+        closing = true;
+        clearTimeout(restartTimer);
+        clearInterval(memoryTimer);
+        const c = child;
+        child = undefined;
+        if (c !== undefined && c.exitCode === null && c.signalCode === null) {
+          const exited = new Promise<void>((r) => c.once('exit', () => r()));
+          c.kill('SIGTERM');
+          const grace = setTimeout(() => c.kill('SIGKILL'), STOP_GRACE_MS);
+          await exited;
+          clearTimeout(grace);
+        }
         log.info('embedded RTMP server stopped');
       })();
-      return closing;
+      return closed;
     },
   };
-}
-
-/**
- * node-media-server keeps a disconnected publisher's session for its 30 s
- * resume window (BroadcastServer.donePublish), for its stats only; yet the
- * session's FLV tag parser still holds its 1 MiB buffer, so every ended call
- * would cost 1 MiB for 30 s. Once the socket has closed nothing is parsed
- * any more (a resumed publish comes with a session of its own): release it.
- */
-function releaseWhenClosed(session: NodeMediaServer.NmsSession): void {
-  session.socket?.once('close', () => {
-    const flv = session.rtmp?.flv;
-    if (flv === undefined) return;
-    flv.parserTagData = Buffer.alloc(0);
-    flv.parserTagCapacity = 0;
-  });
-}
-
-async function shutdown(nms: NodeMediaServer | undefined, dataDir: string | undefined): Promise<void> {
-  nmsContext.eventEmitter.off('postPublish', releaseWhenClosed);
-  if (nms !== undefined) {
-    const http = nms.httpServer.httpServer;
-    const rtmp = nms.rtmpServer.tcpServer;
-    // Swallow late errors of closing servers (no listener would mean a crash).
-    http?.on('error', () => undefined);
-    rtmp?.on('error', () => undefined);
-    const done = Promise.all([closed(http), closed(rtmp)]);
-    await nms.stop().catch(() => undefined);
-    // stop() only stops accepting: HTTP-FLV viewers and keep-alive sockets would hold the close.
-    http?.closeAllConnections();
-    for (const ws of nms.httpServer.wsServer?.clients ?? []) ws.terminate();
-    for (const s of nms.rtmpServer._sockets) s.destroy();
-    await done;
-    nmsContext.sessions.clear();
-    nmsContext.broadcasts.clear();
-  }
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 }

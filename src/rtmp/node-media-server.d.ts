@@ -66,3 +66,14 @@ declare module 'node-media-server/src/core/context.js' {
   };
   export = context;
 }
+
+declare module 'node-media-server/src/protocol/rtmp.js' {
+  /** Its RTMP protocol state per connection; patched by embedded-guard.ts. */
+  class Rtmp {
+    parserData(data: Buffer): string | null;
+    packetAlloc(): void;
+    parserPacket: { header: { length: number }; capacity: number };
+    inPackets: Map<number, unknown>;
+  }
+  export = Rtmp;
+}

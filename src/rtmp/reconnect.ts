@@ -14,6 +14,12 @@ export interface ReconnectPolicy {
   maxDelayMs: number;
   /** Give up (RTMP_CONNECTION_FAILED) once the connection has been down this long; 0: never retry. */
   giveUpAfterMs: number;
+  /**
+   * Retry every failure, the first connection and refusals included, and
+   * never give up: for a server of our own that only fails by being down
+   * (the embedded server while its process restarts). Default false.
+   */
+  persistent?: boolean;
 }
 
 /** Delay before retry number `attempt` (0-based): initial · 2^attempt, capped. Pure. */
@@ -82,6 +88,14 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
 
   #onAttemptFailed(reason: string, refused: boolean): void {
     if (this.#closed) return;
+    if (this.policy.persistent === true) {
+      if (this.#lostAt === undefined) {
+        this.#lostAt = Date.now();
+        this.#set('RTMP_CONNECTION_LOST', reason);
+      }
+      this.#retry(reason);
+      return;
+    }
     if (this.#lostAt === undefined || refused) {
       this.#set('RTMP_CONNECTION_FAILED', reason);
       return;
@@ -90,7 +104,7 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
   }
 
   #retry(reason: string): void {
-    const left = this.policy.giveUpAfterMs - (Date.now() - (this.#lostAt ?? Date.now()));
+    const left = this.policy.persistent === true ? Infinity : this.policy.giveUpAfterMs - (Date.now() - (this.#lostAt ?? Date.now()));
     if (left <= 0) {
       this.#set('RTMP_CONNECTION_FAILED', `${reason}; gave up after ${this.policy.giveUpAfterMs} ms`);
       return;

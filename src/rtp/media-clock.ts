@@ -14,11 +14,21 @@ export function mediaClockNow(): number {
 }
 
 /**
+ * A mapped time this far from the media clock is a jump of the sender's
+ * timestamps, not jitter (the jitter buffer holds ≤ 2 s, lip sync moves ≤ 2 s).
+ */
+export const RESYNC_MS = 5000;
+
+/**
  * Maps the 32-bit RTP timestamps of one stream (one SSRC) to `ptsMs` on the
  * media clock: the first timestamp seen maps to the media clock at that moment,
  * later ones are offset by their (unwrapped) distance at the codec clock rate.
  * Steps backwards (B-frames, reordering) are signed distances, not wraps
- * (RFC 3550 §5.1: the timestamp wraps modulo 2^32).
+ * (RFC 3550 §5.1: the timestamp wraps modulo 2^32). A timestamp that lands
+ * more than {@link RESYNC_MS} away from the clock (a sender that restarted
+ * its timestamps under the same SSRC, e.g. a looped recording, or froze them
+ * while on hold) re-anchors the stream there (RFC 3550 §A.1 re-sync): its
+ * output keeps advancing with real time instead of stalling on a clamp.
  */
 export class RtpTimestampMapper {
   readonly clockRate: number;
@@ -46,7 +56,10 @@ export class RtpTimestampMapper {
     }
     this.#lastExt += tsDiff(this.#lastTs, timestamp >>> 0);
     this.#lastTs = timestamp >>> 0;
-    return this.#anchorMs + (this.#lastExt * 1000) / this.clockRate;
+    const ms = this.#anchorMs + (this.#lastExt * 1000) / this.clockRate;
+    if (Math.abs(ms - nowMs) <= RESYNC_MS) return ms;
+    this.setAnchor(timestamp, nowMs);
+    return nowMs;
   }
 
   /** What `map()` would return for `timestamp`, without moving the unwrapping state; null before the anchor. */

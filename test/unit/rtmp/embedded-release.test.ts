@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import nmsContext from 'node-media-server/src/core/context.js';
 import type NodeMediaServer from 'node-media-server';
-import { startEmbeddedServer } from '../../../src/rtmp/embedded.js';
+import { runNodeMediaServer } from '../../../src/rtmp/embedded-nms.js';
 import { RtmpPublisher } from '../../../src/rtmp/publisher.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { freeTcpPort } from '../../helpers/ports.js';
@@ -16,9 +16,12 @@ const log = silentLogger();
 
 describe('embedded server: a closed publisher', () => {
   it('frees its FLV parser buffer while its publish stays resumable', async () => {
-    const server = await startEmbeddedServer({ host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort(), app: 'live', log });
+    // node-media-server in this process (as its child process runs it), to look inside.
+    const rtmpPort = await freeTcpPort();
+    const nmsLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+    const server = await runNodeMediaServer({ host: '127.0.0.1', rtmpPort, httpPort: await freeTcpPort(), auth: { secret: 's'.repeat(16), publish: false, play: false }, log: nmsLog });
     try {
-      const p = new RtmpPublisher({ url: server.rtmpUrl, streamName: 'release_s1', log, connectTimeoutMs: 3000 });
+      const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${rtmpPort}/live`, streamName: 'release_s1', log, connectTimeoutMs: 3000 });
       const publishing = new Promise<void>((resolve) => p.once('publishing', () => resolve()));
       p.start();
       await publishing;

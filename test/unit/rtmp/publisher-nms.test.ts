@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import net from 'node:net';
 import http from 'node:http';
 import { startEmbeddedServer, type EmbeddedServer } from '../../../src/rtmp/embedded.js';
+import { runNodeMediaServer } from '../../../src/rtmp/embedded-nms.js';
 import { RtmpPublisher, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
 import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, type FlvTag } from '../../../src/rtmp/flv.js';
 import { FlvDemuxer } from '../../../src/rtmp/flv-file.js';
@@ -16,6 +17,7 @@ import { makeTestMedia, runBuffer, type TestMedia } from './media.js';
 const RTMP_PORT = 19350;
 const HTTP_PORT = 18000;
 const log = silentLogger();
+const nmsLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function tagsOf(m: TestMedia): FlvTag[] {
@@ -102,11 +104,18 @@ describe('embedded server + RtmpPublisher', () => {
     expect(await canListen(HTTP_PORT)).toBe(true);
   });
 
-  it('starts once per process', async () => {
+  it('runs in a process of its own (node-media-server itself runs once per process)', async () => {
     server = await startEmbeddedServer({ host: '127.0.0.1', rtmpPort: RTMP_PORT, httpPort: HTTP_PORT, app: 'live', log });
     expect(server.rtmpUrl).toBe(`rtmp://127.0.0.1:${RTMP_PORT}/live`);
-    await expect(startEmbeddedServer({ host: '127.0.0.1', rtmpPort: 19360, httpPort: 18010, app: 'live', log }))
-      .rejects.toThrow(InvalidStateError);
+    expect(server.pid).toBeGreaterThan(0);
+    expect(server.pid).not.toBe(process.pid);
+    const inProcess = await runNodeMediaServer({ host: '127.0.0.1', rtmpPort: 19360, httpPort: 18010, auth: { secret: 'x'.repeat(16), publish: false, play: false }, log: nmsLog });
+    try {
+      await expect(runNodeMediaServer({ host: '127.0.0.1', rtmpPort: 19361, httpPort: 18011, auth: { secret: 'x'.repeat(16), publish: false, play: false }, log: nmsLog }))
+        .rejects.toThrow(InvalidStateError);
+    } finally {
+      await inProcess.close();
+    }
   });
 
   it('publishes H.264 + AAC that ffprobe decodes over RTMP and that HTTP-FLV serves', async () => {
