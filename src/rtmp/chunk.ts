@@ -154,8 +154,8 @@ export class ChunkEncoder {
   }
 }
 
-function checkChunkSize(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CHUNK_SIZE) throw new ParseError(`RTMP: bad chunk size ${n}`);
+function checkChunkSize(n: number, max = MAX_CHUNK_SIZE): number {
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ParseError(`RTMP: bad chunk size ${n} (at most ${max})`);
   return n;
 }
 
@@ -176,6 +176,8 @@ export interface ChunkDecoderOptions {
   maxMessageSize?: number;
   /** Most chunk streams tracked at once (default 64). */
   maxChunkStreams?: number;
+  /** Largest chunk size a Set Chunk Size may announce (default 0xFFFFFF). */
+  maxChunkSize?: number;
 }
 
 /**
@@ -190,10 +192,12 @@ export class ChunkDecoder {
   readonly #streams = new Map<number, DecState>();
   readonly #maxMessage: number;
   readonly #maxStreams: number;
+  readonly #maxChunkSize: number;
 
   constructor(opts: ChunkDecoderOptions = {}) {
     this.#maxMessage = opts.maxMessageSize ?? 0xffffff;
     this.#maxStreams = opts.maxChunkStreams ?? 64;
+    this.#maxChunkSize = opts.maxChunkSize ?? MAX_CHUNK_SIZE;
   }
 
   get chunkSize(): number {
@@ -236,7 +240,7 @@ export class ChunkDecoder {
     let st = this.#streams.get(csid);
     if (st === undefined) {
       if (fmt !== 0) throw new ParseError(`RTMP: fmt ${fmt} chunk on new chunk stream ${csid}`);
-      if (this.#streams.size >= this.#maxStreams) throw new ParseError('RTMP: too many chunk streams');
+      if (this.#streams.size >= this.#maxStreams) throw new ParseError(`RTMP: more than ${this.#maxStreams} chunk streams`);
     }
     let field = 0;
     let length = st?.length ?? 0;
@@ -258,7 +262,7 @@ export class ChunkDecoder {
     }
     const continuing = st !== undefined && st.payload !== undefined && fmt === 3;
     const remaining = continuing ? (st as DecState).length - (st as DecState).received : length;
-    if (!continuing && length > this.#maxMessage) throw new ParseError(`RTMP: message of ${length} bytes exceeds limit`);
+    if (!continuing && length > this.#maxMessage) throw new ParseError(`RTMP: message of ${length} bytes exceeds the limit of ${this.#maxMessage}`);
     const n = Math.min(this.#chunkSize, remaining);
     if (buf.length - o < n) return 0;
 
@@ -301,7 +305,7 @@ export class ChunkDecoder {
     if (type === MSG.setChunkSize) {
       if (payload.length < 4) throw new ParseError('RTMP: short Set Chunk Size');
       // The first bit must be zero (§5.4.1).
-      this.#chunkSize = checkChunkSize(payload.readUInt32BE(0) & 0x7fffffff);
+      this.#chunkSize = checkChunkSize(payload.readUInt32BE(0) & 0x7fffffff, this.#maxChunkSize);
     } else if (type === MSG.abort) {
       if (payload.length < 4) throw new ParseError('RTMP: short Abort');
       const st = this.#streams.get(payload.readUInt32BE(0));

@@ -64,6 +64,11 @@ export interface RtmpPublisherStats {
 
 /** Our outgoing chunk size: large enough that most audio frames fit one chunk. */
 const OUT_CHUNK_SIZE = 4096;
+/**
+ * What a server may make a publisher hold (it only sends commands, acks and
+ * control messages): a server past these caps fails its target only.
+ */
+export const SERVER_LIMITS = { maxMessageSize: 1024 * 1024, maxChunkStreams: 16, maxChunkSize: 1024 * 1024 } as const;
 // Chunk stream ids: 2 is reserved for protocol control (§5.4); the rest follow FFmpeg's layout.
 const CS_CONTROL = 2;
 const CS_COMMAND = 3;
@@ -123,7 +128,7 @@ export class RtmpPublisher extends TypedEmitter<{
   #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
   #socket: net.Socket | undefined;
   #hs: HandshakeClient | undefined;
-  #dec = new ChunkDecoder();
+  #dec = new ChunkDecoder(SERVER_LIMITS);
   #enc = new ChunkEncoder();
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
@@ -179,7 +184,7 @@ export class RtmpPublisher extends TypedEmitter<{
   start(): void {
     this.#phase = nextPhase(this.#phase, 'connecting');
     const t = this.#target;
-    this.#dec = new ChunkDecoder();
+    this.#dec = new ChunkDecoder(SERVER_LIMITS);
     this.#enc = new ChunkEncoder();
     this.#hs = undefined;
     this.#lastError = undefined;
@@ -334,8 +339,9 @@ export class RtmpPublisher extends TypedEmitter<{
         this.#control(MSG.acknowledgement, acknowledgementPayload(this.#stats.bytesIn));
       }
     } catch (error) {
-      if (!(error instanceof ParseError)) throw error;
-      this.#fail(`protocol error: ${error.message}`);
+      // Whatever a server's bytes do to the parsing costs this target, never the call.
+      if (!(error instanceof ParseError)) this.#log.error({ err: error }, 'RTMP: unexpected error on server input');
+      this.#fail(`protocol error: ${(error as Error).message}`);
     }
   }
 
