@@ -124,8 +124,9 @@ export const configSchema = z.object({
       /** Restart delay after its process ended: doubles from minMs up to maxMs. */
       restartBackoffMs: z.object({
         minMs: z.number().int().min(10).default(200),
-        maxMs: z.number().int().min(10).default(5000),
-      }).prefault({}),
+        maxMs: z.number().int().min(10).max(600_000).default(5000),
+      }).refine((b) => b.minMs <= b.maxMs, { path: ['maxMs'], message: 'maxMs must be at least minMs' })
+        .prefault({}),
       /** Signed URLs (`?sign=<exp>-<md5(/app/name-exp-secret)>`): publish accepted from the gateway only; play optionally. */
       auth: z.object({
         /** Shared secret; null: a random one per start (then only the gateway can sign, and play cannot be protected). */

@@ -36,8 +36,11 @@ const log: NmsLog = {
   debug: (msg) => send({ type: 'log', level: 'debug', msg }),
 };
 
-process.on('uncaughtException', (e) => die(70, { type: 'log', level: 'error', msg: `crashed: ${e.stack ?? e.message}` }));
-process.on('unhandledRejection', (e) => die(70, { type: 'log', level: 'error', msg: `crashed: ${e instanceof Error ? e.stack ?? e.message : String(e)}` }));
+/** Exit code after an uncaught exception: embedded.ts logs it as a crash. */
+const CRASH_EXIT_CODE = 70;
+
+process.on('uncaughtException', (e) => die(CRASH_EXIT_CODE, { type: 'log', level: 'error', msg: `crashed: ${e.stack ?? e.message}` }));
+process.on('unhandledRejection', (e) => die(CRASH_EXIT_CODE, { type: 'log', level: 'error', msg: `crashed: ${e instanceof Error ? e.stack ?? e.message : String(e)}` }));
 process.on('disconnect', () => process.exit(0));
 // Ctrl-C reaches the whole process group: the gateway decides when this process stops (SIGTERM).
 process.on('SIGINT', () => undefined);

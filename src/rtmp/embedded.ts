@@ -85,6 +85,9 @@ const START_TIMEOUT_MS = 20_000;
 /** SIGTERM → SIGKILL grace on close. */
 const STOP_GRACE_MS = 3000;
 
+/** The child's exit code after an uncaught exception (embedded-child.ts). */
+const CRASH_EXIT_CODE = 70;
+
 const LEVELS = new Set(['error', 'warn', 'info', 'debug']);
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The child entry next to this file: TypeScript under tsx (development, tests), JavaScript when built. */
@@ -100,6 +103,16 @@ function rssMb(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** SIGTERM (the child closes its ports and exits), SIGKILL after the grace period; resolves once it has exited. */
+async function stopChild(c: ChildProcess | undefined): Promise<void> {
+  if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGTERM');
+  const grace = setTimeout(() => c.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(grace);
 }
 
 /** Starts the embedded server's process on the given ports. Rejects (with the child's reason) if it cannot start, e.g. a port is taken. */
@@ -118,6 +131,8 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   };
 
   let child: ChildProcess | undefined;
+  /** A child forked but not yet serving (first start or a restart): close() must stop it too. */
+  let starting: ChildProcess | undefined;
   let closing = false;
   let restarts = 0;
   let delay = backoff.minMs;
@@ -128,14 +143,17 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const spawnChild = (): Promise<ChildProcess> => new Promise((resolveReady, rejectReady) => {
     const execArgv = [`--max-old-space-size=${maxMemoryMb}`, ...(CHILD.endsWith('.ts') ? ['--import', 'tsx'] : [])];
     const c = fork(CHILD, [], { cwd: ROOT, execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+    starting = c;
     let stderr = '';
     c.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr = (stderr + d).slice(-4096);
     });
     let ready = false;
+    /** Why it could not start, as it reported; the promise rejects once it has exited (its ports are free then). */
+    let failure: string | undefined;
     const timer = setTimeout(() => {
+      failure = `not ready within ${START_TIMEOUT_MS} ms`;
       c.kill('SIGKILL');
-      rejectReady(new Error(`embedded server: not ready within ${START_TIMEOUT_MS} ms`));
     }, START_TIMEOUT_MS);
     c.on('message', (m: FromChild) => {
       if (m.type === 'log') log[LEVELS.has(m.level) ? m.level : 'info'](m.msg);
@@ -144,15 +162,16 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
         clearTimeout(timer);
         resolveReady(c);
       } else if (m.type === 'failed') {
-        clearTimeout(timer);
-        rejectReady(new Error(`embedded server: ${m.message}`));
+        failure = m.message;
       }
     });
     c.on('error', (err) => log.error({ err }, 'embedded server process error'));
     c.once('exit', (code, signal) => {
       clearTimeout(timer);
+      if (starting === c) starting = undefined;
       if (!ready) {
-        rejectReady(new Error(`embedded server: exited before serving (code ${String(code)}, signal ${String(signal)})${stderr ? `: ${stderr.trim().slice(-500)}` : ''}`));
+        const why = failure ?? `exited before serving (code ${String(code)}, signal ${String(signal)})${stderr ? `: ${stderr.trim().slice(-500)}` : ''}`;
+        rejectReady(new Error(`embedded server: ${why}`));
         return;
       }
       onExit(c, code, signal, stderr);
@@ -176,10 +195,12 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const run = async (): Promise<void> => {
     const c = await spawnChild();
     if (closing) {
+      // close() came while it started and is waiting for its exit (stopChild).
       c.kill('SIGTERM');
       return;
     }
     child = c;
+    starting = undefined;
     startedAt = Date.now();
     watchMemory(c);
   };
@@ -206,7 +227,9 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     child = undefined;
     clearInterval(memoryTimer);
     if (closing) return;
-    const reason = killedForMemory !== undefined ? `over its memory cap (${killedForMemory} MiB > ${maxMemoryMb} MiB)` : 'exited';
+    const reason = killedForMemory !== undefined ? `over its memory cap (${killedForMemory} MiB > ${maxMemoryMb} MiB)`
+      : signal !== null ? `killed by ${signal}`
+        : code === CRASH_EXIT_CODE ? 'crashed (uncaught exception)' : `exited with code ${String(code)}`;
     killedForMemory = undefined;
     if (Date.now() - startedAt >= STABLE_AFTER_MS) delay = backoff.minMs;
     log.error({ code, signal, reason, stderr: stderr.trim().slice(-500) || undefined, restartInMs: delay },
@@ -238,15 +261,10 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
         closing = true;
         clearTimeout(restartTimer);
         clearInterval(memoryTimer);
-        const c = child;
+        const running = [child, starting];
         child = undefined;
-        if (c !== undefined && c.exitCode === null && c.signalCode === null) {
-          const exited = new Promise<void>((r) => c.once('exit', () => r()));
-          c.kill('SIGTERM');
-          const grace = setTimeout(() => c.kill('SIGKILL'), STOP_GRACE_MS);
-          await exited;
-          clearTimeout(grace);
-        }
+        starting = undefined;
+        await Promise.all(running.map(stopChild));
         log.info('embedded RTMP server stopped');
       })();
       return closed;

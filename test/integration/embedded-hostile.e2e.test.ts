@@ -111,6 +111,7 @@ describe('the embedded server against strangers, during a live call', () => {
 
   it('killed (SIGKILL) or over its memory cap, it is restarted; the call\'s embedded target goes LOST → ACTIVE, nothing else changes', async () => {
     const before = hooks.events.filter((e) => e.body?.callId === CALL).length;
+    const gatewayRss = process.memoryUsage().rss;
     const seen: string[] = [embeddedTarget()?.status ?? 'none'];
     const watch = setInterval(() => {
       const s = embeddedTarget()?.status;
@@ -143,6 +144,8 @@ describe('the embedded server against strangers, during a live call', () => {
     // The call's own status follows its request's target (nginx): no event at all meanwhile.
     expect(hooks.events.filter((e) => e.body?.callId === CALL).length).toBe(before);
     expect(gw.gw.calls.registry.get(CALL).status).toBe('ESTABLISHED');
+    // The memory went to the child and died with it; the gateway's own stayed put.
+    expect(process.memoryUsage().rss - gatewayRss).toBeLessThan(100 * 1024 * 1024);
     await streamsDecode();
   });
 });
