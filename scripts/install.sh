@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the gateway and its tests need on a fresh Debian machine:
-# Debian packages (ffmpeg for transcoding; SIPp and nginx with its RTMP module
-# as the test suite's real peers) and the npm packages. Idempotent.
+# Debian packages (ffmpeg for transcoding; SIPp, nginx with its RTMP module,
+# Kamailio and baresip with its FFmpeg video modules as the test suite's real peers) and the npm packages. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(ffmpeg)
-test_pkgs=(sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core chromium)
+test_pkgs=(sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium)
 pkgs=("${runtime_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 

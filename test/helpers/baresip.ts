@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnChild, stopChild } from './proc.js';
 import { udpPortBound } from './sipp.js';
 import { waitUntil } from './wait.js';
+import { BARESIP_VIDEO_LINES } from './media-baresip.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'baresip');
 
@@ -28,6 +29,8 @@ export interface BaresipOptions {
   registrarPort: number;
   /** Registration interval asked for, seconds. Default 60. */
   regintS?: number;
+  /** Also send and take live H.264 video (BARESIP_VIDEO_LINES). */
+  video?: boolean;
 }
 
 export interface Baresip {
@@ -51,7 +54,7 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
     .replaceAll('@@PASSWORD@@', opts.password)
     .replaceAll('@@REGISTRAR_PORT@@', String(opts.registrarPort))
     .replaceAll('@@REGINT@@', String(opts.regintS ?? 60));
-  writeFileSync(path.join(dir, 'config'), fill('config.tmpl'));
+  writeFileSync(path.join(dir, 'config'), [fill('config.tmpl'), ...(opts.video ? BARESIP_VIDEO_LINES : []), ''].join('\n'));
   writeFileSync(path.join(dir, 'accounts'), fill('accounts.tmpl'));
   writeFileSync(path.join(dir, 'contacts'), '');
   const { child, exited } = spawnChild('baresip', ['-f', dir, '-v', '-s'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -26,7 +26,23 @@ export interface BaresipFarEnd {
   close(): Promise<void>;
 }
 
-export async function startBaresip(opts: { rtpTimeoutS: number }): Promise<BaresipFarEnd> {
+/**
+ * Config lines for a live H.264 video source and codec (baresip-ffmpeg):
+ * avformat reads FFmpeg's lavfi `testsrc2` (device syntax `lavfi,<graph>`),
+ * avcodec encodes with libx264. baresip answers our H.264 offer with its own
+ * payload-type numbering and sends under one of ours (PEERS.md).
+ */
+export const BARESIP_VIDEO_LINES: readonly string[] = [
+  'module avcodec.so', 'module avformat.so', 'module swscale.so',
+  'video_source avformat,lavfi,testsrc2=size=640x360:rate=25',
+  'video_size 640x360', 'video_fps 25', 'video_bitrate 800000', 'avcodec_h264enc libx264',
+];
+
+/**
+ * `video`: also send live H.264 video (baresip-ffmpeg: avformat reads
+ * FFmpeg's lavfi `testsrc2`, avcodec encodes with libx264) and take video.
+ */
+export async function startBaresip(opts: { rtpTimeoutS: number; video?: boolean }): Promise<BaresipFarEnd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'baresip-'));
   const sipPort = await freeUdpPort();
   // Its own RTP ports: libre binds with SO_REUSEADDR, so two baresips started in
@@ -50,6 +66,7 @@ export async function startBaresip(opts: { rtpTimeoutS: number }): Promise<Bares
     'module_path /usr/lib/baresip/modules',
     'module g711.so',
     'module aufile.so',
+    ...(opts.video ? BARESIP_VIDEO_LINES : []),
     'module account.so',
     'module_app menu.so',
     '',
