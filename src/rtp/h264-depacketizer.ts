@@ -16,6 +16,9 @@ const NAL_IDR = 5;
 const NAL_STAP_A = 24;
 const NAL_FU_A = 28;
 
+/** Largest access unit (frame) accepted, bytes: a 4K keyframe stays far below; past it the unit is dropped. */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
 export interface H264Sinks {
   /** A complete access unit: NAL units without start codes; `key` when it holds an IDR slice. */
   frame: (nalus: Buffer[], key: boolean, timestamp: number) => void;
@@ -44,6 +47,8 @@ export class H264Depacketizer {
   #fuParts: Buffer[] = [];
   #fuInProgress = false;
   #waitingForIdr = true;
+  /** Payload bytes of the pending access unit. */
+  #bytes = 0;
 
   constructor(sinks: H264Sinks) {
     this.#sinks = sinks;
@@ -74,11 +79,19 @@ export class H264Depacketizer {
       this.#active = true;
       this.#timestamp = timestamp;
     }
-    try {
-      this.#parse(payload);
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
+    this.#bytes += payload.length;
+    if (this.#bytes > MAX_FRAME_BYTES) {
+      // A unit that never ends (no marker, one timestamp): dropped, its memory freed at once.
       this.#corrupt = true;
+      this.#nalus = [];
+      this.#fuParts = [];
+    } else {
+      try {
+        this.#parse(payload);
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+        this.#corrupt = true;
+      }
     }
     if (marker) this.#flush();
   }
@@ -185,5 +198,6 @@ export class H264Depacketizer {
     this.#fuInProgress = false;
     this.#corrupt = false;
     this.#active = false;
+    this.#bytes = 0;
   }
 }

@@ -11,6 +11,7 @@
  * but far ends rarely mark them; the keyframe wait is the safe choice.)
  */
 import { ParseError } from '../shared/errors.js';
+import { MAX_FRAME_BYTES } from './h264-depacketizer.js';
 
 export interface Vp8Sinks {
   frame: (data: Buffer, key: boolean, timestamp: number) => void;
@@ -60,6 +61,8 @@ export class Vp8Depacketizer {
   #active = false;
   #corrupt = false;
   #waitingForKey = true;
+  /** Payload bytes of the pending frame. */
+  #bytes = 0;
 
   constructor(sinks: Vp8Sinks) {
     this.#sinks = sinks;
@@ -94,7 +97,14 @@ export class Vp8Depacketizer {
     } else if (first) {
       this.#corrupt = true; // a second frame start under one timestamp
     }
-    this.#parts.push(payload.subarray(d.headerLength));
+    this.#bytes += payload.length;
+    if (this.#bytes > MAX_FRAME_BYTES) {
+      // A frame that never ends (no marker, one timestamp): dropped, its memory freed at once.
+      this.#corrupt = true;
+      this.#parts = [];
+    } else {
+      this.#parts.push(payload.subarray(d.headerLength));
+    }
     if (marker) this.#flush();
   }
 
@@ -140,5 +150,6 @@ export class Vp8Depacketizer {
     this.#parts = [];
     this.#corrupt = false;
     this.#active = false;
+    this.#bytes = 0;
   }
 }

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { H264Depacketizer } from '../../../src/rtp/h264-depacketizer.js';
+import { H264Depacketizer, MAX_FRAME_BYTES } from '../../../src/rtp/h264-depacketizer.js';
+import { Vp8Depacketizer } from '../../../src/rtp/vp8-depacketizer.js';
 import { fuA, nal, stapA } from './h264.js';
 
 function make() {
@@ -129,5 +130,29 @@ describe('H264Depacketizer', () => {
     d.push(pSlice, 9000, true, 0);
     expect(frames).toHaveLength(3);
     expect(d.counters.unsupported).toBe(1);
+  });
+});
+
+describe('bounded memory', () => {
+  it('H.264 and VP8: a frame that never ends (one timestamp, no marker) is dropped past MAX_FRAME_BYTES and a keyframe asked for', () => {
+    const frames: number[] = [];
+    const needed: string[] = [];
+    const h = new H264Depacketizer({ frame: (n) => frames.push(n.length), keyframeNeeded: (r) => needed.push(r) });
+    const v = new Vp8Depacketizer({ frame: (f) => frames.push(f.length), keyframeNeeded: (r) => needed.push(r) });
+    const chunk = Buffer.alloc(60_000, 0x41);
+    chunk[0] = 0x41; // H.264 non-IDR slice; for VP8 a descriptor with S=0 after the first
+    const vp8First = Buffer.concat([Buffer.from([0x10]), Buffer.alloc(59_999, 0)]);
+    const n = Math.ceil(MAX_FRAME_BYTES / chunk.length) + 20;
+    v.push(vp8First, 1, false, 0);
+    for (let i = 0; i < n; i++) {
+      h.push(chunk, 1, false, 0);
+      v.push(Buffer.concat([Buffer.from([0x00]), chunk.subarray(1)]), 1, false, 0);
+    }
+    h.push(chunk, 1, true, 0);
+    v.push(Buffer.from([0x00, 1]), 1, true, 0);
+    expect(frames).toEqual([]);
+    expect(h.counters.corrupt).toBe(1);
+    expect(v.counters.corrupt).toBe(1);
+    expect(needed.filter((r) => /incomplete/.test(r))).toHaveLength(2);
   });
 });
