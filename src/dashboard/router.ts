@@ -7,6 +7,7 @@
  */
 import express from 'express';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/logger.js';
@@ -31,6 +32,8 @@ export interface DashboardOptions {
   player: DashboardPlayer;
   /** Server-Sent Events interval, ms. Default 1000. */
   intervalMs?: number;
+  /** Event streams open at once, all viewers together; one more is answered 503. Default 100. */
+  maxEventStreams?: number;
   log: Logger;
 }
 
@@ -56,11 +59,18 @@ const PAGE_FILE = fileURLToPath(new URL('./public/index.html', import.meta.url))
 export function dashboardRouter(opts: DashboardOptions): DashboardRouter {
   const page = readFileSync(PAGE_FILE);
   const tracker = new RateTracker();
-  const streams = new Set<express.Response>();
+  /** Open event streams, each with what ends it. */
+  const streams = new Map<express.Response, () => void>();
   const intervalMs = opts.intervalMs ?? 1000;
+  const maxEventStreams = opts.maxEventStreams ?? 100;
   const snapshot = (): DashboardSnapshot => {
-    const now = Date.now();
-    return { nodeId: opts.nodeId, now, player: opts.player, calls: buildRows(opts.calls.registry.all(), tracker, now) };
+    // Rates are measured on the monotonic clock: the wall clock steps (NTP, a VM resumed), and a step back
+    // would hold every rate at its last value (0 kbit/s right after the first sample) until it caught up.
+    const rows = buildRows(opts.calls.registry.all(), tracker, performance.now());
+    return { nodeId: opts.nodeId, now: Date.now(), player: opts.player, calls: rows };
+  };
+  const refuse = (res: express.Response, status: number, message: string, path: string): void => {
+    res.status(status).json({ error: status === 404 ? 'Not Found' : 'Service Unavailable', message, path, status, timestamp: Date.now() });
   };
   // A rate needs two samples of the counters. Sampled on a clock of its own, whoever watches: otherwise
   // the first snapshot a viewer gets (a page load, a single API call) shows every bitrate as 0 kbit/s.
@@ -85,24 +95,34 @@ export function dashboardRouter(opts: DashboardOptions): DashboardRouter {
     res.json(snapshot());
   });
   d.get('/events', (req, res) => {
+    // Each stream holds a socket and a timer for as long as the viewer keeps it: bounded, all viewers together.
+    if (streams.size >= maxEventStreams) {
+      res.set('Retry-After', '5');
+      refuse(res, 503, `too many dashboard event streams (${maxEventStreams})`, req.originalUrl);
+      return;
+    }
     res.set({ 'Content-Type': 'text/event-stream', Connection: 'keep-alive' });
     res.flushHeaders();
     const send = (): void => {
+      // A viewer that does not read would otherwise have every snapshot buffered here: skip while it lags.
+      if (res.writableEnded || res.destroyed || res.writableNeedDrain) return;
       res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot())}\n\n`);
     };
     send();
     const timer = setInterval(send, intervalMs);
-    streams.add(res);
-    req.on('close', () => {
+    const done = (): void => {
       clearInterval(timer);
       streams.delete(res);
-    });
-    res.on('close', () => clearInterval(timer));
+    };
+    streams.set(res, done);
+    req.on('close', done);
+    res.on('close', done);
   });
   d.get('/vendor/:file', (req, res) => {
-    const file = VENDOR[req.params.file];
+    // Own keys only: `__proto__` or `constructor` must not reach sendFile.
+    const file = Object.hasOwn(VENDOR, req.params.file) ? VENDOR[req.params.file] : undefined;
     if (file === undefined) {
-      res.status(404).json({ error: 'Not Found', message: 'no such file', path: req.originalUrl, status: 404, timestamp: Date.now() });
+      refuse(res, 404, 'no such file', req.originalUrl);
       return;
     }
     res.set('Cache-Control', 'public, max-age=3600').type('application/javascript').sendFile(file);
@@ -112,8 +132,10 @@ export function dashboardRouter(opts: DashboardOptions): DashboardRouter {
   root.use('/dashboard', d);
   root.close = () => {
     clearInterval(sampler);
-    for (const res of streams) res.end();
-    streams.clear();
+    for (const [res, done] of [...streams]) {
+      done();
+      res.end();
+    }
   };
   opts.log.debug({ player: opts.player }, 'dashboard ready at /dashboard/');
   return root;

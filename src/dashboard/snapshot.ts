@@ -86,6 +86,12 @@ export class RateTracker {
       return this.#samples.get(id)?.rates ?? new Map();
     }
     const dt = now - prev.at;
+    if (dt < 0) {
+      // The clock went back (a wall clock stepped): waiting for it to pass `prev.at` again would freeze the
+      // rates for as long as the step. Start a new interval here instead.
+      this.#samples.set(id, { at: now, counters: new Map(counters), rates: prev.rates });
+      return prev.rates;
+    }
     if (dt < this.minIntervalMs) return prev.rates;
     const rates = new Map<string, number>();
     for (const [k, v] of counters) {
@@ -119,7 +125,7 @@ function trackRow(name: string, t: Track | null, rates: ReadonlyMap<string, numb
   };
 }
 
-/** The rows for the given live calls at time `now` (ms). */
+/** The rows for the given live calls at time `now` (ms, a monotonic clock: rates are deltas over it). */
 export function buildRows(calls: readonly DashboardCall[], tracker: RateTracker, now: number): CallRow[] {
   const rows: CallRow[] = [];
   const live = new Set<string>();

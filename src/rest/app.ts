@@ -41,6 +41,21 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new ValidationError(field && !message.includes(field) ? `${field}: ${message}` : message);
 }
 
+/** Deepest nesting a request body may have: `custom` is echoed in every answer and webhook (JSON.stringify recurses). */
+const MAX_BODY_DEPTH = 32;
+
+/** True when `v` nests objects/arrays deeper than `max` (iterative: the check itself must not recurse). */
+function nestedDeeperThan(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, depth] = top;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -77,6 +92,16 @@ export function createRestApp(opts: RestOptions): express.Express {
 
   // Every method takes JSON, declared as such: a cross-site form cannot send application/json.
   app.use('/rest-api', jsonOnly());
+  app.use('/rest-api', (req, res, next) => {
+    // A declared length over the limit is answered at once, and the connection closed: the body parser would
+    // first read (and discard) the whole announced body, holding the connection for as long as it takes.
+    if (Number(req.headers['content-length']) > opts.maxBodyBytes) {
+      res.set('Connection', 'close');
+      next(Object.assign(new Error('request entity too large'), { type: 'entity.too.large' }));
+      return;
+    }
+    next();
+  });
   app.use('/rest-api', express.json({ limit: opts.maxBodyBytes, type: () => true, strict: false }));
   app.use('/rest-api', (req, _res, next) => {
     if (req.method !== 'POST') {
@@ -86,6 +111,10 @@ export function createRestApp(opts: RestOptions): express.Express {
     if (req.body === undefined) req.body = {};
     if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
       next(new ValidationError('the body must be a JSON object'));
+      return;
+    }
+    if (nestedDeeperThan(req.body, MAX_BODY_DEPTH)) {
+      next(new ValidationError(`the body nests deeper than ${MAX_BODY_DEPTH} levels`));
       return;
     }
     next();

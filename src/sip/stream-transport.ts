@@ -199,10 +199,14 @@ export class StreamTransport extends TypedEmitter<SipTransportEvents> implements
       setTimeout(() => conn.socket.destroy(), 1000).unref();
       return;
     }
-    clearTimeout(conn.partialTimer);
-    conn.partialTimer = undefined;
-    if (conn.framer.pending > 0) {
-      // A half-sent message must not hold the connection forever (hostile or broken peer).
+    // A half-sent message must not hold the connection forever (hostile or broken peer). The deadline runs
+    // from the first byte of the message: a peer trickling a byte now and then does not push it back.
+    const started = frames.length > 0 || conn.partialTimer === undefined;
+    if (conn.framer.pending === 0 || started) {
+      clearTimeout(conn.partialTimer);
+      conn.partialTimer = undefined;
+    }
+    if (conn.framer.pending > 0 && started) {
       conn.partialTimer = setTimeout(() => {
         this.#log.info({ remote }, 'incomplete SIP message on a connection, closing it');
         conn.socket.destroy();

@@ -49,11 +49,22 @@ export class WebhookDispatcher {
     }
     if (base === '') return;
     const url = `${base.replace(/\/+$/, '')}/${event}`;
+    let json: string;
+    try {
+      json = JSON.stringify(body);
+    } catch (e) {
+      // A body that cannot be serialized (a cycle, nesting past the stack) costs this event, not the caller.
+      this.opts.log.warn({ key, event, err: (e as Error).message }, 'webhook: event not serializable, dropped');
+      this.#count('dropped');
+      return;
+    }
     let q = this.#queues.get(key);
     if (!q) this.#queues.set(key, (q = { items: [], running: false }));
-    q.items.push({ url, body: JSON.stringify(body), final });
+    q.items.push({ url, body: json, final });
     this.#bound(q);
-    if (!q.running) void this.#drain(key, q);
+    if (!q.running) {
+      this.#drain(key, q).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message, key }, 'webhook: queue stopped'));
+    }
   }
 
   /** Resolves when every queue is empty, or after `timeoutMs`. */
@@ -88,15 +99,19 @@ export class WebhookDispatcher {
 
   async #drain(key: string, q: Queue): Promise<void> {
     q.running = true;
-    while (q.items.length > 0 && !this.#abort.signal.aborted) {
-      const item = q.items[0] as Pending;
-      this.#count(await this.#deliver(item));
-      q.items.shift();
+    try {
+      while (q.items.length > 0 && !this.#abort.signal.aborted) {
+        const item = q.items[0] as Pending;
+        this.#count(await this.#deliver(item));
+        q.items.shift();
+      }
+    } finally {
+      // Also when a delivery threw (onResult is the caller's): the key's queue is given up, not wedged.
+      q.running = false;
+      q.items.length = 0;
+      this.#queues.delete(key);
+      if (this.#queues.size === 0) for (const f of [...this.#idle]) f();
     }
-    q.running = false;
-    q.items.length = 0;
-    this.#queues.delete(key);
-    if (this.#queues.size === 0) for (const f of [...this.#idle]) f();
   }
 
   async #deliver(item: Pending): Promise<DeliveryResult> {
@@ -112,9 +127,14 @@ export class WebhookDispatcher {
           method: 'POST',
           headers,
           body: item.body,
+          // A redirect is not followed: the event would go (as a GET after 301/302) to wherever the receiver
+          // points, signature and all. A 3xx is the receiver's answer, counted as rejected.
+          redirect: 'manual',
           signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.#abort.signal]),
         });
-        await res.arrayBuffer().catch(() => undefined);
+        // The status line is the answer; the body is never read. A receiver streaming an endless or huge
+        // body holds neither memory nor this call's queue: the connection is dropped here.
+        res.body?.cancel().catch(() => undefined);
         if (res.ok) return 'ok';
         if (res.status < 500) {
           this.opts.log.warn({ url: item.url, status: res.status }, 'webhook: event rejected, not retried');

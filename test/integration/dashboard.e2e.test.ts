@@ -163,12 +163,51 @@ describe('dashboard in headless Chromium', () => {
     }, callId, { timeout: 20_000 });
     expect(await cellText(page, callId, 'codecs')).toBe('H264/90000 + PCMA/8000');
     expect(Number(await row.locator('[data-kbps]').getAttribute('data-kbps'))).toBeGreaterThan(50);
-    // The JSON feed too, in and out, from its very first answer to this client.
-    const api = await (await fetch(`${gw.baseUrl}/dashboard/api/calls`, { headers: AUTH })).json() as { calls: { callId: string; kbpsIn: number; rtmp: { kbps: number }[] }[] };
-    const mine = api.calls.find((c) => c.callId === callId);
-    expect(mine?.kbpsIn).toBeGreaterThan(50);
-    expect(mine?.rtmp.length).toBeGreaterThan(0);
-    for (const t of mine?.rtmp ?? []) expect(t.kbps).toBeGreaterThan(50);
+    // What the page displays, per track and per output: every figure a live bitrate, none "0 kbit/s".
+    const shown = await cellText(page, callId, 'bitrate');
+    expect(shown).toMatch(/video [\d.]+ kbit\/s/);
+    expect(shown).toMatch(/audio [\d.]+ kbit\/s/);
+    const outputs = await cellText(page, callId, 'outputs');
+    expect(outputs).toContain('RTMP_STREAM_ACTIVE');
+    const figures = [...`${shown} ${outputs}`.matchAll(/([\d.]+) kbit\/s/g)].map((m) => Number(m[1]));
+    expect(figures.length).toBeGreaterThanOrEqual(4); // total, video, audio, and at least the embedded target
+    for (const f of figures) expect(f).toBeGreaterThan(0);
+
+    // The JSON feed too, in and out, from its very first answer to this client, then polled at uneven
+    // intervals (some under the tracker's 900 ms) while two event streams watch: rates on every answer,
+    // while the packet counters grow.
+    type ApiCall = { callId: string; kbpsIn: number; audio: { kbps: number; packets: number }; video: { kbps: number; packets: number }; rtmp: { kbps: number }[] };
+    const poll = async (): Promise<ApiCall | undefined> => {
+      const api = await (await fetch(`${gw.baseUrl}/dashboard/api/calls`, { headers: AUTH })).json() as { calls: ApiCall[] };
+      return api.calls.find((c) => c.callId === callId);
+    };
+    const sse = [new AbortController(), new AbortController()];
+    const firstEvents = sse.map(async (ac) => {
+      const ev = await fetch(`${gw.baseUrl}/dashboard/events`, { headers: AUTH, signal: ac.signal });
+      const reader = ev.body!.getReader();
+      let text = '';
+      while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+      ac.abort();
+      return JSON.parse(/data: (.*)\n/.exec(text)?.[1] ?? '{}') as { calls: ApiCall[] };
+    });
+    let packets = 0;
+    for (const gap of [0, 120, 350, 950, 80, 1300]) {
+      await new Promise((r) => setTimeout(r, gap));
+      const mine = await poll();
+      expect(mine?.kbpsIn, `after ${gap} ms`).toBeGreaterThan(50);
+      expect(mine?.audio.kbps).toBeGreaterThan(0);
+      expect(mine?.video.kbps).toBeGreaterThan(0);
+      expect(mine?.rtmp.length).toBeGreaterThan(0);
+      for (const t of mine?.rtmp ?? []) expect(t.kbps).toBeGreaterThan(50);
+      const now = (mine?.audio.packets ?? 0) + (mine?.video.packets ?? 0);
+      expect(now).toBeGreaterThanOrEqual(packets);
+      packets = now;
+    }
+    for (const snap of await Promise.all(firstEvents)) {
+      const mine = snap.calls.find((c) => c.callId === callId);
+      expect(mine?.kbpsIn).toBeGreaterThan(50);
+      for (const t of mine?.rtmp ?? []) expect(t.kbps).toBeGreaterThan(0);
+    }
 
     // The preview plays: HTTP-FLV from the embedded server through mpegts.js, time advancing.
     const video = row.locator('video');
