@@ -111,6 +111,8 @@ describe('the embedded server against strangers, during a live call', () => {
 
   it('killed (SIGKILL) or over its memory cap, it is restarted; the call\'s embedded target goes LOST → ACTIVE, nothing else changes', async () => {
     const before = hooks.events.filter((e) => e.body?.callId === CALL).length;
+    // The attack's bytes, made once before measuring: the gateway's own growth is what is bounded, not the test's buffers.
+    const attack = filledMessages([3, 4, 5, 6], 7_900_000);
     const gatewayRss = process.memoryUsage().rss;
     const seen: string[] = [embeddedTarget()?.status ?? 'none'];
     const watch = setInterval(() => {
@@ -130,7 +132,7 @@ describe('the embedded server against strangers, during a live call', () => {
         const c = await handshake(embeddedPort()).catch(() => null);
         if (c === null) break; // the process is already going down
         conns.push(c);
-        await c.send(filledMessages([3, 4, 5, 6], 7_900_000));
+        await c.send(attack);
       }
       await waitUntil(() => (gw.gw.embedded?.restarts ?? 0) >= 2 && gw.gw.embedded?.pid !== undefined, 15_000, 50, 'restarted after its memory cap');
       expect(gw.gw.embedded?.pid).not.toBe(pid2);
