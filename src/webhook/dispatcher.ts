@@ -7,7 +7,12 @@ export interface WebhookOptions {
   apps: Readonly<Record<string, string>>;
   timeoutMs: number;
   retries: number;
-  /** When set, every request carries `X-Gateway-Signature: sha256=<HMAC-SHA256(body)>`. */
+  /**
+   * When set, every request carries `X-Gateway-Timestamp: <Unix seconds>` and
+   * `X-Gateway-Signature: sha256=<HMAC-SHA256(secret, "<timestamp>.<body>")>`:
+   * a receiver checks the signature and refuses a timestamp older than a few
+   * minutes, so a captured event cannot be replayed.
+   */
   secret: string | null;
   /** Bounded queue per call (SPEC §3): intermediate events are dropped oldest first, never the final one. */
   maxQueuePerCall: number;
@@ -115,13 +120,16 @@ export class WebhookDispatcher {
   }
 
   async #deliver(item: Pending): Promise<DeliveryResult> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.opts.secret) {
-      headers['x-gateway-signature'] = `sha256=${createHmac('sha256', this.opts.secret).update(item.body).digest('hex')}`;
-    }
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       if (attempt > 0) await sleep((this.opts.retryDelayMs ?? 500) * 2 ** (attempt - 1), this.#abort.signal);
       if (this.#abort.signal.aborted) return 'failed';
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (this.opts.secret) {
+        // Signed per attempt: each carries the time it was sent.
+        const ts = String(Math.floor(Date.now() / 1000));
+        headers['x-gateway-timestamp'] = ts;
+        headers['x-gateway-signature'] = `sha256=${createHmac('sha256', this.opts.secret).update(`${ts}.${item.body}`).digest('hex')}`;
+      }
       try {
         const res = await fetch(item.url, {
           method: 'POST',

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { WebhookDispatcher } from '../../../src/webhook/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 
-interface Hit { path: string; body: string; signature: string | undefined }
+interface Hit { path: string; body: string; signature: string | undefined; timestamp: string | undefined }
 
 async function server(answer: (hit: Hit, n: number) => number | 'hang'): Promise<{ url: string; hits: Hit[]; close: () => Promise<void> }> {
   const hits: Hit[] = [];
@@ -13,7 +13,10 @@ async function server(answer: (hit: Hit, n: number) => number | 'hang'): Promise
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      const hit = { path: req.url ?? '', body, signature: req.headers['x-gateway-signature'] as string | undefined };
+      const hit = {
+        path: req.url ?? '', body,
+        signature: req.headers['x-gateway-signature'] as string | undefined, timestamp: req.headers['x-gateway-timestamp'] as string | undefined,
+      };
       hits.push(hit);
       const a = answer(hit, hits.length);
       if (a === 'hang') return;
@@ -89,13 +92,17 @@ describe('WebhookDispatcher', () => {
     expect(d.counts.dropped).toBe(10 - got.length);
   });
 
-  it('signs the body with HMAC-SHA256 when a secret is configured', async () => {
+  it('signs timestamp and body with HMAC-SHA256 when a secret is configured (a replayed event is stale)', async () => {
     const srv = await server(() => 200);
     closers.push(srv.close);
     const d = dispatcher(srv.url, { secret: 's3cret' });
     d.post('callApp', 'CallStatusEvent', 'c1', { a: 1 });
     await d.flush(5000);
     const hit = srv.hits[0];
-    expect(hit?.signature).toBe(`sha256=${createHmac('sha256', 's3cret').update(hit?.body ?? '').digest('hex')}`);
+    const ts = Number(hit?.timestamp);
+    expect(Math.abs(ts - Date.now() / 1000)).toBeLessThan(5);
+    expect(hit?.signature).toBe(`sha256=${createHmac('sha256', 's3cret').update(`${hit?.timestamp}.${hit?.body}`).digest('hex')}`);
+    // The body alone (the old scheme) does not verify: the timestamp is covered.
+    expect(hit?.signature).not.toBe(`sha256=${createHmac('sha256', 's3cret').update(hit?.body ?? '').digest('hex')}`);
   });
 });
