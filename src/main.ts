@@ -112,6 +112,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       jitterBufferMs: config.rtp.jitterBufferMs,
       codecs: { audio: audioCodecs, video: videoCodecs, h264Profiles: config.codecs.h264Profiles },
       authRealms: config.sip.authRealms,
+      minSessionExpiresS: config.sip.minSessionExpiresS,
       transcode: config.transcode,
       mediaTuning: {
         rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,

@@ -33,6 +33,8 @@ export interface CallContext {
   codecs: { audio: readonly AudioCodecName[]; video: readonly VideoCodecName[]; h264Profiles: readonly string[] };
   /** Digest realms answered beside the domain dialled (`sip.authRealms`; `*` = any). */
   authRealms?: readonly string[];
+  /** Smallest session interval taken (`sip.minSessionExpiresS`). */
+  minSessionExpiresS?: number;
   transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
   /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
   mediaTuning?: Partial<CallMediaTuning>;
@@ -292,6 +294,7 @@ export class Call extends TypedEmitter<CallEvents> {
       sdpOffer: offer,
       contactParams: this.params.sipContactParams,
       ringTimeoutMs: this.ctx.ringTimeoutMs,
+      ...(this.ctx.minSessionExpiresS !== undefined ? { minSessionExpiresS: this.ctx.minSessionExpiresS } : {}),
       log: this.log,
     });
     this.#sipCall = sipCall;

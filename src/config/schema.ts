@@ -52,6 +52,8 @@ export const configSchema = z.object({
       cert: z.string().nullable().default(null),
       key: z.string().nullable().default(null),
     }).prefault({}),
+    /** Smallest session interval taken (RFC 4028 Min-SE), seconds: a far-end refresh below it gets 422, a 2xx below it is raised. */
+    minSessionExpiresS: z.number().int().min(1).max(86400).default(90),
     /** Digest realms answered beside the domain dialled (Request-URI host, sipDomain, From host); `*` answers any realm. */
     authRealms: z.array(nonEmpty).default([]),
     /** Expires asked for in REGISTER (sipRegisterRequired); refreshed before it runs out. */

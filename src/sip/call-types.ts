@@ -34,6 +34,12 @@ export interface InviteOptions {
   contactParams?: string;
   /** No final answer by then → CANCEL → `failed(408, 'Request Timeout')`. */
   ringTimeoutMs: number;
+  /**
+   * Smallest session interval (RFC 4028 Min-SE) we take, seconds: a far-end
+   * refresh asking for less is refused with 422, a 2xx giving less is
+   * raised to it. Default 90 (§4).
+   */
+  minSessionExpiresS?: number;
   /** Per-call child logger. */
   log: Logger;
 }

@@ -92,6 +92,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.contact = this.#contactFor(ctx);
     this.#sessionTimer = new SessionTimer({
       log: opts.log,
+      minSeconds: opts.minSessionExpiresS ?? MIN_SE,
       refresh: (seconds) => this.#refreshSession(seconds),
       expire: (reason) => {
         if (this.#state !== 'confirmed') return;
@@ -283,7 +284,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       ...this.allowHeaders,
       { name: 'User-Agent', value: this.ctx.userAgent },
       ...(this.#opts.extraHeaders ?? []),
-      ...(this.#sessionExpiresReq === undefined ? [] : refreshHeaders(this.#sessionExpiresReq)),
+      ...(this.#sessionExpiresReq === undefined ? [] : refreshHeaders(this.#sessionExpiresReq, this.#opts.minSessionExpiresS)),
       ...this.#auth.headers('INVITE', this.#requestUri, body),
       { name: 'Content-Type', value: 'application/sdp' },
     ];
@@ -439,12 +440,19 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   /** §7.4 / §10: our session refresh; UPDATE when the far end allows it (no SDP), else a re-INVITE with our SDP. */
   async #refreshSession(seconds: number): Promise<{ status: number; sessionExpires: SessionExpires | undefined }> {
     if (this.#state !== 'confirmed') return { status: 481, sessionExpires: undefined };
-    const headers = [{ name: 'Contact', value: this.contact }, ...this.allowHeaders, ...refreshHeaders(seconds)];
+    const headers = [{ name: 'Contact', value: this.contact }, ...this.allowHeaders, ...refreshHeaders(seconds, this.#opts.minSessionExpiresS)];
     const r = this.#farAllowsUpdate
       ? await this.request('UPDATE', { headers })
       : await reinvite(this, headers);
     this.log.debug({ status: r.status, method: this.#farAllowsUpdate ? 'UPDATE' : 'INVITE' }, 'session refreshed');
     return { status: r.status, sessionExpires: r.response ? sessionExpiresOf(r.response) : undefined };
+  }
+
+  /** @internal Our Min-SE when a far-end refresh asks for a smaller interval (answer 422, RFC 4028 §9), else undefined. */
+  sessionIntervalTooSmall(req: SipRequest): number | undefined {
+    const min = this.#opts.minSessionExpiresS ?? MIN_SE;
+    const se = sessionExpiresOf(req);
+    return se !== undefined && se.seconds > 0 && se.seconds < min ? min : undefined;
   }
 
   /** @internal A far-end refresh (re-INVITE/UPDATE) we answer 2xx: the headers for that 2xx; re-arms the timer (§9). */

@@ -30,6 +30,8 @@ export interface InDialogHost {
   hangup(): Promise<void>;
   /** Headers for our 2xx to a far-end re-INVITE/UPDATE, re-arming the session timer (RFC 4028 §9). */
   sessionRefreshed(req: SipRequest): SipHeader[];
+  /** Our Min-SE when the request's Session-Expires is below it (→ 422), else undefined. */
+  sessionIntervalTooSmall(req: SipRequest): number | undefined;
   /** Fresh digest state for one request of ours. */
   newAuthenticator(): Authenticator;
 }
@@ -109,12 +111,21 @@ function answer(call: InDialogHost, offer: string | undefined): string | undefin
   }
 }
 
+/** RFC 4028 §9: a refresh asking for less than our Min-SE gets 422 with it; true when refused. */
+function refuseSmallInterval(call: InDialogHost, req: SipRequest, stx: ServerTransaction): boolean {
+  const min = call.sessionIntervalTooSmall(req);
+  if (min === undefined) return false;
+  respond(call, stx, req, 422, 'Session Interval Too Small', [{ name: 'Min-SE', value: String(min) }]);
+  return true;
+}
+
 /** §14.2: a re-INVITE; answered 200 with our SDP, retransmitted until the ACK. */
 function onReinvite(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerTransaction): void {
   if (call.state !== 'confirmed') {
     respond(call, stx, req, 491, 'Request Pending');
     return;
   }
+  if (refuseSmallInterval(call, req, stx)) return;
   const offer = sdpOf(req);
   const sdp = answer(call, offer);
   if (sdp === undefined) {
@@ -130,6 +141,7 @@ function onReinvite(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerT
 
 /** RFC 3311: UPDATE, with or without an offer (a session refresh has none). */
 function onUpdate(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerTransaction): void {
+  if (refuseSmallInterval(call, req, stx)) return;
   const offer = sdpOf(req);
   let sdp: string | undefined;
   if (offer !== undefined) {

@@ -37,14 +37,16 @@ export function parseMinSe(value: string): number {
 }
 
 /** Headers of a session refresh we send (§7.4): Session-Expires with us as refresher. */
-export function refreshHeaders(seconds: number): SipHeader[] {
+export function refreshHeaders(seconds: number, minSe = MIN_SE): SipHeader[] {
   return [
     { name: 'Session-Expires', value: `${seconds};refresher=uac` },
-    { name: 'Min-SE', value: String(Math.min(seconds, MIN_SE)) },
+    { name: 'Min-SE', value: String(Math.min(seconds, minSe)) },
   ];
 }
 
 export interface SessionTimerHooks {
+  /** Smallest interval armed, seconds (our Min-SE); a smaller one is raised to it. Default MIN_SE. */
+  minSeconds?: number;
   /** Sends a refresh (UPDATE or re-INVITE); resolves with the final status and the 2xx's Session-Expires. */
   refresh(seconds: number): Promise<{ status: number; sessionExpires: SessionExpires | undefined }>;
   /** The session lapsed (or a refresh got 408/481): hang up. */
@@ -75,6 +77,9 @@ export class SessionTimer {
       this.state = undefined;
       return;
     }
+    // A tiny interval would have us refresh (or judge the far end) many times a second.
+    const min = this.#hooks.minSeconds ?? MIN_SE;
+    if (se.seconds < min) se = { ...se, seconds: min };
     // §7.2: a 2xx without refresher leaves the choice to the UAC: we refresh.
     const refresher = se.refresher ?? (weAreUac ? 'uac' : 'uas');
     const weRefresh = (refresher === 'uac') === weAreUac;

@@ -112,3 +112,17 @@ describe('SIP: digest only where it belongs', () => {
     expect(gw.logs().some((l) => l.callId === callId && /realm "sipp.test" is not one these credentials are for/.test(l.why ?? ''))).toBe(true);
   });
 });
+
+describe('SIP: session intervals', () => {
+  it('a far end refreshing with Session-Expires below our Min-SE gets 422 with Min-SE 90; the call carries on', async () => {
+    const far = await fars.uas('uas-small-se.xml');
+    const callId = 'small-se-1';
+    await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}` });
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    await waitUntil(() => /MINSE 90/.test(far.logs()), 5000, 50, 'the 422 with Min-SE');
+    expect(gw.gw.calls.registry.get(callId).status).toBe('ESTABLISHED');
+    expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(await far.exited, far.errors()).toBe(0);
+  });
+});

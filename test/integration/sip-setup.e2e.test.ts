@@ -37,7 +37,7 @@ const received = (far: SippProcess, method: string): string[] =>
 
 beforeAll(async () => {
   hooks = await startWebhookReceiver();
-  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, sip: { ringTimeoutMs: 2000, authRealms: ['sipp.test'] } });
+  gw = await startTestGateway({ webhook: { apps: { callApp: hooks.baseUrl } }, sip: { ringTimeoutMs: 2000, authRealms: ['sipp.test'], minSessionExpiresS: 1 } });
 });
 
 afterAll(async () => {

@@ -19,6 +19,26 @@ describe('Session-Expires / Min-SE (RFC 4028 §4)', () => {
 });
 
 describe('SessionTimer', () => {
+  it('an interval below our Min-SE is raised to it: no refresh storm', async () => {
+    vi.useFakeTimers();
+    const refreshes: number[] = [];
+    const t = new SessionTimer({
+      log: silentLogger(), minSeconds: 90,
+      refresh: (s) => {
+        refreshes.push(s);
+        return Promise.resolve({ status: 200, sessionExpires: undefined });
+      },
+      expire: () => undefined,
+    });
+    t.arm({ seconds: 1, refresher: 'uac' }, true);
+    expect(t.state).toEqual({ seconds: 90, weRefresh: true });
+    await vi.advanceTimersByTimeAsync(44_000);
+    expect(refreshes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(refreshes).toEqual([90]);
+    t.close();
+  });
+
   it('we refresh at half the interval; a 408 to the refresh ends the session', async () => {
     vi.useFakeTimers();
     const refreshes: number[] = [];
