@@ -5,12 +5,18 @@
 import { TypedEmitter } from '../shared/emitter.js';
 import type { Logger } from '../shared/logger.js';
 import { BRANCH_COOKIE } from './headers.js';
-import { getCallId, getCSeq, getFrom, getTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import { getCallId, getCSeq, getFrom, getTo, getTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transaction.js';
 import {
   InviteClientTransaction, NonInviteClientTransaction, type ClientTransaction, type TransactionContext, type TransactionTimers,
 } from './transaction.js';
 import { responseAddress, type SipTransport, type TransportAddress } from './transport.js';
+import { SourceRateLimiter, type RateLimitOptions } from './rate-limit.js';
+
+/** Server transactions alive at once; past it new requests are dropped (each holds timers and a response). */
+export const MAX_SERVER_TRANSACTIONS = 2000;
+/** Out-of-dialog requests (no To tag) per source address: 20/s sustained, bursts of 40. */
+export const DEFAULT_REQUEST_RATE: RateLimitOptions = { perSecond: 20, burst: 40 };
 
 export type TransactionLayerEvents = {
   /**
@@ -31,14 +37,18 @@ export class TransactionLayer extends TypedEmitter<TransactionLayerEvents> {
   readonly #clients = new Map<string, ClientTransaction>();
   readonly #servers = new Map<string, ServerTransaction>();
   readonly #onMessage = (msg: SipMessage, from: TransportAddress): void => this.#dispatch(msg, from);
+  readonly #limiter: SourceRateLimiter;
+  /** Requests dropped by the rate limit or the transaction cap (for tests and logs). */
+  dropped = 0;
   #closed = false;
 
-  constructor(transport: SipTransport, timers: TransactionTimers, log: Logger) {
+  constructor(transport: SipTransport, timers: TransactionTimers, log: Logger, rate: RateLimitOptions = DEFAULT_REQUEST_RATE) {
     super((event, err) => log.error({ err, event }, 'SIP transaction layer listener threw'));
     this.transport = transport;
     this.timers = timers;
     this.#log = log;
     this.#ctx = { transport, timers, log };
+    this.#limiter = new SourceRateLimiter(rate);
     transport.on('message', this.#onMessage);
   }
 
@@ -123,6 +133,15 @@ export class TransactionLayer extends TypedEmitter<TransactionLayerEvents> {
     const existing = this.#servers.get(key);
     if (existing) {
       existing.receiveRetransmission();
+      return;
+    }
+    // A flood from one source, or from many, costs nothing but the parse: dropped without an answer
+    // (an answer would be a reflection). In-dialog requests (To tag) are matched to their dialog cheaply.
+    const outOfDialog = tagOf(getTo(req)) === undefined;
+    if (this.#servers.size >= MAX_SERVER_TRANSACTIONS || (outOfDialog && !this.#limiter.allow(from.host, Date.now()))) {
+      if (this.dropped++ % 1000 === 0) {
+        this.#log.warn({ from: from.host, dropped: this.dropped, transactions: this.#servers.size }, 'SIP request dropped: rate limit or transaction cap');
+      }
       return;
     }
     const to = responseAddress(req, from);

@@ -126,3 +126,23 @@ describe('SIP: session intervals', () => {
     expect(await far.exited, far.errors()).toBe(0);
   });
 });
+
+describe('SIP: floods', () => {
+  it('out-of-dialog requests from one source are dropped past its burst; another source is still answered', async () => {
+    const flooder = await udp('127.0.0.4');
+    const other = await udp('127.0.0.3');
+    const options = (n: number, port: number, host: string): string => [
+      `OPTIONS sip:gw@127.0.0.1:${gw.gw.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP ${host}:${port};branch=z9hG4bK-flood-${host}-${n}`,
+      'From: <sip:x@127.0.0.1>;tag=f1', 'To: <sip:gw@127.0.0.1>', `Call-ID: flood-${host}-${n}`, `CSeq: ${n} OPTIONS`, 'Max-Forwards: 70', 'Content-Length: 0', '', '',
+    ].join('\r\n');
+    for (let i = 0; i < 300; i++) flooder.sock.send(options(i, flooder.port, '127.0.0.4'), gw.gw.sipPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 800));
+    other.sock.send(options(1, other.port, '127.0.0.3'), gw.gw.sipPort, '127.0.0.1');
+    await waitUntil(() => other.got.some((t) => /^SIP\/2\.0 200 /.test(t)), 3000, 20, 'the other source answered');
+    const answered = flooder.got.filter((t) => /^SIP\/2\.0 200 /.test(t)).length;
+    // The burst (40) plus what 20/s refilled while the flood was being sent.
+    expect(answered).toBeGreaterThanOrEqual(40);
+    expect(answered).toBeLessThan(100);
+    expect(gw.logs().some((l) => l.msg === 'SIP request dropped: rate limit or transaction cap' && l.from === '127.0.0.4')).toBe(true);
+  });
+});
