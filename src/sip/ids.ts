@@ -13,15 +13,20 @@ export function newBranch(): string {
 }
 
 /**
- * An initial CSeq number: any value below 2^31 works (§8.1.1.5). Random over
- * 2^30 (room left to count), so a stranger cannot guess it to forge a
- * response or an in-dialog request.
+ * An initial CSeq number: any value below 2^31 works (§8.1.1.5). Random
+ * below 2^20: with the Call-ID and branch it makes a forged response or
+ * in-dialog request unguessable, and it keeps the INVITE short (an INVITE
+ * over 1300 bytes goes over TCP, RFC 3261 §18.1.1).
  */
 export function initialCSeq(): number {
-  return 1 + (randomBytes(4).readUInt32BE(0) % 0x40000000);
+  return 1 + (randomBytes(4).readUInt32BE(0) % 0x100000);
 }
 
-/** A Call-ID (§8.1.1.4) with 128 random bits: never derived from anything a REST client or a far end can see. */
+/**
+ * A Call-ID (§8.1.1.4) of 96 random bits in 16 characters (base64url: only
+ * `word` characters of §25.1): never derived from anything a REST client or
+ * a far end can see.
+ */
 export function newCallId(): string {
-  return randomBytes(16).toString('hex');
+  return randomBytes(12).toString('base64url');
 }

@@ -4,14 +4,27 @@ import net from 'node:net';
 
 /** Asks the kernel for a free UDP port on 127.0.0.1 (bound then released). */
 export async function freeUdpPort(): Promise<number> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(0, '127.0.0.1', () => resolve());
+  for (let attempt = 0; ; attempt++) {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = sock.address();
+    await new Promise<void>((resolve) => sock.close(() => resolve()));
+    // Not a TCP listener's number either: the gateway sends an INVITE over 1300 bytes to a SIP far end's
+    // port over TCP first (RFC 3261 §18.1.1), and must not reach some other test server there.
+    if (attempt >= 20 || (await tcpFree(port))) return port;
+  }
+}
+
+/** True when nothing listens on TCP 127.0.0.1:`port`. */
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
-  const { port } = sock.address();
-  await new Promise<void>((resolve) => sock.close(() => resolve()));
-  return port;
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1 (listened then released). */
