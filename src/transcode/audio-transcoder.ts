@@ -67,8 +67,12 @@ const MAX_FILL_MS = 5000;
 const TOLERANCE_SAMPLES = 8;
 /** stdin backlog (bytes = samples) above which input is dropped: 4 s of G.711. */
 const MAX_STDIN_BACKLOG = 32_000;
-/** After EOF, how long ffmpeg may take to flush and exit before SIGTERM. */
-const DRAIN_MS = 300;
+/**
+ * After EOF, how long ffmpeg may take to flush and exit before SIGTERM. It
+ * exits as soon as it has flushed; the bound only matters on a loaded
+ * machine, where a short one cut the tail of the audio.
+ */
+const DRAIN_MS = 1000;
 const KILL_GRACE_MS = 2000;
 
 /** A jump of the input timeline that was not filled with silence. */
