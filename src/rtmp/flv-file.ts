@@ -8,6 +8,8 @@ import { FLV_TAG_TYPE, type FlvTag, type FlvTagType } from './flv.js';
 
 const HEADER_SIZE = 9;
 const TAG_HEADER_SIZE = 11;
+/** Largest header (DataOffset) accepted by the demuxer. */
+const MAX_HEADER_SIZE = 1024;
 /** Largest tag body we accept from a demuxed stream (the field allows 16 MB). */
 const MAX_TAG_SIZE = 16 * 1024 * 1024 - 1;
 
@@ -82,7 +84,8 @@ export class FlvDemuxer {
       this.hasAudio = (flags & 0x04) !== 0;
       this.hasVideo = (flags & 0x01) !== 0;
       const dataOffset = buf.readUInt32BE(5);
-      if (dataOffset < HEADER_SIZE) throw new ParseError(`FLV: bad header size ${dataOffset}`);
+      // Version 1 headers are 9 bytes (E.2); a huge DataOffset would only make us buffer without end.
+      if (dataOffset < HEADER_SIZE || dataOffset > MAX_HEADER_SIZE) throw new ParseError(`FLV: bad header size ${dataOffset}`);
       if (buf.length < dataOffset + 4) return out;
       off = dataOffset + 4; // skip PreviousTagSize0
       this.#headerDone = true;

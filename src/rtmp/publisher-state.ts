@@ -15,7 +15,7 @@ export type PublisherPhase = (typeof PUBLISHER_PHASES)[number];
  * - connecting → handshaking: TCP/TLS connected; → failed: refused, timeout
  * - handshaking → negotiating: handshake done; → failed: bad version, drop, timeout
  * - negotiating → publishing: NetStream.Publish.Start; → failed: _error, error status, drop, timeout
- * - publishing → lost: socket dropped; → failed: error status while publishing
+ * - publishing → lost: socket dropped, or a protocol error from the server; → failed: error status while publishing
  * - failed / lost → connecting: start() again (the reconnect policy lives with the caller)
  * - every phase → closed: close()
  */

@@ -341,8 +341,21 @@ export class RtmpPublisher extends TypedEmitter<{
     } catch (error) {
       // Whatever a server's bytes do to the parsing costs this target, never the call.
       if (!(error instanceof ParseError)) this.#log.error({ err: error }, 'RTMP: unexpected error on server input');
-      this.#fail(`protocol error: ${(error as Error).message}`);
+      const reason = `protocol error: ${(error as Error).message}`;
+      // An established publish broken by the server is a dropped connection
+      // (SPEC §2.7 LOST → the reconnect policy); before that, a failed attempt.
+      if (this.#phase === 'publishing') this.#lose(reason);
+      else this.#fail(reason);
     }
+  }
+
+  /** Drops a publishing connection ourselves: LOST, as if the server had closed it. */
+  #lose(reason: string): void {
+    this.#phase = nextPhase(this.#phase, 'lost');
+    this.#clearTimer();
+    this.#socket?.destroy();
+    this.#log.warn({ reason }, 'RTMP connection lost');
+    this.#setStatus('RTMP_CONNECTION_LOST', reason);
   }
 
   #onHandshakeDone(): void {
@@ -452,9 +465,7 @@ export class RtmpPublisher extends TypedEmitter<{
     if (this.#phase === 'publishing' && Date.now() - this.#publishStartAt < REFUSAL_WINDOW_MS) {
       this.#fail(`${reason} right after publish was accepted (stream refused)`, true);
     } else if (this.#phase === 'publishing') {
-      this.#phase = nextPhase(this.#phase, 'lost');
-      this.#log.warn({ reason }, 'RTMP connection lost');
-      this.#setStatus('RTMP_CONNECTION_LOST', reason);
+      this.#lose(reason);
     } else if (this.#phase === 'negotiating' && this.#publishSent) {
       // Servers that refuse a publish (nginx-rtmp on_publish answered non-2xx) just close.
       this.#fail(`${reason} after publish was sent (stream refused)`, true);
