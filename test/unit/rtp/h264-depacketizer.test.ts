@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { H264Depacketizer, MAX_FRAME_BYTES } from '../../../src/rtp/h264-depacketizer.js';
 import { Vp8Depacketizer } from '../../../src/rtp/vp8-depacketizer.js';
-import { fuA, nal, stapA } from './h264.js';
+import { fuA, nal, stapA } from '../../helpers/h264-units.js';
 
 function make() {
   const frames: { nalus: Buffer[]; key: boolean; ts: number }[] = [];

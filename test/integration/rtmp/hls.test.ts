@@ -9,7 +9,7 @@ import {
 } from '../../../src/rtmp/index.js';
 import { ParseError } from '../../../src/shared/errors.js';
 import { FlvFanout } from '../../../src/rtmp/fanout.js';
-import { makeTestMedia, runBuffer, type TestMedia } from './media.js';
+import { makeTestMedia, runBuffer, type TestMedia } from '../../helpers/test-media.js';
 
 let media: TestMedia;
 let dir: string;

@@ -15,7 +15,7 @@ import { MSG } from '../../../src/rtmp/chunk.js';
 import { encodeAmf0 } from '../../../src/rtmp/amf0.js';
 import { avcFrame, avcSequenceHeader, onMetaData } from '../../../src/rtmp/flv.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { FakeRtmpServer, accepting, type Script } from './fake-server.js';
+import { FakeRtmpServer, accepting, type Script } from '../../helpers/fake-rtmp-server.js';
 
 const log = silentLogger();
 const servers: { stop(): Promise<void> }[] = [];

@@ -8,7 +8,7 @@ import { H264Depacketizer } from '../../../src/rtp/h264-depacketizer.js';
 import { MediaGenerator } from '../../../src/rtp/media-generator.js';
 import { RtpSender } from '../../../src/rtp/rtp-sender.js';
 import { parseRtpPacket } from '../../../src/rtp/rtp-packet.js';
-import { nal } from './h264.js';
+import { nal } from '../../helpers/h264-units.js';
 
 describe('RTCP sender report (RFC 3550 §6.4.1)', () => {
   it('is byte-exact and decodes with our parser and an independent one', () => {

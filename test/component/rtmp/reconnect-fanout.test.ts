@@ -10,7 +10,7 @@ import { FlvFanout } from '../../../src/rtmp/fanout.js';
 import { MSG } from '../../../src/rtmp/chunk.js';
 import { avcSequenceHeader, avcFrame, aacFrame, aacSequenceHeader, onMetaData, type FlvTag } from '../../../src/rtmp/flv.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { FakeRtmpServer, accepting, refusing } from './fake-server.js';
+import { FakeRtmpServer, accepting, refusing } from '../../helpers/fake-rtmp-server.js';
 
 const log = silentLogger();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -9,7 +9,7 @@ import { parseRtpPacket, serializeRtpPacket, type RtpPacketView } from '../../..
 import { decodeTelephoneEvent, encodeTelephoneEvent, planDigit } from '../../../src/rtp/dtmf.js';
 import { freeUdpPortRange } from '../../helpers/ports.js';
 import { waitUntil } from '../../helpers/wait.js';
-import { fuA, nal, stapA } from './h264.js';
+import { fuA, nal, stapA } from '../../helpers/h264-units.js';
 
 /** The far end: an RTP and an RTCP socket on 127.0.0.1 recording what they receive. */
 class Peer {

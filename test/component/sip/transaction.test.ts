@@ -4,7 +4,7 @@ import { createResponse, getCSeq, getHeader, getTo, getTopVia, parseMessage, tag
 import { TransactionLayer } from '../../../src/sip/transaction-layer.js';
 import type { ServerTransaction } from '../../../src/sip/server-transaction.js';
 import { UdpTransport } from '../../../src/sip/transport.js';
-import { FarEnd } from './far-end.js';
+import { FarEnd } from '../../helpers/sip-far-end.js';
 
 const T = { t1: 20, t2: 80, t4: 100 };
 const log = silentLogger();

@@ -1,6 +1,6 @@
 /** A tiny UDP "far end" for SIP tests: receives, parses and queues messages; sends raw text or messages. */
 import { createSocket, type Socket } from 'node:dgram';
-import { parseMessage, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from '../../../src/sip/message.js';
+import { parseMessage, serializeMessage, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.js';
 
 export interface Received {
   msg: SipMessage;

@@ -5,7 +5,7 @@ import {
   bodyText, createResponse, getCallId, getCSeq, getFrom, getHeader, getHeaders, getTopVia, tagOf, type SipRequest,
 } from '../../../src/sip/message.js';
 import { SipUserAgent, type SipClientCall, type InviteOptions } from '../../../src/sip/index.js';
-import { FarEnd } from './far-end.js';
+import { FarEnd } from '../../helpers/sip-far-end.js';
 
 const log = silentLogger();
 const SDP_OFFER = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 8\r\n';

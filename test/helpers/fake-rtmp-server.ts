@@ -5,9 +5,9 @@
  * play a server that goes away and comes back.
  */
 import net from 'node:net';
-import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from '../../../src/rtmp/chunk.js';
-import { encodeAmf0 } from '../../../src/rtmp/amf0.js';
-import { parseCommand, type RtmpCommand } from '../../../src/rtmp/messages.js';
+import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from '../../src/rtmp/chunk.js';
+import { encodeAmf0 } from '../../src/rtmp/amf0.js';
+import { parseCommand, type RtmpCommand } from '../../src/rtmp/messages.js';
 
 export interface FakeConn {
   socket: net.Socket;

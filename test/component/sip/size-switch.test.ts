@@ -9,7 +9,7 @@ import net from 'node:net';
 import { pino } from 'pino';
 import { createResponse, getTopVia } from '../../../src/sip/message.js';
 import { SipUserAgent, type SipClientCall } from '../../../src/sip/index.js';
-import { FarEnd } from './far-end.js';
+import { FarEnd } from '../../helpers/sip-far-end.js';
 
 const opened: Array<{ close(): unknown }> = [];
 afterEach(async () => {

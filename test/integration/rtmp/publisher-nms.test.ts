@@ -12,7 +12,7 @@ import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, t
 import { FlvDemuxer } from '../../../src/rtmp/flv-file.js';
 import { InvalidStateError } from '../../../src/shared/errors.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { makeTestMedia, runBuffer, type TestMedia } from './media.js';
+import { makeTestMedia, runBuffer, type TestMedia } from '../../helpers/test-media.js';
 
 const RTMP_PORT = 19350;
 const HTTP_PORT = 18000;

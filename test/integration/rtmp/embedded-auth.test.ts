@@ -11,7 +11,7 @@ import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, t
 import { silentLogger } from '../../../src/shared/logger.js';
 import { freeTcpPort } from '../../helpers/ports.js';
 import { probeMetadata } from '../../helpers/rtmp-metadata.js';
-import { makeTestMedia, type TestMedia } from './media.js';
+import { makeTestMedia, type TestMedia } from '../../helpers/test-media.js';
 
 const log = silentLogger();
 const SECRET = 'unit-secret-0123456789abcdef';

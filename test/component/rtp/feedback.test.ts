@@ -10,7 +10,7 @@ import { serializeRtpPacket } from '../../../src/rtp/rtp-packet.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { freeUdpPortRange } from '../../helpers/ports.js';
 import { waitUntil } from '../../helpers/wait.js';
-import { nal } from './h264.js';
+import { nal } from '../../helpers/h264-units.js';
 
 describe('generic NACK (RFC 4585 §6.2.1)', () => {
   it('is byte-exact: PID + BLP per run of up to 17', () => {
