@@ -1,4 +1,11 @@
 # Gateway image for users (not built in this project's CI).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --no-audit --no-fund
+COPY src ./src
+RUN npm run build
+
 FROM node:20-bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
@@ -6,10 +13,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY tsconfig.json ./
-COPY src ./src
+COPY --from=build /app/dist ./dist
 COPY config ./config
 # REST, SIP (UDP+TCP), embedded RTMP, HTTP-FLV, RTP range.
 EXPOSE 8081 5060/udp 5060/tcp 1935 8000 31000-31999/udp
 USER node
-CMD ["npx", "tsx", "src/main.ts", "--config", "config/default.json"]
+CMD ["node", "--enable-source-maps", "dist/main.js", "--config", "config/default.json"]

@@ -58,8 +58,9 @@ stop() {
 trap stop INT TERM EXIT
 
 echo "== gateway (log: $DEMO_DIR/gateway.log)"
-# node itself (not npx/npm) so that $GW_PID is the gateway's own PID.
-node --import tsx src/main.ts --config scripts/demo.json >"$DEMO_DIR/gateway.log" 2>&1 &
+# node itself (not npx/npm) so that $GW_PID is the gateway's own PID; compiled JavaScript, as in production.
+npm run --silent build
+node --enable-source-maps dist/main.js --config scripts/demo.json >"$DEMO_DIR/gateway.log" 2>&1 &
 GW_PID=$!
 
 echo "== far end: SIPp UAS on 127.0.0.1:$FAR_SIP_PORT (log: $DEMO_DIR/sipp.log)"

@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+# Production runs compiled JavaScript (dist/); `npm run dev` runs the sources under tsx.
+npm run --silent build
 if [ "$#" -eq 0 ]; then set -- --config config/default.json; fi
 exec npm start --silent -- "$@"
