@@ -1,6 +1,7 @@
 import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import { InvalidStateError } from '../shared/errors.js';
+import { Scope } from '../shared/scope.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
@@ -83,8 +84,8 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   /** `Date.now()` from which inactivity is measured when no RTP arrived since (start, resume). */
   #activitySince = 0;
   #activityTimer: NodeJS.Timeout | null = null;
-  #placeholderTimer: NodeJS.Timeout | null = null;
-  #closed = false;
+  /** Owns the sockets, sessions, generators, timers and the output; released in reverse order on close. */
+  readonly #scope: Scope;
 
   constructor(private readonly opts: CallMediaOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call media listener failed'));
@@ -93,6 +94,22 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       placeholderVideo: 'none', symmetricLatching: false,
       ...opts.tuning,
     };
+    this.#scope = new Scope((e) => opts.log.warn({ err: e }, 'call media release failed'));
+    // Registered first, released last: the output (with its transcoders) once nothing feeds it.
+    this.#scope.defer(() => this.#output?.close());
+    this.#scope.defer(() => this.#releaseSockets());
+    this.#scope.defer(() => {
+      for (const s of Object.values(this.#sessions)) s.close();
+      this.#sessions = {};
+    });
+    this.#scope.defer(() => {
+      for (const g of this.#generators.values()) g.close();
+      this.#generators.clear();
+    });
+  }
+
+  get #closed(): boolean {
+    return this.#scope.closed;
   }
 
   /**
@@ -169,7 +186,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
         }
       };
       tick();
-      this.#placeholderTimer = setInterval(tick, 1000 / fps);
+      this.#scope.setInterval(tick, 1000 / fps);
       this.opts.log.info({ placeholder: setting }, 'no incoming video: publishing a placeholder video track');
     }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message, placeholder: setting }, 'cannot make the placeholder video'));
   }
@@ -280,7 +297,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     const timeout = this.#tuning.rtpActivityTimeoutMs;
     if (timeout <= 0 || this.#activityTimer !== null) return;
     this.#activitySince = Date.now();
-    this.#activityTimer = setInterval(() => {
+    this.#activityTimer = this.#scope.setInterval(() => {
       if (this.#onHold || this.#closed) return;
       let last = this.#activitySince;
       for (const s of Object.values(this.#sessions)) last = Math.max(last, s.stats.lastPacketAt ?? 0);
@@ -369,19 +386,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     await this.#sessions.audio.sendDtmf(digits, pt);
   }
 
-  /** Closes RTP (sessions and sockets), then the output pipeline (transcoder). */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stopActivityWatch();
-    if (this.#placeholderTimer !== null) clearInterval(this.#placeholderTimer);
-    this.#placeholderTimer = null;
-    for (const g of this.#generators.values()) g.close();
-    this.#generators.clear();
-    for (const s of Object.values(this.#sessions)) s.close();
-    this.#sessions = {};
-    this.#releaseSockets();
-    await this.#output?.close().catch((e: unknown) => this.opts.log.warn({ err: e }, 'output close failed'));
+  /** Closes the timers, generators, RTP sessions and sockets, then the output pipeline (transcoders); idempotent. */
+  close(): Promise<void> {
+    return this.#scope.close();
   }
 
   #releaseSockets(): void {

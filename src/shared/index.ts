@@ -7,3 +7,4 @@ export { installErrorBoundary, runInScope, currentScope, failCurrentScope, type 
 export { createLogger, silentLogger, REDACT_PATHS, type Logger } from './logger.js';
 export type { MediaFrame, VideoFrame, AudioFrame } from './media.js';
 export { seqDiff, tsDiff, sleep } from './time.js';
+export { Scope, type Closeable } from './scope.js';
