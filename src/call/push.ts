@@ -114,15 +114,16 @@ export class PushService extends TypedEmitter<PushServiceEvents> {
 
   #endCall(call: CallObject): void {
     for (const p of [...this.#pushes.values()]) {
-      if (p.obj.callId === call.callId) void this.#end(p, 'call ended');
+      // The call's outputs own its targets and close them as the call ends: only report here.
+      if (p.obj.callId === call.callId) void this.#end(p, 'call ended', false);
     }
   }
 
-  async #end(p: Push, info: string): Promise<void> {
+  async #end(p: Push, info: string, closeTarget = true): Promise<void> {
     if (!this.#pushes.delete(p.obj.mediaSessionId)) return;
     p.obj.info = info;
     this.log.info({ mediaSessionId: p.obj.mediaSessionId, callId: p.obj.callId, info }, 'push ended');
     this.emit('change', { ...p.obj }, p.appKey, true);
-    await p.target.close().catch(() => undefined);
+    if (closeTarget) await p.target.close().catch(() => undefined);
   }
 }
