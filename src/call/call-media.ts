@@ -2,6 +2,7 @@ import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import { InvalidStateError } from '../shared/errors.js';
 import { Scope } from '../shared/scope.js';
+import { AUDIO_CODEC_NAMES, CODECS, VIDEO_CODEC_NAMES } from '../shared/index.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
@@ -54,15 +55,18 @@ export interface CallMediaEvents {
  * end never picks a codec whose media would be lost.
  */
 export const RECEIVABLE_CODECS: { audio: ReadonlySet<string>; video: ReadonlySet<string> } = {
-  audio: new Set(['opus', 'pcma', 'pcmu', 'g722', 'speex16', 'telephone-event']),
-  video: new Set(['h264', 'vp8']),
+  audio: new Set(AUDIO_CODEC_NAMES),
+  video: new Set(VIDEO_CODEC_NAMES),
 };
 const NAL_SEI = 6;
 const LIP_SYNC_TOLERANCE_MS = 10;
 /** A larger correction means the SRs do not share a clock. */
 const LIP_SYNC_MAX_SHIFT_MS = 2000;
 /** The same, by SDP encoding name (upper case). */
-const RECEIVABLE = { audio: new Set(['PCMA', 'PCMU', 'OPUS', 'G722', 'SPEEX']), video: new Set(['H264', 'VP8']) };
+const RECEIVABLE = {
+  audio: new Set(AUDIO_CODEC_NAMES.filter((n) => CODECS[n].frame !== null).map((n) => CODECS[n].encoding.toUpperCase())),
+  video: new Set(VIDEO_CODEC_NAMES.map((n) => CODECS[n].encoding.toUpperCase())),
+};
 
 /**
  * A call's media side: its RTP port pairs, one RtpSession per accepted

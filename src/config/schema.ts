@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUDIO_CODEC_NAMES, VIDEO_CODEC_NAMES } from '../shared/index.js';
 
 const port = z.number().int().min(0).max(65535);
 const nonEmpty = z.string().min(1);
@@ -77,8 +78,8 @@ export const configSchema = z.object({
     path: ['portMin'], message: 'must be even, below rtp.portMax, with room for two port pairs',
   }).prefault({}),
   codecs: z.object({
-    audio: z.array(z.enum(['opus', 'pcma', 'pcmu', 'g722', 'speex16', 'telephone-event'])).default(['opus', 'pcma', 'pcmu', 'g722', 'speex16', 'telephone-event']),
-    video: z.array(z.enum(['h264', 'vp8'])).default(['h264', 'vp8']),
+    audio: z.array(z.enum(AUDIO_CODEC_NAMES)).default([...AUDIO_CODEC_NAMES]),
+    video: z.array(z.enum(VIDEO_CODEC_NAMES)).default([...VIDEO_CODEC_NAMES]),
     exclude: z.array(z.string()).default([]),
     h264Profiles: z.array(z.string().regex(/^[0-9a-fA-F]{6}$/, 'six hex digits')).default(['42e01f', '640028']),
   }).prefault({}),

@@ -1,3 +1,5 @@
+import type { AudioFrameCodec, VideoFrameCodec } from './codecs.js';
+
 /**
  * A depacketized media frame: the unit that flows from rtp/ through the output
  * pipeline into FLV tags. `ptsMs` is on the call's media clock (milliseconds,
@@ -7,7 +9,7 @@ export type MediaFrame = VideoFrame | AudioFrame;
 
 export interface VideoFrame {
   readonly kind: 'video';
-  readonly codec: 'H264' | 'VP8';
+  readonly codec: VideoFrameCodec;
   /** Presentation time in ms on the call's media clock. */
   readonly ptsMs: number;
   /** True for an IDR access unit (H.264) or a keyframe (VP8). */
@@ -18,7 +20,7 @@ export interface VideoFrame {
 
 export interface AudioFrame {
   readonly kind: 'audio';
-  readonly codec: 'PCMA' | 'PCMU' | 'OPUS' | 'G722' | 'SPEEX';
+  readonly codec: AudioFrameCodec;
   readonly ptsMs: number;
   /** RTP clock rate of the codec (8000 for G.711). */
   readonly clockRate: number;

@@ -22,6 +22,7 @@
  * there only misses the overlap of the priming frame, inaudible at the start
  * of a call). Without this, audio would run one frame (21.3 ms) late.
  */
+import type { AudioFrameCodec } from '../shared/index.js';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { TypedEmitter } from '../shared/emitter.js';
 import { InvalidStateError } from '../shared/errors.js';
@@ -38,7 +39,7 @@ export interface AudioTranscoderOptions {
    * Matroska (one SimpleBlock per RTP payload, with its time), and ffmpeg's
    * `aresample=async` pads gaps so output time still equals input time.
    */
-  inputCodec: 'PCMA' | 'PCMU' | 'OPUS' | 'G722' | 'SPEEX';
+  inputCodec: AudioFrameCodec;
   /** The RTP clock rate (8000 for G.711 and G.722, 48000 for Opus, 16000 for Speex wideband). */
   inputRate: number;
   /** AAC sample rate, e.g. 48000. */

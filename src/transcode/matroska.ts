@@ -8,6 +8,7 @@
  * with a new Cluster whenever a block's time no longer fits the 16-bit
  * relative timecode. Pure: values in, bytes out. Timecode scale 1 ms.
  */
+import type { AudioFrameCodec } from '../shared/index.js';
 
 /** A codec as Matroska names it, with what its decoder needs. */
 export interface MatroskaTrack {
@@ -159,7 +160,7 @@ export function opusHead(channels: number, preSkip = 312): Buffer {
 }
 
 /** Matroska tracks for the audio codecs we receive over RTP (AudioFrame codec names). */
-export function audioTrackFor(codec: 'PCMA' | 'PCMU' | 'OPUS' | 'G722' | 'SPEEX', clockRate: number): MatroskaTrack {
+export function audioTrackFor(codec: AudioFrameCodec, clockRate: number): MatroskaTrack {
   switch (codec) {
     case 'OPUS':
       // RFC 7587 §7: always opus/48000/2 in SDP; a stereo decoder plays mono packets too.
