@@ -6,9 +6,7 @@ import { parseArgs } from 'node:util';
 import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost, loadConfig, type GatewayConfig } from './config/index.js';
-import { ConfigError } from './shared/errors.js';
-import { installErrorBoundary } from './shared/error-boundary.js';
-import { createLogger, type Logger } from './shared/logger.js';
+import { ConfigError, Scope, installErrorBoundary, createLogger, type Logger } from './shared/index.js';
 import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
 import { HlsStore, startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
@@ -82,13 +80,17 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
   const callMetrics = new CallMetricsCollector(metrics);
   // Read at boot so a wrong path fails the start, never a call.
   const rtmpsCa = config.rtmp.tls.ca !== null ? readFileSync(config.rtmp.tls.ca, 'utf8') : undefined;
+  // Everything started below is released by this scope, last started first: calls hang up (BYE)
+  // while REST answers 503, then the REST ports close, webhook events are flushed, and SIP and the
+  // embedded server close last. A start that fails half-way releases what it had started the same way.
+  const scope = new Scope((e) => log.warn({ err: e }, 'release failed while stopping'));
   // One bad peer costs one call: an exception escaping a call's code ends that call only (error-boundary.ts).
-  const closers: (() => Promise<void> | void)[] = [installErrorBoundary(log)];
+  scope.defer(installErrorBoundary(log));
   try {
     let embedded: EmbeddedServer | null = null;
     if (config.rtmp.embedded.enabled) {
       embedded = await startEmbeddedServer({ ...config.rtmp.embedded, log: log.child({ module: 'embedded-rtmp' }) });
-      closers.unshift(() => embedded?.close());
+      scope.add(embedded);
     }
     const sip = await SipUserAgent.start({
       host: config.sip.host, port: config.sip.port, publicAddress: config.sip.publicAddress,
@@ -98,10 +100,14 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       transport: config.sip.transport.toUpperCase() as 'UDP' | 'TCP' | 'TLS', tcp: config.sip.tcp,
       tls: { port: config.sip.tls.port, caFile: config.sip.tls.caFile, verifyServer: config.sip.tls.verifyServer, certFile: config.sip.tls.cert, keyFile: config.sip.tls.key },
     });
-    closers.unshift(() => sip.close());
+    scope.add(sip);
     const ports = new PortAllocator({ min: config.rtp.portMin, max: config.rtp.portMax, host: config.rtp.host });
     const webhook = new WebhookDispatcher({ ...config.webhook, log: log.child({ module: 'webhook' }) });
     webhook.onResult = (r) => metrics.webhookDeliveries.inc({ result: r });
+    scope.defer(async () => {
+      await webhook.flush(config.webhook.timeoutMs);
+      webhook.close();
+    });
 
     const calls = new CallService({
       nodeId: config.nodeId,
@@ -139,11 +145,16 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     });
     calls.on('callStarted', (call) => callMetrics.callStarted(call));
     calls.on('callClosed', (call) => callMetrics.callClosed(call));
+    // The REST ports keep answering (503 for new calls) while the calls hang up: released after them.
+    const web = scope.child();
+    scope.add(calls);
 
     const pushes = new PushService(calls, log.child({ module: 'push' }), config.rest.maxPushesPerCall);
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
     const hlsStore = new HlsStore({ segmentMs: config.rtmp.hls.segmentMs, listSize: config.rtmp.hls.listSize, maxSegmentBytes: config.rtmp.hls.maxSegmentBytes });
     const hls = config.rtmp.hls.enabled ? new HlsService(calls, hlsStore, log.child({ module: 'hls' })) : null;
+    if (hls) scope.add(hls);
+    scope.add(pushes);
 
     // Operations routes live outside /rest-api and before the REST app's 404 handler.
     const ops = express.Router();
@@ -163,7 +174,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       users,
       player: { flv: embedded ? { port: config.rtmp.embedded.httpPort, app: config.rtmp.embedded.app } : null, hls: hls !== null },
     });
-    closers.unshift(() => dashboard.close());
+    web.add(dashboard);
     const app = createRestApp({
       apiRouters: [pushRouter(pushes)],
       rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
@@ -172,13 +183,13 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
     });
     const server = await listen(http.createServer(app), config.rest.httpPort, config.rest.host);
-    closers.unshift(() => closeServer(server));
+    web.defer(() => closeServer(server));
     let httpsPort: number | null = null;
     if (config.rest.tls.cert && config.rest.tls.key) {
       // HTTPS beside HTTP (SPEC §2), same app and routes.
       const tlsServer = await listen(https.createServer({ cert: readFileSync(config.rest.tls.cert), key: readFileSync(config.rest.tls.key) }, app),
         config.rest.httpsPort, config.rest.host);
-      closers.unshift(() => closeServer(tlsServer));
+      web.defer(() => closeServer(tlsServer));
       httpsPort = (tlsServer.address() as AddressInfo).port;
     }
 
@@ -192,17 +203,12 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       config, calls, restPort, httpsPort, sipPort: sip.localAddress.port, embedded,
       close: () => (closing ??= (async () => {
         log.info('gateway stopping');
-        await pushes.close();
-        await calls.close();
-        hls?.close();
-        await webhook.flush(config.webhook.timeoutMs);
-        webhook.close();
-        for (const c of closers) await c();
+        await scope.close();
         log.info('gateway stopped');
       })()),
     };
   } catch (e) {
-    for (const c of closers) await c();
+    await scope.close();
     throw e;
   }
 }
