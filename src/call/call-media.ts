@@ -2,7 +2,7 @@ import type { Logger } from '../shared/logger.js';
 import { TypedEmitter } from '../shared/emitter.js';
 import { InvalidStateError } from '../shared/errors.js';
 import { Scope } from '../shared/scope.js';
-import { AUDIO_CODEC_NAMES, CODECS, VIDEO_CODEC_NAMES } from '../shared/index.js';
+import { AUDIO_CODEC_NAMES, CODECS, NAL, VIDEO_CODEC_NAMES, nalType } from '../shared/index.js';
 import type { AudioFrame } from '../shared/media.js';
 import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
@@ -58,7 +58,6 @@ export const RECEIVABLE_CODECS: { audio: ReadonlySet<string>; video: ReadonlySet
   audio: new Set(AUDIO_CODEC_NAMES),
   video: new Set(VIDEO_CODEC_NAMES),
 };
-const NAL_SEI = 6;
 const LIP_SYNC_TOLERANCE_MS = 10;
 /** A larger correction means the SRs do not share a clock. */
 const LIP_SYNC_MAX_SHIFT_MS = 2000;
@@ -178,7 +177,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       ...(setting === 'black' ? {} : { imagePath: setting }),
     }).then((annexB) => {
       if (this.#closed) return;
-      const units = accessUnitsFromAud(splitAnnexB(annexB)).map((au) => au.filter((n) => ((n[0] as number) & 0x1f) !== NAL_SEI));
+      const units = accessUnitsFromAud(splitAnnexB(annexB)).map((au) => au.filter((n) => nalType(n) !== NAL.SEI));
       const t0 = mediaClockNow();
       let n = 0;
       const tick = (): void => {
@@ -243,7 +242,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
         if (this.#closed) return;
         // The encoder's SEI (its version string) is dropped: ~600 bytes every loop, useless to a decoder.
         const units: GeneratedUnit[] = accessUnitsFromAud(splitAnnexB(annexB))
-          .map((au) => packetizeH264(au.filter((n) => ((n[0] as number) & 0x1f) !== NAL_SEI)));
+          .map((au) => packetizeH264(au.filter((n) => nalType(n) !== NAL.SEI)));
         this.#startGenerator(s, { payloadType: media.codec.pt, units, unitMs: 100 }, paused);
       }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black video for the far end'));
     } else if (s.kind === 'audio' && name === 'SPEEX') {

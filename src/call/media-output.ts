@@ -8,6 +8,7 @@ import { mediaClockNow } from '../rtp/index.js';
 import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
 import { AudioGapFiller } from './audio-gap-filler.js';
 import { Interleaver } from './interleaver.js';
+import { CODECS, NAL, codecByEncoding, nalType } from '../shared/index.js';
 
 export interface MediaOutputOptions {
   log: Logger;
@@ -29,15 +30,13 @@ const FLV_SPEEX_HEADER = (11 << 4) | 0x02;
 
 /** Whether FLV carries this codec as it is (audio "copy"). */
 function flvCarries(codec: AudioFrame['codec'], clockRate: number): boolean {
-  return codec === 'PCMA' || codec === 'PCMU' || (codec === 'SPEEX' && clockRate === 16000);
+  const name = codecByEncoding(codec, clockRate);
+  return name !== undefined && CODECS[name].flvCopy;
 }
 
 /** How often silence for a missing audio track is written, ms. */
 const FILL_INTERVAL_MS = 100;
 
-const NAL_SPS = 7;
-const NAL_PPS = 8;
-const NAL_AUD = 9;
 
 /**
  * The call's output pipeline (DESIGN §1): H.264 frames become FLV tags as
@@ -226,10 +225,10 @@ export class MediaOutput {
     let pps: Buffer | undefined;
     let keep = 0;
     for (const n of f.nalus) {
-      const type = (n[0] as number) & 0x1f;
-      if (type === NAL_SPS) sps = n;
-      else if (type === NAL_PPS) pps = n;
-      else if (type !== NAL_AUD) keep++;
+      const type = nalType(n);
+      if (type === NAL.SPS) sps = n;
+      else if (type === NAL.PPS) pps = n;
+      else if (type !== NAL.AUD) keep++;
     }
     if ((sps && !sps.equals(this.#sps ?? Buffer.alloc(0))) || (pps && !pps.equals(this.#pps ?? Buffer.alloc(0)))) {
       this.#sps = sps ?? this.#sps;
@@ -242,8 +241,8 @@ export class MediaOutput {
     }
     // Parameter sets travel in the sequence header; AUDs are not carried in FLV.
     const nalus = keep === f.nalus.length ? f.nalus : f.nalus.filter((n) => {
-      const t = (n[0] as number) & 0x1f;
-      return t !== NAL_SPS && t !== NAL_PPS && t !== NAL_AUD;
+      const t = nalType(n);
+      return t !== NAL.SPS && t !== NAL.PPS && t !== NAL.AUD;
     });
     const ts = Math.max(this.#ts(f.ptsMs), this.#lastVideoTs);
     this.#lastVideoTs = ts;

@@ -8,7 +8,7 @@
  * 0x101; the PCR rides on the video PID (or the audio PID without video).
  * Every segment starts with PAT + PMT so it decodes on its own.
  */
-import { ParseError } from '../shared/errors.js';
+import { NAL, ParseError, nalType } from '../shared/index.js';
 import { parseAudioSpecificConfig } from './aac.js';
 import { FLV_CODEC_AVC, FLV_SOUND_FORMAT } from './flv.js';
 
@@ -113,9 +113,9 @@ export function flvAvcToAnnexB(data: Buffer, cfg: AvcConfig, key: boolean): { au
     const len = data.readUIntBE(o, cfg.lengthSize);
     o += cfg.lengthSize;
     if (o + len > data.length) throw new ParseError('AVC NALU tag: truncated NAL unit');
-    const type = (data[o] as number) & 0x1f;
+    const type = nalType(data.subarray(o));
     // AUDs are ours; in-band parameter sets before a keyframe are already written.
-    if (type !== 9 && !(key && (type === 7 || type === 8))) parts.push(START_CODE, data.subarray(o, o + len));
+    if (type !== NAL.AUD && !(key && (type === NAL.SPS || type === NAL.PPS))) parts.push(START_CODE, data.subarray(o, o + len));
     o += len;
   }
   return { au: Buffer.concat(parts), cts };

@@ -10,11 +10,8 @@
  * that state, so output begins on a keyframe. NAL units are views into the
  * received datagrams (Node gives each datagram its own buffer), not copies.
  */
-import { ParseError } from '../shared/errors.js';
+import { NAL, ParseError, nalType } from '../shared/index.js';
 
-const NAL_IDR = 5;
-const NAL_STAP_A = 24;
-const NAL_FU_A = 28;
 
 /** Largest access unit (frame) accepted, bytes: a 4K keyframe stays far below; past it the unit is dropped. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -113,7 +110,7 @@ export class H264Depacketizer {
     if (type >= 1 && type <= 23) {
       this.#endFuIfOpen();
       this.#nalus.push(p);
-    } else if (type === NAL_STAP_A) {
+    } else if (type === NAL.STAP_A) {
       this.#endFuIfOpen();
       // §5.7.1: 16-bit NALU size, then the NAL unit, repeated.
       let o = 1;
@@ -125,7 +122,7 @@ export class H264Depacketizer {
         this.#nalus.push(p.subarray(o, o + size));
         o += size;
       }
-    } else if (type === NAL_FU_A) {
+    } else if (type === NAL.FU_A) {
       this.#fuA(p);
     } else {
       this.counters.unsupported++;
@@ -172,7 +169,7 @@ export class H264Depacketizer {
     if (nalus.length === 0) return;
     let key = false;
     for (const n of nalus) {
-      if ((n[0]! & 0x1f) === NAL_IDR) {
+      if (nalType(n) === NAL.IDR) {
         key = true;
         break;
       }

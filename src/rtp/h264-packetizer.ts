@@ -4,11 +4,10 @@
  * fragments (§5.8). The marker bit is set on the last packet of the access
  * unit (§5.1). Pure: NAL units in, payloads out.
  */
-import { ParseError } from '../shared/errors.js';
+import { NAL, ParseError, nalType } from '../shared/index.js';
 
 /** Payload bytes per packet: fits a 1500-byte MTU with IP/UDP/RTP headers and room for tunnels. */
 export const DEFAULT_MAX_PAYLOAD = 1200;
-const NAL_FU_A = 28;
 
 /** One RTP payload of an access unit. */
 export interface H264Payload {
@@ -30,7 +29,7 @@ export function packetizeH264(nalus: readonly Buffer[], maxPayload = DEFAULT_MAX
     }
     const hdr = nal[0]!;
     // FU indicator: F and NRI of the NAL, type 28; FU header: S/E bits and the NAL type (§5.8).
-    const indicator = (hdr & 0xe0) | NAL_FU_A;
+    const indicator = (hdr & 0xe0) | NAL.FU_A;
     const type = hdr & 0x1f;
     const chunk = maxPayload - 2;
     for (let o = 1; o < nal.length; o += chunk) {
@@ -74,7 +73,7 @@ export function accessUnitsFromAud(nalus: readonly Buffer[]): Buffer[][] {
   const aus: Buffer[][] = [];
   let cur: Buffer[] = [];
   for (const n of nalus) {
-    if (((n[0] as number) & 0x1f) === 9) {
+    if (nalType(n) === NAL.AUD) {
       if (cur.length > 0) aus.push(cur);
       cur = [];
     } else {

@@ -16,6 +16,8 @@ export interface FlvVideoFrame {
 }
 
 const TAG_HEADER = 11;
+/** FLV tag type of video (FLV spec E.4.1). */
+const FLV_VIDEO_TAG = 9;
 
 export class FlvVideoReader {
   #buf: Buffer = Buffer.alloc(0);
@@ -37,7 +39,7 @@ export class FlvVideoReader {
     while (buf.length - o >= TAG_HEADER) {
       const len = buf.readUIntBE(o + 1, 3);
       if (buf.length - o < TAG_HEADER + len + 4) break;
-      if ((buf[o]! & 0x1f) === 9 && len >= 5) {
+      if ((buf[o]! & 0x1f) === FLV_VIDEO_TAG && len >= 5) {
         const ms = (buf.readUIntBE(o + 4, 3) | (buf[o + 7]! << 24)) >>> 0;
         const frame = this.#video(buf.subarray(o + TAG_HEADER, o + TAG_HEADER + len), ms);
         if (frame) out.push(frame);
