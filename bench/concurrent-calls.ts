@@ -8,7 +8,7 @@
  * - Gateway: `node --import tsx src/main.ts` as a child process (log warn,
  *   webhook disabled, rest.maxCalls high, a wide RTP port range), started
  *   once for all N; N SIPp UAS far ends (`uas-answer.xml` in the bench media
- *   folder, bench/sipp.ts), one per call; every call publishes to one
+ *   folder, bench/lib/sipp.ts), one per call; every call publishes to one
  *   nginx-rtmp (and to the gateway's embedded server).
  * - Relay: per call an ffmpeg reading an SDP (video copy, audio → AAC,
  *   as bench/one-call.ts) fed by a SIPp UAC (`uac-plain.xml`, offering
@@ -20,32 +20,31 @@
  *
  * N grows through `--n` and stops once a side fails to hold all its calls.
  * Every process is stopped by its own PID at the end, also on failure or
- * Ctrl-C. Needs root (tcpdump), ffmpeg, sipp, nginx with the RTMP module.
+ * Ctrl-C. Needs ROOT (tcpdump), ffmpeg, sipp, nginx with the RTMP module.
  *
  *   npx tsx bench/concurrent-calls.ts [--n 1,4,8] [--window 20] [--warmup 3] [--idle 5]
  *                                     [--size 1280x720] [--kbps 1000] [--out bench/results] [--no-embedded]
  */
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNginxRtmp, type NginxRtmp } from '../test/helpers/nginx.js';
 import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../test/helpers/ports.js';
-import { run, spawnChild, stopChild } from '../test/helpers/proc.js';
+import { run, stopChild } from '../test/helpers/proc.js';
 import { udpPortBound } from '../test/helpers/sipp.js';
 import { waitUntil } from '../test/helpers/wait.js';
 import { sippScenarioDir } from '../test/fixtures/make-media.js';
-import { makeBenchMedia, type BenchMedia } from './media.js';
-import { childrenNamed, type ProcSummary } from './procstat.js';
-import { startBenchSipp, type BenchSipp } from './sipp.js';
-import { captureRtp, pairLatencies, type RtpCapture } from './concurrent-latency.js';
-import { playRtmp, type RtmpPlayer } from './concurrent-rtmp-player.js';
-import { dist, renderConcurrentMarkdown, type ConcurrentResult, type SideRun } from './concurrent-report.js';
-import { hostBusyPct, hostCpu, liveCalls, nginxBytesIn, restPost, sampleProcs, udpDrops } from './concurrent-util.js';
+import { makeBenchMedia, type BenchMedia } from './lib/media.js';
+import { childrenNamed, type ProcSummary } from './lib/procstat.js';
+import { startBenchSipp, type BenchSipp } from './lib/sipp.js';
+import { captureRtp, pairLatencies, type RtpCapture } from './lib/latency.js';
+import { playRtmp, type RtmpPlayer } from './lib/rtmp-player.js';
+import { dist, renderConcurrentMarkdown, type ConcurrentResult, type SideRun } from './lib/concurrent-report.js';
+import { hostBusyPct, hostCpu, liveCalls, nginxBytesIn, restPost, sampleProcs, udpDrops } from './lib/host.js';
+import { ROOT, gatewayArgs, spawnLogged, tail } from './lib/run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (s: string): void => void process.stderr.write(`[concurrent] ${s}\n`);
 
@@ -57,7 +56,7 @@ const { values: argv } = parseArgs({
     idle: { type: 'string', default: '5' },
     size: { type: 'string', default: '1280x720' },
     kbps: { type: 'string', default: '1000' },
-    out: { type: 'string', default: path.join(root, 'bench', 'results') },
+    out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
     'no-embedded': { type: 'boolean', default: false },
   },
 });
@@ -76,22 +75,7 @@ const closers: (() => Promise<void>)[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-concurrent-'));
 closers.push(async () => rmSync(work, { recursive: true, force: true }));
 
-function spawnLogged(cmd: string, args: string[], logName: string): { child: ChildProcess; exited: Promise<number | null>; log: string } {
-  const file = path.join(work, logName);
-  const fd = openSync(file, 'a');
-  const { child, exited } = spawnChild(cmd, args, { cwd: root, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  if (child.pid === undefined) throw new Error(`${cmd}: spawn failed`);
-  return { child, exited, log: file };
-}
 
-const tail = (file: string): string => {
-  try {
-    return readFileSync(file, 'utf8').slice(-3000);
-  } catch {
-    return '';
-  }
-};
 
 /** A far end whose media port is known (video RTP leaves from mediaPort + 2). */
 interface FarEnd { sipp: BenchSipp; mediaPort: number }
@@ -130,7 +114,7 @@ async function startGateway(): Promise<Gateway> {
   };
   const cfgFile = path.join(work, 'gateway.json');
   writeFileSync(cfgFile, JSON.stringify(config, null, 2));
-  const gw = spawnLogged(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts'), '--config', cfgFile], 'gateway.log');
+  const gw = spawnLogged(work, process.execPath, gatewayArgs(cfgFile), 'gateway.log');
   closers.push(() => stopChild(gw.child, gw.exited, 10_000));
   const base = `http://127.0.0.1:${config.rest.httpPort}`;
   await waitUntil(async () => (await fetch(`${base}/rest-api/call/find_all`, { method: 'POST' }).catch(() => null))?.status, 30_000, 100,
@@ -276,7 +260,7 @@ async function relayRun(nginx: NginxRtmp, media: BenchMedia, n: number): Promise
     const audioPort = await freeUdpPortRange(4);
     const sdp = path.join(work, `relay-${n}-${i}.sdp`);
     writeFileSync(sdp, relaySdp(audioPort, audioPort + 2));
-    const ff = spawnLogged('ffmpeg', [
+    const ff = spawnLogged(work, 'ffmpeg', [
       '-hide_banner', '-nostdin', '-loglevel', 'warning', '-protocol_whitelist', 'file,udp,rtp', '-i', sdp,
       '-c:v', 'copy', '-c:a', 'aac', '-b:a', '64k', '-ar', '48000', '-ac', '1', '-f', 'flv', `${nginx.rtmpUrl}/${s}`,
     ], `relay-${n}-${i}.log`);
@@ -351,8 +335,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const ffv = (await run('ffmpeg', ['-version'])).stdout.split('\n', 1)[0] ?? '';
   // Which code was measured (read-only git calls).
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).catch(() => null))?.stdout.trim() || '?';
-  const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: root }).catch(() => null))?.stdout.trim() ?? '') !== '';
+  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).catch(() => null))?.stdout.trim() ?? '') !== '';
   // Same spec as bench/one-call.ts's defaults, so both reuse one generated media folder.
   const media = await makeBenchMedia(path.join(tmpdir(), 'sip-rtmp-bench-media'), {
     width, height, fps: 25, bitrate: Number(argv.kbps) * 1000, gopS: 2, clipS: 12, totalS: windowS + warmupS + 30,

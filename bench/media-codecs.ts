@@ -22,7 +22,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FlvDemuxer, isSequenceHeader } from '../src/rtmp/index.js';
 import { startNginxRtmp, type NginxRtmp } from '../test/helpers/nginx.js';
@@ -30,9 +29,10 @@ import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../test/helpers/port
 import { stopChild } from '../test/helpers/proc.js';
 import { startSippUas } from '../test/helpers/sipp.js';
 import { FAR_CODECS, ffmpegRtpArgs, offerPorts, type FarAudioCodec, type FarVideoCodec } from '../test/helpers/media-far-end.js';
-import { childrenNamed, measure, type ProcSummary } from './procstat.js';
+import { childrenNamed, measure, type ProcSummary } from './lib/procstat.js';
+import { ROOT, gatewayArgs, waitFor } from './lib/run.js';
+import { percentile } from './lib/latency.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { window: { type: 'string', default: '15' }, out: { type: 'string', default: 'bench/results' } } });
 const windowS = Number(values.window);
 const work = mkdtempSync(path.join(tmpdir(), 'bench-media-'));
@@ -45,19 +45,6 @@ const SCENARIOS: Scenario[] = [
   { name: 'VP8 + Opus → H.264 + AAC', audio: 'opus', video: 'vp8', audioOut: 'aac' },
 ];
 
-async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch {
-      // retry
-    }
-    if (Date.now() > end) throw new Error(`timeout: ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Whether an RTP payload starts a keyframe (H.264 SPS/IDR, STAP-A with an SPS, FU-A start of an IDR; VP8 P bit 0). */
 function startsKeyframe(codec: FarVideoCodec, p: Buffer): boolean {
@@ -147,7 +134,7 @@ function latencies(inFrames: Map<number, { at: number; key: boolean }>, tags: re
       const i = find(t.ts - d);
       return i === undefined ? NaN : t.at - i.at;
     }).filter(Number.isFinite);
-    const median = pct(lat, 0.5);
+    const median = percentile(lat, 0.5);
     if (lat.length > outs.length / 2 && median >= 0 && (best === null || median < best.median)) best = { d, median };
   }
   if (best === null) return { lat: [], unmatched: outs.length };
@@ -159,10 +146,6 @@ function latencies(inFrames: Map<number, { at: number; key: boolean }>, tags: re
   return { lat, unmatched: outs.length - lat.length };
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN;
-}
 
 interface SideResult {
   procs: { role: string; summary: ProcSummary }[];
@@ -170,7 +153,7 @@ interface SideResult {
 }
 
 function spawnProc(cmd: string, args: string[]): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(cmd, args, { cwd: root, stdio: 'ignore' });
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: 'ignore' });
   const exited = new Promise<number | null>((r) => {
     child.once('exit', (c) => r(c));
     child.once('error', () => r(null));
@@ -191,7 +174,7 @@ async function gatewaySide(sc: Scenario, nginx: NginxRtmp, stream: string): Prom
   };
   const cfgFile = path.join(work, `gw-${stream}.json`);
   writeFileSync(cfgFile, JSON.stringify(cfg));
-  const gw = spawnProc(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', cfgFile]);
+  const gw = spawnProc(process.execPath, gatewayArgs(cfgFile));
   const base = `http://127.0.0.1:${cfg.rest.httpPort}/rest-api`;
   const post = async (route: string, body: unknown): Promise<{ status: number; body: unknown }> => {
     const r = await fetch(`${base}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -203,7 +186,7 @@ async function gatewaySide(sc: Scenario, nginx: NginxRtmp, stream: string): Prom
   const a = FAR_CODECS[sc.audio];
   const v = FAR_CODECS[sc.video];
   const sipp = await startSippUas({
-    scenario: path.join(root, 'test/fixtures/media/uas-codec.xml'), sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4),
+    scenario: path.join(ROOT, 'test/fixtures/media/uas-codec.xml'), sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4),
     vars: {
       audio_sink: String(await freeUdpPort()), audio_pt: String(a.pt), audio_rtpmap: a.rtpmap,
       video_sink: String(await freeUdpPort()), video_pt: String(v.pt), video_rtpmap: v.rtpmap, video_fmtp: v.fmtp ?? 'x=0',
@@ -267,7 +250,7 @@ async function measureSide(sc: Scenario, ports: { audioPort: number; videoPort: 
   aTap.close();
   return {
     procs: list.map((p) => ({ role: p.role, summary: m.get(p.pid)! })),
-    latency: { p50: pct(lat, 0.5), p95: pct(lat, 0.95), frames: lat.length, unmatched },
+    latency: { p50: percentile(lat, 0.5), p95: percentile(lat, 0.95), frames: lat.length, unmatched },
   };
 }
 
@@ -305,7 +288,7 @@ for (const r of results) {
 }
 lines.push('', `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; Node ${process.version}; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')} `
   + '(other work on the host shows in the CPU figures).', '');
-mkdirSync(path.join(root, values.out!), { recursive: true });
-writeFileSync(path.join(root, values.out!, 'media-codecs.json'), JSON.stringify(results, null, 2));
-writeFileSync(path.join(root, values.out!, 'media-codecs.md'), lines.join('\n'));
+mkdirSync(path.join(ROOT, values.out!), { recursive: true });
+writeFileSync(path.join(ROOT, values.out!, 'media-codecs.json'), JSON.stringify(results, null, 2));
+writeFileSync(path.join(ROOT, values.out!, 'media-codecs.md'), lines.join('\n'));
 process.stdout.write(lines.join('\n'));

@@ -19,24 +19,22 @@
  *                             [--size 1280x720] [--kbps 1000] [--out bench/results]
  *                             [--no-embedded]   (gateway without its embedded RTMP server)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNginxRtmp, type NginxRtmp } from '../test/helpers/nginx.js';
 import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../test/helpers/ports.js';
 import { run, stopChild } from '../test/helpers/proc.js';
 import { udpPortBound } from '../test/helpers/sipp.js';
-import { waitUntil } from '../test/helpers/wait.js';
 import { sippScenarioDir } from '../test/fixtures/make-media.js';
-import { makeBenchMedia, type BenchMedia } from './media.js';
-import { childrenNamed, measure, type ProcSummary } from './procstat.js';
-import { startBenchSipp, type BenchSipp } from './sipp.js';
-import { renderMarkdown, type OneCallResult, type SideResult } from './report.js';
+import { makeBenchMedia, type BenchMedia } from './lib/media.js';
+import { childrenNamed, measure, type ProcSummary } from './lib/procstat.js';
+import { startBenchSipp, type BenchSipp } from './lib/sipp.js';
+import { renderMarkdown, type OneCallResult, type SideResult } from './lib/report.js';
+import { hostCpu, restPost, udpDrops } from './lib/host.js';
+import { ROOT, gatewayArgs, spawnLogged, tail, waitFor } from './lib/run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const { values: argv } = parseArgs({
@@ -46,7 +44,7 @@ const { values: argv } = parseArgs({
     warmup: { type: 'string', default: '3' },
     size: { type: 'string', default: '1280x720' },
     kbps: { type: 'string', default: '1000' },
-    out: { type: 'string', default: path.join(root, 'bench', 'results') },
+    out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
     'no-embedded': { type: 'boolean', default: false },
   },
 });
@@ -64,26 +62,7 @@ const closers: (() => Promise<void>)[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-one-call-'));
 closers.push(async () => rmSync(work, { recursive: true, force: true }));
 
-function spawnLogged(cmd: string, args: string[], logName: string, cwd = root): { child: ChildProcess; exited: Promise<number | null>; log: string } {
-  const log = path.join(work, logName);
-  const fd = openSync(log, 'a');
-  const child = spawn(cmd, args, { cwd, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', () => resolve(null));
-  });
-  if (child.pid === undefined) throw new Error(`${cmd}: spawn failed`);
-  return { child, exited, log };
-}
 
-const tail = (file: string): string => {
-  try {
-    return readFileSync(file, 'utf8').slice(-3000);
-  } catch {
-    return '';
-  }
-};
 
 /** bytes_in of `stream` in nginx's rtmp_stat, 0 when absent. */
 async function nginxBytesIn(nginx: NginxRtmp, stream: string): Promise<number> {
@@ -94,29 +73,7 @@ async function nginxBytesIn(nginx: NginxRtmp, stream: string): Promise<number> {
   return 0;
 }
 
-/**
- * Datagrams the kernel dropped on full receive buffers for UDP sockets bound
- * on 127.0.0.1 to ports in [lo, hi] (the `drops` column of /proc/net/udp),
- * counted since each socket was opened.
- */
-function udpDrops(lo: number, hi: number): number {
-  let sum = 0;
-  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    const [ip, portHex] = (f[1] ?? '').split(':');
-    const port = parseInt(portHex ?? '', 16);
-    if ((ip === '0100007F' || ip === '00000000') && port >= lo && port <= hi) sum += Number(f[12] ?? 0);
-  }
-  return sum;
-}
 
-/** Host CPU counters from the `cpu` line of /proc/stat: [busy, total] jiffies over all cores. */
-function hostCpu(): [number, number] {
-  const f = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal; guest is already in user
-  const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
-  return [total - idle, total];
-}
 
 /** What a window measured. */
 interface WindowResult {
@@ -139,29 +96,10 @@ async function window(nginx: NginxRtmp, stream: string, pids: number[], rtpPorts
   const procs = await measure(pids, windowS);
   const [busy1, total1] = hostCpu();
   const kbps = ((await nginxBytesIn(nginx, stream)) - b0) * 8 / ((performance.now() - t0) / 1000) / 1000;
-  return { procs, rtmpKbps: kbps, udpDrops: udpDrops(...rtpPorts), hostBusyPct: ((busy1 - busy0) / (total1 - total0)) * 100 };
+  return { procs, rtmpKbps: kbps, udpDrops: udpDrops((p) => p >= rtpPorts[0] && p <= rtpPorts[1]), hostBusyPct: ((busy1 - busy0) / (total1 - total0)) * 100 };
 }
 
-/** waitUntil, with diagnostics read when it fails (not when it starts). */
-async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, diag: () => string): Promise<NonNullable<T>> {
-  try {
-    return await waitUntil(fn, timeoutMs, 100, what);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${diag()}`);
-  }
-}
 
-async function rest(base: string, route: string, body: unknown): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${base}/rest-api${route}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
-}
 
 async function uas(media: BenchMedia): Promise<BenchSipp> {
   const s = await startBenchSipp({
@@ -186,7 +124,7 @@ async function gatewaySide(nginx: NginxRtmp, media: BenchMedia): Promise<OneCall
   };
   const cfgFile = path.join(work, 'gateway.json');
   writeFileSync(cfgFile, JSON.stringify(config, null, 2));
-  const gw = spawnLogged(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts'), '--config', cfgFile], 'gateway.log');
+  const gw = spawnLogged(work, process.execPath, gatewayArgs(cfgFile), 'gateway.log');
   const gwPid = gw.child.pid!;
   closers.push(() => stopChild(gw.child, gw.exited, 10_000));
   const base = `http://127.0.0.1:${config.rest.httpPort}`;
@@ -198,14 +136,14 @@ async function gatewaySide(nginx: NginxRtmp, media: BenchMedia): Promise<OneCall
 
   const far = await uas(media);
   const callId = 'bench-one-call';
-  const started = await rest(base, '/call/startup', {
+  const started = await restPost(base, '/call/startup', {
     callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, sipLogin: 'bench',
     toStream: 'bench_gw', rtmpUrl: nginx.rtmpUrl, rtmpStream: 'gw',
   });
   if (started.status !== 200) throw new Error(`startup answered ${started.status}: ${JSON.stringify(started.body)}`);
   const setupT0 = performance.now();
   await waitFor(async () => {
-    const found = await rest(base, '/call/find', { callId });
+    const found = await restPost(base, '/call/find', { callId });
     const call = (found.body as { status?: string; rtmpStreamStatus?: string }[])[0];
     if (call?.status === 'FAILED' || call?.status === 'FINISH') throw new Error(`call ended: ${JSON.stringify(call)}`);
     return call?.status === 'ESTABLISHED' && call.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE' && (await nginx.publishers()).includes('gw');
@@ -216,12 +154,12 @@ async function gatewaySide(nginx: NginxRtmp, media: BenchMedia): Promise<OneCall
   if (ff.length !== 1) throw new Error(`expected one ffmpeg child of the gateway, found ${ff.length}`);
   const ffPid = ff[0]!;
   const w = await window(nginx, 'gw', [gwPid, ffPid, far.pid], [config.rtp.portMin, config.rtp.portMax]);
-  const still = await rest(base, '/call/find', { callId });
+  const still = await restPost(base, '/call/find', { callId });
   const status = (still.body as { status?: string }[])[0]?.status;
   if (status !== 'ESTABLISHED') throw new Error(`call not established at the end of the window: ${JSON.stringify(still.body)}`);
-  await rest(base, '/call/terminate', { callId });
+  await restPost(base, '/call/terminate', { callId });
   // Let the BYE transaction finish before the far end goes away.
-  await waitFor(async () => (await rest(base, '/call/find', { callId })).status === 404, 10_000, 'call still live after terminate',
+  await waitFor(async () => (await restPost(base, '/call/find', { callId })).status === 404, 10_000, 'call still live after terminate',
     () => tail(gw.log));
   await far.close();
   // Idle again once the call is gone: node's RSS rarely shrinks, so this is the steady-state baseline.
@@ -257,7 +195,7 @@ async function relaySide(nginx: NginxRtmp, media: BenchMedia): Promise<SideResul
     '-c:v', 'copy', '-c:a', 'aac', '-b:a', '64k', '-ar', '48000', '-ac', '1',
     '-f', 'flv', `${nginx.rtmpUrl}/relay`,
   ];
-  const ff = spawnLogged('ffmpeg', args, 'relay-ffmpeg.log');
+  const ff = spawnLogged(work, 'ffmpeg', args, 'relay-ffmpeg.log');
   closers.push(() => stopChild(ff.child, ff.exited, 5000));
   await waitFor(() => udpPortBound(audioPort) && udpPortBound(videoPort), 10_000, 'ffmpeg did not bind', () => tail(ff.log));
   const far = await uas(media);
@@ -289,8 +227,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const ffv = (await run('ffmpeg', ['-version'])).stdout.split('\n', 1)[0] ?? '';
   // Which code was measured: the commit, and whether src/ had uncommitted changes (read-only git calls).
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).catch(() => null))?.stdout.trim() || '?';
-  const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: root }).catch(() => null))?.stdout.trim() ?? '') !== '';
+  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).catch(() => null))?.stdout.trim() ?? '') !== '';
   const media = await makeBenchMedia(path.join(tmpdir(), 'sip-rtmp-bench-media'), {
     width, height, fps: 25, bitrate: Number(argv.kbps) * 1000, gopS: 2, clipS: 12,
     totalS: windowS + warmupS + 30,

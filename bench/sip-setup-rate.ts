@@ -24,15 +24,14 @@ import { createServer, type Server } from 'node:http';
 import { spawn } from 'node:child_process';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../test/helpers/ports.js';
 import { run, spawnChild, stopChild } from '../test/helpers/proc.js';
 import { udpPortBound } from '../test/helpers/sipp.js';
 import { waitUntil } from '../test/helpers/wait.js';
-import { CLK_TCK, childrenNamed, measure, readProc } from './procstat.js';
+import { CLK_TCK, childrenNamed, measure, readProc } from './lib/procstat.js';
+import { ROOT, gatewayArgs } from './lib/run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const { values: argv } = parseArgs({
   options: {
@@ -41,7 +40,7 @@ const { values: argv } = parseArgs({
     'video-rates': { type: 'string', default: '10,40' },
     hold: { type: 'string', default: '1000' },
     'max-live': { type: 'string', default: '150' },
-    out: { type: 'string', default: path.join(root, 'bench', 'results') },
+    out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
   },
 });
 const durationS = Number(argv.duration);
@@ -159,13 +158,13 @@ async function startReceiver(onEvent: (call: { callId: string; status: string; i
   return { port, server };
 }
 
-/** The far end: SIPp UAS without a call limit (bench/sipp.ts runs one call only). */
+/** The far end: SIPp UAS without a call limit (bench/lib/sipp.ts runs one call only). */
 async function startUas(answer: Answer): Promise<{ pid: number; sipPort: number; errors: () => string }> {
   const sipPort = await freeUdpPort();
   const mediaPort = await freeUdpPortRange(4);
   const errFile = path.join(work, `sipp-${answer}-errors.log`);
   const args = [
-    '-sf', path.join(root, 'bench', 'sip-setup-rate-uas.xml'),
+    '-sf', path.join(ROOT, 'bench', 'sip-setup-rate-uas.xml'),
     '-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(sipPort), '-mp', String(mediaPort),
     '-t', 'u1', '-nostdin', '-aa', '-trace_err', '-error_file', errFile,
     '-set', 'audio_port', answer === 'av' ? String(mediaPort) : '0', '-set', 'video_port', String(mediaPort + 2),
@@ -195,8 +194,8 @@ async function rest(base: string, route: string, body: unknown): Promise<{ statu
 async function main(): Promise<void> {
   const t0 = performance.now();
   const ffv = (await run('ffmpeg', ['-version'])).stdout.split('\n', 1)[0] ?? '';
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).catch(() => null))?.stdout.trim() || '?';
-  const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: root }).catch(() => null))?.stdout.trim() ?? '') !== '';
+  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).catch(() => null))?.stdout.trim() ?? '') !== '';
   const loadBefore = loadavg();
 
   // Calls of the running series by callId; events of other calls are ignored.
@@ -235,7 +234,7 @@ async function main(): Promise<void> {
   writeFileSync(cfgFile, JSON.stringify(config, null, 2));
   const gwLog = path.join(work, 'gateway.log');
   const fd = openSync(gwLog, 'a');
-  const gwChild = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts'), '--config', cfgFile], { cwd: root, stdio: ['ignore', fd, fd] });
+  const gwChild = spawn(process.execPath, gatewayArgs(cfgFile), { cwd: ROOT, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const gwExited = new Promise<number | null>((resolve) => gwChild.once('exit', resolve));
   closers.push(() => stopChild(gwChild, gwExited, 10_000));

@@ -17,10 +17,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readPcap } from '../test/helpers/pcap.js';
-import { spawnChild, stopChild } from '../test/helpers/proc.js';
-import { waitUntil } from '../test/helpers/wait.js';
-import type { PlayedVideoTag } from './concurrent-rtmp-player.js';
+import { readPcap } from '../../test/helpers/pcap.js';
+import { spawnChild, stopChild } from '../../test/helpers/proc.js';
+import { waitUntil } from '../../test/helpers/wait.js';
+import type { PlayedVideoTag } from './rtmp-player.js';
 
 /** First packet of one input video frame. */
 export interface InFrame {

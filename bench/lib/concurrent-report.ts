@@ -1,5 +1,5 @@
 /** Result shape of the concurrent-calls bench and its Markdown table. Pure. */
-import type { LatencyResult } from './concurrent-latency.js';
+import type { LatencyResult } from './latency.js';
 import type { ProcSummary } from './procstat.js';
 
 /** A distribution over the calls of one run, ms. */

@@ -7,9 +7,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawnChild, stopChild } from '../test/helpers/proc.js';
-import { udpPortBound } from '../test/helpers/sipp.js';
-import { waitUntil } from '../test/helpers/wait.js';
+import { spawnChild, stopChild } from '../../test/helpers/proc.js';
+import { udpPortBound } from '../../test/helpers/sipp.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 
 /** A running SIPp of the bench. */
 export interface BenchSipp {

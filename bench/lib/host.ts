@@ -8,7 +8,7 @@
  * runs on import, so they cannot be imported from there.)
  */
 import { readFileSync } from 'node:fs';
-import type { NginxRtmp } from '../test/helpers/nginx.js';
+import type { NginxRtmp } from '../../test/helpers/nginx.js';
 import { readProc, summarize, type ProcReading, type ProcSummary } from './procstat.js';
 
 /** What {@link sampleProcs} measured: a summary per process that lived through at least two samples. */
@@ -20,7 +20,7 @@ export interface Sampled {
 
 /**
  * Samples CPU and RSS of `pids` every `intervalMs` for `seconds`
- * (bench/procstat.ts readings); a process that exits is summarised over the
+ * (bench/lib/procstat.ts readings); a process that exits is summarised over the
  * samples it had and listed in `exited`.
  */
 export async function sampleProcs(pids: readonly number[], seconds: number, intervalMs = 1000): Promise<Sampled> {

@@ -17,8 +17,8 @@
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { writePcap, type PcapUdpPacket } from '../test/helpers/pcap.js';
-import { run } from '../test/helpers/proc.js';
+import { writePcap, type PcapUdpPacket } from '../../test/helpers/pcap.js';
+import { run } from '../../test/helpers/proc.js';
 
 /** What the bench's media is made of. */
 export interface BenchMediaSpec {

@@ -1,0 +1,58 @@
+/**
+ * What every benchmark entry point shares: the repository root, a work
+ * directory, processes started with their output in a log file (and stopped by
+ * their own PID by the caller), the gateway command line, log tails for
+ * diagnostics, and polling with a diagnostic on timeout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitUntil } from '../../test/helpers/wait.js';
+
+/** The repository root. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A child process, its exit, and the file its stdout and stderr go to. */
+export interface LoggedChild {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log: string;
+}
+
+/** Spawns `cmd args` in `cwd` (default: the repository root) with stdout and stderr appended to `dir/logName`. */
+export function spawnLogged(dir: string, cmd: string, args: readonly string[], logName: string, cwd = ROOT): LoggedChild {
+  const log = path.join(dir, logName);
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  if (child.pid === undefined) throw new Error(`${cmd}: spawn failed`);
+  return { child, exited, log };
+}
+
+/** node's arguments to run the gateway from its sources with `configFile` (node itself is the child, so its PID is the gateway's). */
+export function gatewayArgs(configFile: string): string[] {
+  return ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), '--config', configFile];
+}
+
+/** The last 3000 characters of a log file ('' when unreadable). */
+export function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-3000);
+  } catch {
+    return '';
+  }
+}
+
+/** waitUntil polling every 100 ms, with diagnostics read when it fails (not when it starts). */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, diag: () => string = () => ''): Promise<NonNullable<T>> {
+  try {
+    return await waitUntil(fn, timeoutMs, 100, what);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${diag()}`);
+  }
+}
