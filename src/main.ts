@@ -11,10 +11,10 @@ import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
 import { HlsStore, startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/index.js';
-import { createRestApp, hlsRouter, pushRouter } from './rest/index.js';
+import { basicAuth, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
-import { basicAuth, dashboardRouter } from './dashboard/index.js';
+import { dashboardRouter } from './dashboard/index.js';
 
 
 export interface Gateway {
@@ -32,8 +32,8 @@ function localAddressFor(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
-/** The address to advertise for a socket bound to `host`: a wildcard bind advertises the first external IPv4 address. */
-function advertisedAddress(host: string): string {
+/** The address our SDP gives for RTP bound to `host`: a wildcard bind gives the first external IPv4 address. */
+function defaultSdpAddress(host: string): string {
   if (host !== '0.0.0.0' && host !== '::') return host;
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
@@ -113,7 +113,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       nodeId: config.nodeId,
       sip,
       ports,
-      sdpAddress: config.rtp.publicAddress ?? config.sip.publicAddress ?? advertisedAddress(config.rtp.host),
+      sdpAddress: config.rtp.publicAddress ?? config.sip.publicAddress ?? defaultSdpAddress(config.rtp.host),
       ringTimeoutMs: config.sip.ringTimeoutMs,
       jitterBufferMs: config.rtp.jitterBufferMs,
       codecs: { audio: audioCodecs, video: videoCodecs, h264Profiles: config.codecs.h264Profiles },

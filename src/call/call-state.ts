@@ -9,7 +9,7 @@ export type CallStatus = (typeof CALL_STATUSES)[number];
 const TERMINAL = ['FINISH', 'BUSY', 'FAILED'] as const;
 
 /** Allowed moves. Terminal states have none. */
-export const CALL_TRANSITIONS: Record<CallStatus, readonly CallStatus[]> = {
+export const CALL_STATUS_TRANSITIONS: Record<CallStatus, readonly CallStatus[]> = {
   PENDING: ['TRYING', ...TERMINAL],
   TRYING: ['RING', 'SESSION_PROGRESS', 'ESTABLISHED', ...TERMINAL],
   RING: ['SESSION_PROGRESS', 'ESTABLISHED', ...TERMINAL],
@@ -22,12 +22,12 @@ export const CALL_TRANSITIONS: Record<CallStatus, readonly CallStatus[]> = {
 };
 
 export function isTerminal(s: CallStatus): boolean {
-  return CALL_TRANSITIONS[s].length === 0;
+  return CALL_STATUS_TRANSITIONS[s].length === 0;
 }
 
 /** Throws InvalidStateError when `to` is not allowed from `from`. */
 export function assertTransition(from: CallStatus, to: CallStatus): void {
-  if (!CALL_TRANSITIONS[from].includes(to)) {
+  if (!CALL_STATUS_TRANSITIONS[from].includes(to)) {
     throw new InvalidStateError(`call status ${from} → ${to} is not allowed`);
   }
 }

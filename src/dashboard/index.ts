@@ -1,3 +1,2 @@
 export { dashboardRouter, type DashboardOptions, type DashboardPlayer, type DashboardSnapshot, type DashboardRouter } from './router.js';
 export { buildRows, RateTracker, type CallRow, type TrackRow, type TargetRow, type DashboardCall } from './snapshot.js';
-export { basicAuth, checkBasic, REALM, type BasicUser } from './auth.js';

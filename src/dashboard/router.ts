@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/logger.js';
-import { basicAuth, type BasicUser } from './auth.js';
+import { basicAuth, type BasicUser } from '../rest/index.js';
 import { buildRows, RateTracker, type CallRow, type DashboardCall } from './snapshot.js';
 
 /** How the page plays a call's stream. */

@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
-import { timingSafeEqual } from 'node:crypto';
+import { basicAuth } from './basic-auth.js';
 import { z } from 'zod';
 import { GatewayError, NotFoundError, ValidationError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -56,12 +56,6 @@ function nestedDeeperThan(v: unknown, max: number): boolean {
   return false;
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** The REST API of SPEC §2 (WCS compatible), mounted at /rest-api. */
 export function createRestApp(opts: RestOptions): express.Express {
   const app = express();
@@ -76,19 +70,7 @@ export function createRestApp(opts: RestOptions): express.Express {
   app.use(hostGuard({ allowedHosts: opts.allowedHosts ?? [], credentials: opts.users.length > 0 }));
   app.use(sameOriginGuard());
 
-  if (opts.users.length > 0) {
-    app.use('/rest-api', (req, res, next) => {
-      const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? '');
-      const [name, ...rest] = m ? Buffer.from(m[1] as string, 'base64').toString('utf8').split(':') : [];
-      const password = rest.join(':');
-      if (name !== undefined && opts.users.some((u) => safeEqual(u.name, name) && safeEqual(u.password, password))) {
-        next();
-        return;
-      }
-      res.set('WWW-Authenticate', 'Basic realm="gateway"').status(401)
-        .json(errorBody(401, 'authentication required', req.originalUrl));
-    });
-  }
+  if (opts.users.length > 0) app.use('/rest-api', basicAuth(opts.users));
 
   // Every method takes JSON, declared as such: a cross-site form cannot send application/json.
   app.use('/rest-api', jsonOnly());

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { buildRows, checkBasic, dashboardRouter, RateTracker, type DashboardCall } from '../../../src/dashboard/index.js';
+import { buildRows, dashboardRouter, RateTracker, type DashboardCall } from '../../../src/dashboard/index.js';
+import { checkBasic } from '../../../src/rest/index.js';
 import type { CallObject, CallStats } from '../../../src/call/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 

@@ -1,7 +1,8 @@
 /**
- * HTTP Basic authentication (RFC 7617) for the dashboard, with the same
- * realm as the REST API: a browser that logged in to the page answers the
- * REST API's challenge from its credential cache without asking again.
+ * HTTP Basic authentication (RFC 7617) for every route of the REST port —
+ * the API, the dashboard, /metrics, /hls — with one realm: a browser that
+ * logged in to the dashboard answers the API's challenge from its credential
+ * cache without asking again.
  */
 import type { RequestHandler } from 'express';
 import { timingSafeEqual } from 'node:crypto';
