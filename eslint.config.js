@@ -15,6 +15,22 @@ export default tseslint.config(
     },
   },
   {
+    // A module is used through its index.ts (docs/architecture.md): no import reaches
+    // into another module's files. Inside a module, files import each other directly.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          regex: '^(\\.\\./)+(call|config|dashboard|metrics|rest|rtmp|rtp|shared|sip|transcode|webhook)/(?!index\\.js$)',
+          message: 'import another module through its index.js',
+        }, {
+          regex: '^\\./(call|config|dashboard|metrics|rest|rtmp|rtp|shared|sip|transcode|webhook)/(?!index\\.js$)',
+          message: 'import a module through its index.js',
+        }],
+      }],
+    },
+  },
+  {
     // Tests read JSON bodies of peers and the gateway: `any` is the honest type there.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -1,9 +1,4 @@
-import type { Logger } from '../shared/logger.js';
-import { TypedEmitter } from '../shared/emitter.js';
-import { InvalidStateError } from '../shared/errors.js';
-import { Scope } from '../shared/scope.js';
-import { AUDIO_CODEC_NAMES, CODECS, NAL, VIDEO_CODEC_NAMES, nalType } from '../shared/index.js';
-import type { AudioFrame } from '../shared/media.js';
+import { type Logger, TypedEmitter, InvalidStateError, Scope, AUDIO_CODEC_NAMES, CODECS, NAL, VIDEO_CODEC_NAMES, nalType, type AudioFrame } from '../shared/index.js';
 import {
   MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,

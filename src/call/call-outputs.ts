@@ -1,5 +1,4 @@
-import type { Logger } from '../shared/logger.js';
-import { TypedEmitter } from '../shared/emitter.js';
+import { type Logger, TypedEmitter } from '../shared/index.js';
 import {
   FlvFanout, PublisherSupervisor, RtmpPublisher, type FlvSink, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus,
 } from '../rtmp/index.js';

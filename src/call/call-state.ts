@@ -1,4 +1,4 @@
-import { InvalidStateError } from '../shared/errors.js';
+import { InvalidStateError } from '../shared/index.js';
 
 /** Call `status` of SPEC §2.7. */
 export const CALL_STATUSES = [

@@ -1,8 +1,4 @@
-import type { Logger } from '../shared/logger.js';
-import { ConflictError } from '../shared/errors.js';
-import { TypedEmitter } from '../shared/emitter.js';
-import { runInScope, type ErrorScope } from '../shared/error-boundary.js';
-import { sleep } from '../shared/time.js';
+import { type Logger, ConflictError, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
 import {
   buildOffer, buildAnswer, isHoldOffer, newCallId, parseAnswer, receivePayloadTypes, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
 } from '../sip/index.js';

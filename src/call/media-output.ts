@@ -1,5 +1,4 @@
-import type { Logger } from '../shared/logger.js';
-import type { MediaFrame, VideoFrame, AudioFrame } from '../shared/media.js';
+import { type Logger, type MediaFrame, type VideoFrame, type AudioFrame, CODECS, NAL, codecByEncoding, nalType } from '../shared/index.js';
 import {
   avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, type FlvTag, type FlvSink,
 } from '../rtmp/index.js';
@@ -8,7 +7,6 @@ import { mediaClockNow } from '../rtp/index.js';
 import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
 import { AudioGapFiller } from './audio-gap-filler.js';
 import { Interleaver } from './interleaver.js';
-import { CODECS, NAL, codecByEncoding, nalType } from '../shared/index.js';
 
 export interface MediaOutputOptions {
   log: Logger;

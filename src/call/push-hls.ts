@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/index.js';
 import type { HlsStore, HlsStream } from '../rtmp/index.js';
 import type { CallService } from './service.js';
 

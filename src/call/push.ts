@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TypedEmitter } from '../shared/emitter.js';
-import { ConflictError, NotFoundError, ParseError, ValidationError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, ConflictError, NotFoundError, ParseError, ValidationError, type Logger } from '../shared/index.js';
 import { splitStreamUrl } from '../rtmp/index.js';
 import type { OutputTarget } from './call-outputs.js';
 import type { CallService } from './service.js';

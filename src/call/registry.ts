@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, UnavailableError } from '../shared/errors.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../shared/index.js';
 import type { CallObject, CallFilter } from './types.js';
 
 /** What the registry needs of a call. */

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, type Logger } from '../shared/index.js';
 import { Call, type CallContext } from './call.js';
 import { CallRegistry } from './registry.js';
 import type { CallFilter, CallObject, DtmfType, StartupParams } from './types.js';

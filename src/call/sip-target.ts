@@ -1,4 +1,4 @@
-import { ValidationError } from '../shared/errors.js';
+import { ValidationError } from '../shared/index.js';
 import type { StartupParams } from './types.js';
 
 /** Where and to whom the INVITE goes, from the startup request (SPEC §2.1). */

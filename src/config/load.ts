@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError } from '../shared/index.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

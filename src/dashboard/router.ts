@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/index.js';
 import { basicAuth, type BasicUser } from '../rest/index.js';
 import { buildRows, RateTracker, type CallRow, type DashboardCall } from './snapshot.js';
 

@@ -1,8 +1,7 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { basicAuth } from './basic-auth.js';
 import { z } from 'zod';
-import { GatewayError, NotFoundError, ValidationError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { GatewayError, NotFoundError, ValidationError, type Logger } from '../shared/index.js';
 import type { CallService } from '../call/index.js';
 import { startupSchema, findSchema, terminateSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
 import { hostGuard, jsonOnly, sameOriginGuard } from './guards.js';

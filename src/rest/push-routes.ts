@@ -4,7 +4,7 @@
  */
 import express from 'express';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../shared/errors.js';
+import { NotFoundError, ValidationError } from '../shared/index.js';
 import type { PushService } from '../call/index.js';
 
 const rtmpUrl = z.string({ error: 'rtmpUrl is required' }).refine((u) => {

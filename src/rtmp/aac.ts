@@ -3,7 +3,7 @@
  * and the 2-byte AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1) that an FLV
  * AAC sequence header carries.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** Sampling frequencies by index (14496-3 Table 1.16). */
 export const AAC_SAMPLE_RATES: readonly number[] = [

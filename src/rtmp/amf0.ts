@@ -11,7 +11,7 @@
  * - null ⇄ Null (0x05), undefined ⇄ Undefined (0x06)
  * Object End (0x09) only terminates objects and ECMA arrays.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 export type Amf0Value =
   | number

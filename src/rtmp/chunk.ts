@@ -4,7 +4,7 @@
  * chunk stream id) and a message header whose size depends on fmt (11/7/3/0
  * bytes). Pure code: bytes in, values out.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** A reassembled RTMP message. */
 export interface RtmpMessage {

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import NodeMediaServer from 'node-media-server';
 import nmsContext from 'node-media-server/src/core/context.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
-import { InvalidStateError } from '../shared/errors.js';
+import { InvalidStateError } from '../shared/index.js';
 import { guardNodeMediaServer } from './embedded-guard.js';
 
 /** What runNodeMediaServer logs through (node-media-server's lines, our own). */

@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/index.js';
 import type { FromChild, ToChild } from './embedded-child.js';
 import { signStreamPath, verifyStreamSign } from './stream-auth.js';
 

@@ -5,7 +5,7 @@
  * reconnects starts at once on a keyframe, with the headers, and with the
  * call's own timestamps (which continue across reconnects).
  */
-import { TypedEmitter } from '../shared/emitter.js';
+import { TypedEmitter } from '../shared/index.js';
 import { isSequenceHeader, type FlvTag } from './flv.js';
 import type { RtmpPublisher } from './publisher.js';
 

@@ -3,7 +3,7 @@
  * 11-byte tag header and the PreviousTagSize trailer, and a streaming demuxer
  * for FLV byte streams (e.g. ffmpeg writing `-f flv pipe:1`).
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { FLV_TAG_TYPE, type FlvTag, type FlvTagType } from './flv.js';
 
 const HEADER_SIZE = 9;

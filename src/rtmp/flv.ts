@@ -4,7 +4,7 @@
  * RTMP message body of an audio (8), video (9) or data (18) message is exactly
  * the FLV tag's data (RTMP spec §7.1.4/§7.1.5).
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { encodeAmf0, type Amf0Value } from './amf0.js';
 
 export type FlvTagType = 'audio' | 'video' | 'script';

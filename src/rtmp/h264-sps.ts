@@ -1,4 +1,4 @@
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** Reads Exp-Golomb codes from an RBSP (emulation prevention bytes removed). */
 class BitReader {

@@ -5,7 +5,7 @@
  * ("complex") handshake to fall back to this one; publishing needs no digest.
  */
 import { randomFillSync } from 'node:crypto';
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 export const RTMP_VERSION = 3;
 export const HANDSHAKE_SIZE = 1536;

@@ -6,8 +6,7 @@
  * segments, each at most `maxSegmentBytes`), so nothing is left on disk when
  * a call ends. No timers: the tags' timestamps drive the cutting.
  */
-import { ParseError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { ParseError, type Logger } from '../shared/index.js';
 import type { FlvHeaders, FlvSink } from './fanout.js';
 import { isSequenceHeader, type FlvTag } from './flv.js';
 import {

@@ -2,7 +2,7 @@
  * Payloads of RTMP protocol control messages (RTMP spec §5.4), user control
  * messages (§6.2, §7.1.7) and commands (§7.2). Pure builders and parsers.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { decodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
 
 /** User control event types (§7.1.7). */

@@ -3,7 +3,7 @@
  * The public `RtmpStreamStatus` (SPEC §2.7) is derived from the phase plus
  * "first media tag written".
  */
-import { InvalidStateError } from '../shared/errors.js';
+import { InvalidStateError } from '../shared/index.js';
 
 export const PUBLISHER_PHASES = [
   'idle', 'connecting', 'handshaking', 'negotiating', 'publishing', 'failed', 'lost', 'closed',

@@ -11,9 +11,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { TypedEmitter } from '../shared/emitter.js';
-import { ParseError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, ParseError, type Logger } from '../shared/index.js';
 import { encodeAmf0 } from './amf0.js';
 import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from './chunk.js';
 import { isSequenceHeader, type FlvTag } from './flv.js';

@@ -3,8 +3,7 @@
  * retried with capped exponential backoff for a bounded time; a refusal (bad
  * key, publish refused) or a target never reached is final at once.
  */
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, type Logger } from '../shared/index.js';
 import type { RtmpPublisher, RtmpStreamStatus } from './publisher.js';
 
 export interface ReconnectPolicy {

@@ -5,7 +5,7 @@
  * Wowza read connect parameters there) and appended to the stream name given
  * to publish (servers such as nginx-rtmp and node-media-server read it there).
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 export interface RtmpTarget {
   readonly secure: boolean;

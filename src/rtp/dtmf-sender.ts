@@ -1,4 +1,4 @@
-import { InvalidStateError } from '../shared/errors.js';
+import { InvalidStateError } from '../shared/index.js';
 import { delay } from './delay.js';
 import { dtmfEventCode, encodeTelephoneEvent, planDigit } from './dtmf.js';
 import { mediaClockNow } from './media-clock.js';

@@ -3,7 +3,7 @@
  * digit on the sending side, and event reassembly on the receiving side.
  * Pure: no sockets, no timers.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** Event codes 0-15 (RFC 4733 §3.2, Table 7). */
 const DIGITS = '0123456789*#ABCD';

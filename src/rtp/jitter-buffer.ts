@@ -5,7 +5,7 @@
  * `delayMs`. Pure: the owner passes arrival times and calls `poll()` at
  * `nextDeadline()`; nothing here owns a timer.
  */
-import { seqDiff } from '../shared/time.js';
+import { seqDiff } from '../shared/index.js';
 
 /** The minimum a buffered packet needs. */
 export interface SequencedPacket {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { tsDiff } from '../shared/time.js';
+import { tsDiff } from '../shared/index.js';
 
 /** Process-wide epoch of the media clock: every stream's `ptsMs` is relative to it. */
 const EPOCH = performance.now();

@@ -7,7 +7,7 @@
  * `maxTries` times, and forgotten once it arrives. Pure: the owner passes
  * times and polls at `nextDeadline()`.
  */
-import { seqDiff } from '../shared/time.js';
+import { seqDiff } from '../shared/index.js';
 
 export interface NackTrackerOptions {
   /** Wait before the first NACK of a missing packet. */

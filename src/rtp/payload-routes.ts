@@ -3,7 +3,7 @@
  * payload type names the encoding). Pure: built once per session from the
  * SDP answer's rtpmap lines, looked up per packet by index.
  */
-import type { AudioFrame } from '../shared/media.js';
+import type { AudioFrame } from '../shared/index.js';
 import type { PayloadTypeInfo } from './session-types.js';
 
 export type PayloadRoute =

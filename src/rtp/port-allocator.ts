@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { UnavailableError } from '../shared/errors.js';
+import { UnavailableError } from '../shared/index.js';
 
 /** A bound RTP/RTCP socket pair (RFC 3550 §11: RTP on an even port, RTCP on the next). */
 export interface RtpSocketPair {

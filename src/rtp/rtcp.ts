@@ -3,7 +3,7 @@
  * parts of received compound packets it needs (SR for LSR and lip sync, BYE).
  * Pure: bytes in, values out.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 export const RTCP_SR = 200;
 export const RTCP_RR = 201;

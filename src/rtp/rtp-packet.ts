@@ -1,4 +1,4 @@
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** One received RTP packet (RFC 3550 §5.1). `payload` is a view into the datagram. */
 export interface RtpPacketView {

@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
-import { InvalidStateError, ParseError, ValidationError } from '../shared/errors.js';
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
-import type { AudioFrame, MediaFrame } from '../shared/media.js';
+import { InvalidStateError, ParseError, ValidationError, TypedEmitter, type Logger, type AudioFrame, type MediaFrame } from '../shared/index.js';
 import { DtmfReceiver, isValidDtmfString } from './dtmf.js';
 import { DtmfSender } from './dtmf-sender.js';
 import { H264Depacketizer } from './h264-depacketizer.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/index.js';
 import type { RtpSocketPair } from './port-allocator.js';
 
 /** A negotiated payload type: encoding name and RTP clock rate (from `a=rtpmap`). */

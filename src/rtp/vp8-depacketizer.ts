@@ -10,7 +10,7 @@
  * also starts on a keyframe. (Frames marked non-reference could be kept,
  * but far ends rarely mark them; the keyframe wait is the safe choice.)
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { MAX_FRAME_BYTES } from './h264-depacketizer.js';
 
 export interface Vp8Sinks {

@@ -2,7 +2,7 @@
  * Types shared by the call and its helpers: the options of `invite()`, the
  * call's states and events, and what a call needs from its user agent.
  */
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/index.js';
 import type { Credentials } from './auth.js';
 import type { SipClientCall } from './client-call.js';
 import type { TransactionLayer } from './transaction-layer.js';

@@ -3,9 +3,7 @@
  * with digest retries, provisional/final handling, ACK, CANCEL, BYE, and the
  * far end's in-dialog requests. Created by `SipUserAgent.invite()`.
  */
-import { InvalidStateError } from '../shared/errors.js';
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { InvalidStateError, TypedEmitter, type Logger } from '../shared/index.js';
 import { Authenticator } from './auth.js';
 import {
   ALLOW, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents,

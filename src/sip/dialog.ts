@@ -3,7 +3,7 @@
  * CSeq spaces, and construction of in-dialog requests (§12.2.1.1). Pure: no
  * sockets, no timers.
  */
-import { InvalidStateError, ParseError } from '../shared/errors.js';
+import { InvalidStateError, ParseError } from '../shared/index.js';
 import { bodyText, getCallId, getCSeq, getHeader, getHeaders, getTo, tagOf, type SipHeader, type SipRequest, type SipResponse } from './message.js';
 import { parseNameAddr, parseUri, uriParam, type SipUri } from './uri.js';
 import type { TransportAddress } from './transport.js';

@@ -5,7 +5,7 @@
  * their `-sess` variants; qop `auth`, `auth-int`, and the legacy no-qop form.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { quote } from './headers.js';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess' | 'SHA-512-256' | 'SHA-512-256-sess';

@@ -3,7 +3,7 @@
  * lists, comma-separated lists, Via and CSeq. No I/O; malformed input throws
  * `ParseError`.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** Ordered header/URI parameters; a parameter without `=value` maps to `null`. */
 export type Params = Map<string, string | null>;

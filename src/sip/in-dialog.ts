@@ -4,7 +4,7 @@
  * transaction. 2xx responses to a re-INVITE are retransmitted here until the
  * ACK (§13.3.1.4).
  */
-import type { Logger } from '../shared/logger.js';
+import type { Logger } from '../shared/index.js';
 import type { Authenticator } from './auth.js';
 import type { CallContext, SipCallState, SipClientCallEvents } from './call-types.js';
 import type { Dialog } from './dialog.js';

@@ -2,7 +2,7 @@
  * SIP message parser and serializer (RFC 3261 §7). Pure: bytes in, values out;
  * anything malformed throws `ParseError` and nothing else.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { parseCSeq, parseVia, splitOutside, TOKEN_RE, type CSeq, type Via } from './headers.js';
 import { parseNameAddr, type NameAddr } from './uri.js';
 

@@ -3,8 +3,7 @@
  * the granted expiry, and removal (`Expires: 0`) at the end. One Call-ID and
  * a growing CSeq across refreshes (§10.2.4). Created by `SipUserAgent.register()`.
  */
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, type Logger } from '../shared/index.js';
 import { Authenticator, type Credentials } from './auth.js';
 import type { CallContext } from './call-types.js';
 import { initialCSeq, newTag } from './ids.js';

@@ -4,7 +4,7 @@
  * text out; an unparsable offer throws `ParseError`.
  */
 import sdpTransform from 'sdp-transform';
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import type { AudioCodecName, Direction, VideoCodecName } from './sdp.js';
 
 export interface AnswerOptions {

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import sdpTransform from 'sdp-transform';
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 /** Codec names as the configuration spells them. */
 export type AudioCodecName = 'opus' | 'pcma' | 'pcmu' | 'g722' | 'speex16' | 'telephone-event';

@@ -4,8 +4,7 @@
  * Used for requests the far end sends inside our dialogs (BYE, INFO,
  * re-INVITE, UPDATE, OPTIONS, ...).
  */
-import { InvalidStateError } from '../shared/errors.js';
-import { TypedEmitter } from '../shared/emitter.js';
+import { InvalidStateError, TypedEmitter } from '../shared/index.js';
 import { serializeMessage, type SipRequest, type SipResponse } from './message.js';
 import type { TransactionContext } from './transaction.js';
 import type { TransportAddress } from './transport.js';

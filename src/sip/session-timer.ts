@@ -5,8 +5,7 @@
  * it lapses when the far end is and stays silent (§10: BYE at
  * `interval - min(32 s, interval / 3)`).
  */
-import { ParseError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { ParseError, type Logger } from '../shared/index.js';
 import { parseParams, splitOutside } from './headers.js';
 import type { SipHeader } from './message.js';
 

@@ -5,7 +5,7 @@
  * messages are reported apart. Pure: bytes in, frames out; a stream that
  * cannot be framed any more throws `ParseError` (the connection must close).
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 export type Frame = { kind: 'message'; data: Buffer } | { kind: 'ping' };
 

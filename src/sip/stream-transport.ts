@@ -8,8 +8,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Logger } from '../shared/logger.js';
-import { TypedEmitter } from '../shared/emitter.js';
+import { type Logger, TypedEmitter } from '../shared/index.js';
 import { createResponse, parseMessage, serializeMessage, type SipMessage } from './message.js';
 import { StreamFramer } from './stream-framer.js';
 import { salvageRequest, stampVia, type SipTransport, type SipTransportEvents, type TransportAddress } from './transport.js';

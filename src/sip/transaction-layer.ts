@@ -2,8 +2,7 @@
  * The transaction layer (RFC 3261 §17): matches incoming messages to client
  * and server transactions (§17.1.3, §17.2.3) and hands the rest to the TU.
  */
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, type Logger } from '../shared/index.js';
 import { BRANCH_COOKIE } from './headers.js';
 import { getCallId, getCSeq, getFrom, getTo, getTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transaction.js';

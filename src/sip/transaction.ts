@@ -3,9 +3,7 @@
  * Each is an explicit state machine that owns its timers; the transport and
  * the timer values are injected.
  */
-import { InvalidStateError } from '../shared/errors.js';
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { InvalidStateError, TypedEmitter, type Logger } from '../shared/index.js';
 import { getHeaders, headerKey, serializeMessage, type SipRequest, type SipResponse } from './message.js';
 import type { SipTransport, TransportAddress } from './transport.js';
 

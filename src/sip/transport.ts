@@ -4,8 +4,7 @@
  * stream framing behind the same interface.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import type { Logger } from '../shared/logger.js';
-import { TypedEmitter } from '../shared/emitter.js';
+import { type Logger, TypedEmitter } from '../shared/index.js';
 import { formatVia, parseVia } from './headers.js';
 import { createResponse, getHeader, headerKey, parseMessage, serializeMessage, type SipHeader, type SipMessage, type SipRequest } from './message.js';
 

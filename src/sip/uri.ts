@@ -3,7 +3,7 @@
  * From/To/Contact/Route (RFC 3261 §20.10). Pure; malformed input throws
  * `ParseError`.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 import { formatParams, parseParams, quote, splitOutside, type Params } from './headers.js';
 
 export type UriScheme = 'sip' | 'sips' | 'tel';

@@ -4,8 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { ConflictError, InvalidStateError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { ConflictError, InvalidStateError, type Logger } from '../shared/index.js';
 import { ALLOW, type CallContext, type InviteOptions, type SizeSwitchPolicy } from './call-types.js';
 import { SipClientCall } from './client-call.js';
 import { newBranch, newTag } from './ids.js';

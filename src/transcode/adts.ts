@@ -3,7 +3,7 @@
  * encoder's stdout. Media folders do not import each other (DESIGN §1), so
  * this small parser lives here beside rtmp/'s file-level ADTS helpers.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 const SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350] as const;
 

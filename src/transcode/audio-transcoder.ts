@@ -22,11 +22,8 @@
  * there only misses the overlap of the priming frame, inaudible at the start
  * of a call). Without this, audio would run one frame (21.3 ms) late.
  */
-import type { AudioFrameCodec } from '../shared/index.js';
+import { type AudioFrameCodec, TypedEmitter, InvalidStateError, type Logger } from '../shared/index.js';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { TypedEmitter } from '../shared/emitter.js';
-import { InvalidStateError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
 import { spawnCodecFilter } from './ffmpeg-filter.js';
 import { AdtsSplitter, ascFromAdts, type AdtsFrameInfo } from './adts.js';
 import { ALAW_SILENCE, ULAW_SILENCE } from './g711.js';

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { ParseError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { ParseError, type Logger } from '../shared/index.js';
 
 export interface CodecFilterHandlers {
   /** Parses a chunk of ffmpeg's stdout; a ParseError kills ffmpeg (its output cannot be trusted). */

@@ -6,7 +6,7 @@
  * keyframe, so a consumer sees the same shape as H.264 received over RTP.
  * Pure and incremental: push chunks, get frames.
  */
-import { ParseError } from '../shared/errors.js';
+import { ParseError } from '../shared/index.js';
 
 export interface FlvVideoFrame {
   nalus: Buffer[];

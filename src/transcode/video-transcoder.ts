@@ -11,8 +11,7 @@
  * tags are put back on the input clock by adding the first pts and the jumps.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { TypedEmitter } from '../shared/emitter.js';
-import type { Logger } from '../shared/logger.js';
+import { TypedEmitter, type Logger } from '../shared/index.js';
 import { spawnCodecFilter } from './ffmpeg-filter.js';
 import { FlvVideoReader } from './flv-video-reader.js';
 import { MatroskaWriter } from './matroska.js';

@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Logger } from '../shared/logger.js';
-import { sleep } from '../shared/time.js';
+import { type Logger, sleep } from '../shared/index.js';
 
 export interface WebhookOptions {
   /** appKey → base URL; '' disables that application. */
