@@ -6,7 +6,7 @@
  * the account's own user (`gw`); no stdio module (no terminal in tests).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnChild, stopChild } from './proc.js';
@@ -109,6 +109,7 @@ export async function startBaresip(opts: { rtpTimeoutS: number; video?: boolean 
     close: async () => {
       ctrl.destroy();
       await stopChild(proc.child, proc.exited, 2000);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
