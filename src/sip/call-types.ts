@@ -4,7 +4,6 @@
  */
 import type { Logger } from '../shared/index.js';
 import type { Credentials } from './auth.js';
-import type { SipClientCall } from './client-call.js';
 import type { TransactionLayer } from './transaction-layer.js';
 import type { TransactionTimers } from './transaction.js';
 import type { TransportAddress, TransportProtocol } from './transport.js';
@@ -66,7 +65,7 @@ export type SipClientCallEvents = {
   ended: [by: 'local' | 'remote', reason: string];
   /** In-dialog INFO from the far end (answered 200); the media type, lower-case. */
   info: [contentType: string, body: string];
-  /** Far-end re-INVITE/UPDATE with its offer; already answered with {@link SipClientCall.answerSdp}. */
+  /** Far-end re-INVITE/UPDATE with its offer; already answered with the call's `answerSdp`. */
   reinvite: [sdp: string | undefined];
 };
 
@@ -81,8 +80,8 @@ export interface CallContext {
   newVia(): string;
   /** The context of another transport of the same user agent, if it has one. */
   contextFor(protocol: TransportProtocol): CallContext | undefined;
-  /** Called once when the call reaches `terminated`. */
-  onTerminated(call: SipClientCall): void;
+  /** Called once when the call reaches `terminated` (the call itself, identified by its Call-ID). */
+  onTerminated(call: { readonly callId: string }): void;
   /** How a request too large for UDP tries TCP first (RFC 3261 §18.1.1). */
   readonly sizeSwitch: SizeSwitchPolicy;
 }
