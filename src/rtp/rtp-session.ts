@@ -16,6 +16,7 @@ import {
 } from './rtcp.js';
 import { looksLikeRtcp, parseRtpPacket, type RtpPacketView } from './rtp-packet.js';
 import { RtpSender } from './rtp-sender.js';
+import { SourceLatch } from './source-latch.js';
 import type { RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReportInfo } from './session-types.js';
 
 /** RTCP report interval base; randomized ×[0.5, 1.5] (RFC 3550 §6.3.1) stays under the 5 s the spec demands. */
@@ -59,11 +60,8 @@ export class RtpSession extends TypedEmitter<{
   readonly #keyframes: KeyframeRequester;
   readonly #abort = new AbortController();
   #remote: RemoteRtpAddress | null;
-  /** Symmetric RTP: accept the first source from any address and send back to where it sends from. */
-  readonly #symmetric: boolean;
-  /** The one RTP source accepted (address and port), latched from the first valid packet. */
-  #source: { address: string; port: number } | null = null;
-  #sourceSeenAt = 0;
+  /** The one RTP source accepted; with symmetric RTP (any address, for NAT) RTP and RTCP go back to where it sends from. */
+  readonly #latch: SourceLatch;
   #rtcpLatched = false;
   #foreign = 0;
   #ssrc: number | null = null;
@@ -92,7 +90,7 @@ export class RtpSession extends TypedEmitter<{
     this.#opts = opts;
     this.#log = opts.log;
     this.#remote = opts.remote === null ? null : { ...opts.remote };
-    this.#symmetric = opts.remote === null || opts.symmetricLatching === true;
+    this.#latch = new SourceLatch(opts.remote === null || opts.symmetricLatching === true, RELATCH_AFTER_MS);
     this.#cname = opts.cname ?? `${randomBytes(8).toString('hex')}@gateway`;
     const { routes, known, primaryClock, dtmfClock } = buildPayloadRoutes(opts.kind, opts.payloadTypes);
     this.#routes = routes;
@@ -139,7 +137,7 @@ export class RtpSession extends TypedEmitter<{
   setRemote(remote: RemoteRtpAddress): void {
     this.#remote = { ...remote };
     // The far end's new SDP: its media may come from a new place.
-    this.#source = null;
+    this.#latch.reset();
     this.#rtcpLatched = false;
   }
 
@@ -244,7 +242,7 @@ export class RtpSession extends TypedEmitter<{
       this.#onRtcpDatagram(msg, rinfo); // RFC 5761 §4 demultiplexing
       return;
     }
-    if (!this.#addressAllowed(rinfo.address)) {
+    if (!this.#latch.addressAllowed(rinfo.address, this.#remote?.host ?? null)) {
       this.#foreign++;
       return;
     }
@@ -264,7 +262,7 @@ export class RtpSession extends TypedEmitter<{
       return;
     }
     const now = mediaClockNow();
-    if (!this.#latch(rinfo, now)) {
+    if (!this.#latchSource(rinfo, now)) {
       this.#foreign++;
       return;
     }
@@ -308,32 +306,14 @@ export class RtpSession extends TypedEmitter<{
       'RTP with a payload type this track does not receive: dropped (counted in discarded / unexpectedPayloadType)');
   }
 
-  /**
-   * Media only from the far end: with the SDP's address (unless symmetric
-   * latching is on, for far ends behind NAT, whose SDP names a private address).
-   */
-  #addressAllowed(address: string): boolean {
-    return this.#symmetric || this.#remote === null || sameAddress(address, this.#remote.host);
-  }
-
-  /**
-   * One source per stream: the first valid packet's address and port are
-   * latched; packets from anywhere else are dropped (a stranger cannot take
-   * the stream over with a new SSRC) until the latched source has been silent
-   * for {@link RELATCH_AFTER_MS}. With symmetric latching, RTP and RTCP are
-   * then sent to where the far end sends from.
-   */
-  #latch(rinfo: dgram.RemoteInfo, now: number): boolean {
-    const src = this.#source;
-    if (src !== null && src.port === rinfo.port && sameAddress(src.address, rinfo.address)) {
-      this.#sourceSeenAt = now;
-      return true;
-    }
-    if (src !== null && now - this.#sourceSeenAt < RELATCH_AFTER_MS) return false;
-    if (src !== null) this.#log.info({ kind: this.kind, from: src, to: { address: rinfo.address, port: rinfo.port } }, 'RTP source moved');
-    this.#source = { address: rinfo.address, port: rinfo.port };
-    this.#sourceSeenAt = now;
-    if (this.#symmetric) {
+  /** One source per stream (SourceLatch); with symmetric latching, RTP and RTCP are then sent to where the far end sends from. */
+  #latchSource(rinfo: dgram.RemoteInfo, now: number): boolean {
+    const from = this.#latch.source;
+    const r = this.#latch.latch(rinfo, now);
+    if (r === 'same') return true;
+    if (r === 'refused') return false;
+    if (r === 'moved') this.#log.info({ kind: this.kind, from, to: { address: rinfo.address, port: rinfo.port } }, 'RTP source moved');
+    if (this.#latch.symmetric) {
       this.#remote = { host: rinfo.address, rtpPort: rinfo.port, rtcpPort: this.#rtcpLatched ? this.#remote!.rtcpPort : rinfo.port + 1 };
       this.#log.debug({ kind: this.kind, remote: this.#remote }, 'latched the remote RTP address');
     }
@@ -455,15 +435,14 @@ export class RtpSession extends TypedEmitter<{
   readonly #onRtcpDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.#closed) return;
     // RTCP from the latched source's address only (its port differs from the RTP one).
-    const from = this.#source?.address;
-    if (from === undefined ? !this.#addressAllowed(rinfo.address) : sameAddress(rinfo.address, from) === false) {
+    if (!this.#latch.rtcpAllowed(rinfo.address, this.#remote?.host ?? null)) {
       this.#foreign++;
       return;
     }
-    if (this.#symmetric && !this.#rtcpLatched) {
+    if (this.#latch.symmetric && !this.#rtcpLatched) {
       this.#rtcpLatched = true;
-      const rtpPort = this.#source?.port ?? this.#remote?.rtpPort ?? rinfo.port - 1;
-      this.#remote = { host: this.#source?.address ?? rinfo.address, rtpPort, rtcpPort: rinfo.port };
+      const src = this.#latch.source;
+      this.#remote = { host: src?.address ?? rinfo.address, rtpPort: src?.port ?? this.#remote?.rtpPort ?? rinfo.port - 1, rtcpPort: rinfo.port };
     }
     let infos;
     try {
@@ -529,10 +508,4 @@ export class RtpSession extends TypedEmitter<{
     }
     return this.#sendRtcp(fb);
   }
-}
-
-/** Address equality across IPv4 and IPv4-mapped IPv6 spellings. */
-function sameAddress(a: string, b: string): boolean {
-  const strip = (x: string): string => (x.startsWith('::ffff:') ? x.slice(7) : x);
-  return strip(a) === strip(b);
 }
