@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type dgram from 'node:dgram';
 import { InvalidStateError, ParseError, ValidationError, TypedEmitter, type Logger, type AudioFrame, type MediaFrame } from '../shared/index.js';
 import { DtmfReceiver, isValidDtmfString } from './dtmf.js';
@@ -11,16 +10,13 @@ import { mediaClockNow, RtpTimestampMapper } from './media-clock.js';
 import { NackTracker } from './nack-tracker.js';
 import { buildPayloadRoutes, type PayloadRoute } from './payload-routes.js';
 import { ReceiveStats } from './receive-stats.js';
-import {
-  buildFir, buildNack, buildPli, buildReceiverReport, buildSdesCname, buildSenderReport, ntpFromUnixMs, parseRtcpCompound,
-} from './rtcp.js';
+import { parseRtcpCompound } from './rtcp.js';
+import { RtcpReporter } from './rtcp-reporter.js';
 import { looksLikeRtcp, parseRtpPacket, type RtpPacketView } from './rtp-packet.js';
 import { RtpSender } from './rtp-sender.js';
 import { SourceLatch } from './source-latch.js';
 import type { RemoteRtpAddress, RtpSessionOptions, RtpSessionStats, SenderReportInfo } from './session-types.js';
 
-/** RTCP report interval base; randomized ×[0.5, 1.5] (RFC 3550 §6.3.1) stays under the 5 s the spec demands. */
-const RTCP_INTERVAL_MS = 3000;
 /** The keyframe watchdog stops when no RTP arrived for this long. */
 const STREAM_IDLE_MS = 2000;
 /** The latched RTP source may move (a new port, a far end behind NAT re-mapped) once it has been silent this long. */
@@ -48,7 +44,7 @@ export class RtpSession extends TypedEmitter<{
   readonly #log: Logger;
   readonly #routes: readonly PayloadRoute[];
   readonly #known: readonly boolean[];
-  readonly #cname: string;
+  readonly #rtcp: RtcpReporter;
   readonly #jb: JitterBuffer<RtpPacketView>;
   readonly #rx: ReceiveStats;
   readonly #mappers = new Map<number, RtpTimestampMapper>();
@@ -63,24 +59,16 @@ export class RtpSession extends TypedEmitter<{
   /** The one RTP source accepted; with symmetric RTP (any address, for NAT) RTP and RTCP go back to where it sends from. */
   readonly #latch: SourceLatch;
   #rtcpLatched = false;
-  #foreign = 0;
   #ssrc: number | null = null;
-  #firSeq = 0;
   #lastSr: SenderReportInfo | null = null;
-  #packets = 0;
-  #bytes = 0;
-  #discarded = 0;
-  #unexpectedPt = 0;
+  /** The counters of {@link stats} that are plain counts. */
+  readonly #n = { packets: 0, bytes: 0, discarded: 0, unexpectedPayloadType: 0, foreign: 0, pliSent: 0, firSent: 0, nackSent: 0 };
   #unexpectedPtLogged = false;
   #lastPacketAt: number | null = null;
   #lastPacketMedia = -Infinity;
-  #pliSent = 0;
-  #firSent = 0;
-  #nackSent = 0;
   readonly #nacks: NackTracker;
   #nackTimer: NodeJS.Timeout | null = null;
   #jbTimer: NodeJS.Timeout | null = null;
-  #rtcpTimer: NodeJS.Timeout | null = null;
   #started = false;
   #closed = false;
 
@@ -91,7 +79,6 @@ export class RtpSession extends TypedEmitter<{
     this.#log = opts.log;
     this.#remote = opts.remote === null ? null : { ...opts.remote };
     this.#latch = new SourceLatch(opts.remote === null || opts.symmetricLatching === true, RELATCH_AFTER_MS);
-    this.#cname = opts.cname ?? `${randomBytes(8).toString('hex')}@gateway`;
     const { routes, known, primaryClock, dtmfClock } = buildPayloadRoutes(opts.kind, opts.payloadTypes);
     this.#routes = routes;
     this.#known = known;
@@ -107,13 +94,18 @@ export class RtpSession extends TypedEmitter<{
       : null;
     this.#dtmfRx = new DtmfReceiver(dtmfClock, (digit, ms) => this.emit('dtmf', digit, ms));
     this.sender = new RtpSender(opts.sockets.rtp, primaryClock, this.#rtpTarget);
+    this.#rtcp = new RtcpReporter({
+      kind: opts.kind, socket: opts.sockets.rtcp, sender: this.sender, log: opts.log, ...(opts.cname !== undefined ? { cname: opts.cname } : {}),
+      remote: () => this.#remote,
+      reportBlocks: () => (this.#rx.initialized ? [this.#rx.makeReportBlock(mediaClockNow())] : []),
+    });
     this.#dtmfTx = new DtmfSender(this.sender, this.#abort.signal);
     this.#keyframes = new KeyframeRequester({
-      send: (pli, fir) => this.#sendFeedback(pli, fir),
+      send: (pli, fir) => this.#ssrc !== null && this.#rtcp.sendKeyframeRequest(this.#ssrc, pli, fir),
       streamActive: () => mediaClockNow() - this.#lastPacketMedia < STREAM_IDLE_MS,
       sent: (kind, reason) => {
-        if (kind === 'pli') this.#pliSent++;
-        else this.#firSent++;
+        if (kind === 'pli') this.#n.pliSent++;
+        else this.#n.firSent++;
         this.#log.debug({ kind, reason }, 'keyframe requested');
       },
       viaSip: (reason) => {
@@ -147,20 +139,8 @@ export class RtpSession extends TypedEmitter<{
   }
 
   get stats(): RtpSessionStats {
-    return {
-      packets: this.#packets,
-      bytes: this.#bytes,
-      lost: Math.max(0, this.#rx.lost),
-      lastPacketAt: this.#lastPacketAt,
-      jitter: this.#rx.jitterMs,
-      discarded: this.#discarded,
-      unexpectedPayloadType: this.#unexpectedPt,
-      foreign: this.#foreign,
-      jitterBufferLost: this.#jb.counters.lost,
-      pliSent: this.#pliSent,
-      firSent: this.#firSent,
-      nackSent: this.#nackSent,
-    };
+    const rx = this.#rx;
+    return { ...this.#n, lost: Math.max(0, rx.lost), lastPacketAt: this.#lastPacketAt, jitter: rx.jitterMs, jitterBufferLost: this.#jb.counters.lost };
   }
 
   /** Starts receiving, and RTCP receiver reports every 1.5-4.5 s (RFC 3550 §6.2, §6.4.2). */
@@ -173,7 +153,7 @@ export class RtpSession extends TypedEmitter<{
     rtcp.on('message', this.#onRtcpDatagram);
     rtp.on('error', this.#onSocketError);
     rtcp.on('error', this.#onSocketError);
-    this.#scheduleRtcp(RTCP_INTERVAL_MS / 2);
+    this.#rtcp.start();
   }
 
   /**
@@ -219,8 +199,8 @@ export class RtpSession extends TypedEmitter<{
     if (this.#jbTimer !== null) clearTimeout(this.#jbTimer);
     if (this.#nackTimer !== null) clearTimeout(this.#nackTimer);
     this.#nackTimer = null;
-    if (this.#rtcpTimer !== null) clearTimeout(this.#rtcpTimer);
-    this.#jbTimer = this.#rtcpTimer = null;
+    this.#jbTimer = null;
+    this.#rtcp.close();
     this.#keyframes.close();
     const { rtp, rtcp } = this.#opts.sockets;
     rtp.off('message', this.#onRtpDatagram);
@@ -243,11 +223,11 @@ export class RtpSession extends TypedEmitter<{
       return;
     }
     if (!this.#latch.addressAllowed(rinfo.address, this.#remote?.host ?? null)) {
-      this.#foreign++;
+      this.#n.foreign++;
       return;
     }
     if (msg.length < 12 || msg[0]! >> 6 !== 2) {
-      this.#discarded++;
+      this.#n.discarded++;
       return;
     }
     if (!this.#known[msg[1]! & 0x7f]) {
@@ -258,18 +238,18 @@ export class RtpSession extends TypedEmitter<{
     try {
       p = parseRtpPacket(msg);
     } catch {
-      this.#discarded++;
+      this.#n.discarded++;
       return;
     }
     const now = mediaClockNow();
     if (!this.#latchSource(rinfo, now)) {
-      this.#foreign++;
+      this.#n.foreign++;
       return;
     }
     if (this.#ssrc !== p.ssrc) this.#onNewSource(p.ssrc);
     if (!this.#rx.update(p.ssrc, p.seq, p.timestamp, p.payload.length, now)) return;
-    this.#packets++;
-    this.#bytes += msg.length;
+    this.#n.packets++;
+    this.#n.bytes += msg.length;
     this.#lastPacketAt = Date.now();
     this.#lastPacketMedia = now;
     // Anchor the media clock at arrival, not at release from the jitter buffer.
@@ -298,8 +278,8 @@ export class RtpSession extends TypedEmitter<{
    * session at warn so a far end whose media is lost this way is visible.
    */
   #onUnexpectedPayloadType(pt: number): void {
-    this.#discarded++;
-    this.#unexpectedPt++;
+    this.#n.discarded++;
+    this.#n.unexpectedPayloadType++;
     if (this.#unexpectedPtLogged) return;
     this.#unexpectedPtLogged = true;
     this.#log.warn({ kind: this.kind, payloadType: pt, receiving: Object.keys(this.#opts.payloadTypes).map(Number) },
@@ -332,8 +312,8 @@ export class RtpSession extends TypedEmitter<{
     if (this.#closed) return;
     const now = mediaClockNow();
     const seqs = this.#nacks.due(now);
-    if (seqs.length > 0 && this.#ssrc !== null && this.#sendRtcp([buildNack(this.sender.ssrc, this.#ssrc, seqs)])) {
-      this.#nackSent += seqs.length;
+    if (seqs.length > 0 && this.#ssrc !== null && this.#rtcp.sendNack(this.#ssrc, seqs)) {
+      this.#n.nackSent += seqs.length;
     }
     if (this.#nacks.pending > 0) this.#armNackTimer(now);
   };
@@ -389,11 +369,11 @@ export class RtpSession extends TypedEmitter<{
           this.#dtmfRx.push(p.payload, p.timestamp);
         } catch (e) {
           if (!(e instanceof ParseError)) throw e;
-          this.#discarded++;
+          this.#n.discarded++;
         }
         return;
       default:
-        this.#discarded++;
+        this.#n.discarded++;
     }
   };
 
@@ -436,7 +416,7 @@ export class RtpSession extends TypedEmitter<{
     if (this.#closed) return;
     // RTCP from the latched source's address only (its port differs from the RTP one).
     if (!this.#latch.rtcpAllowed(rinfo.address, this.#remote?.host ?? null)) {
-      this.#foreign++;
+      this.#n.foreign++;
       return;
     }
     if (this.#latch.symmetric && !this.#rtcpLatched) {
@@ -448,7 +428,7 @@ export class RtpSession extends TypedEmitter<{
     try {
       infos = parseRtcpCompound(msg);
     } catch {
-      this.#discarded++;
+      this.#n.discarded++;
       return;
     }
     const now = mediaClockNow();
@@ -462,50 +442,4 @@ export class RtpSession extends TypedEmitter<{
       }
     }
   };
-
-  #scheduleRtcp(baseMs: number): void {
-    this.#rtcpTimer = setTimeout(this.#onRtcpTimer, baseMs * (0.5 + Math.random()));
-  }
-
-  readonly #onRtcpTimer = (): void => {
-    this.#rtcpTimer = null;
-    if (this.#closed) return;
-    this.#sendRtcp(null);
-    this.#scheduleRtcp(RTCP_INTERVAL_MS);
-  };
-
-  /**
-   * Sends a compound packet (RFC 3550 §6.1): SR once we have sent RTP
-   * (generated media, DTMF), else RR; SDES CNAME; then any feedback (RFC 4585 §3.1).
-   */
-  #sendRtcp(feedback: Buffer[] | null): boolean {
-    const remote = this.#remote;
-    if (remote === null || this.#closed) return false;
-    const blocks = this.#rx.initialized ? [this.#rx.makeReportBlock(mediaClockNow())] : [];
-    const tx = this.sender;
-    const report = tx.packets > 0
-      ? buildSenderReport(tx.ssrc, { ...ntpFromUnixMs(Date.now()), rtpTimestamp: tx.timestampNow(), packetCount: tx.packets, octetCount: tx.bytes }, blocks)
-      : buildReceiverReport(tx.ssrc, blocks);
-    const parts = [report, buildSdesCname(tx.ssrc, this.#cname)];
-    if (feedback !== null) parts.push(...feedback);
-    try {
-      this.#opts.sockets.rtcp.send(Buffer.concat(parts), remote.rtcpPort, remote.host);
-    } catch (e) {
-      // A closed socket or an address the SDP checks let through: this report is lost, the call goes on.
-      this.#log.debug({ err: (e as Error).message, kind: this.kind }, 'RTCP not sent');
-      return false;
-    }
-    return true;
-  }
-
-  #sendFeedback(pli: boolean, fir: boolean): boolean {
-    if (this.#ssrc === null) return false;
-    const fb: Buffer[] = [];
-    if (pli) fb.push(buildPli(this.sender.ssrc, this.#ssrc));
-    if (fir) {
-      this.#firSeq = (this.#firSeq + 1) & 0xff;
-      fb.push(buildFir(this.sender.ssrc, this.#ssrc, this.#firSeq));
-    }
-    return this.#sendRtcp(fb);
-  }
 }
