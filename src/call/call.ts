@@ -1,45 +1,18 @@
 import { type Logger, ConflictError, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
-import {
-  buildOffer, buildAnswer, isHoldOffer, newCallId, parseAnswer, receivePayloadTypes, type SipUserAgent, type SipClientCall, type SipRegistration, type NegotiatedMedia, type AudioCodecName, type VideoCodecName,
-} from '../sip/index.js';
-import type { PortAllocator } from '../rtp/index.js';
-import { CallMedia, type CallMediaTuning } from './call-media.js';
-import { CallOutputs, type RtmpOutputSettings } from './call-outputs.js';
+import { isHoldOffer, newCallId, type SipClientCall, type SipRegistration, type NegotiatedMedia } from '../sip/index.js';
+import { CallMedia } from './call-media.js';
+import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
 import type { CallObject, DtmfType, RtmpStreamStatus, StartupParams } from './types.js';
-import { resolveTarget, type SipTarget } from './sip-target.js';
+import { digestCredentials, resolveTarget, type SipTarget } from './sip-target.js';
+import { CallSdp } from './call-sdp.js';
+import type { CallDeps } from './call-deps.js';
 
 /** What {@link Call.stats} reports. */
 export interface CallStats {
   rtp: ReturnType<CallMedia['stats']>;
   rtmp: ReturnType<CallOutputs['stats']>;
   transcoderPids: number[];
-}
-
-/** Everything a call needs from the process, handed in by the CallService. */
-export interface CallContext {
-  nodeId: string;
-  sessionId: string;
-  sip: SipUserAgent;
-  ports: PortAllocator;
-  /** Address written into the SDP (public RTP address or the local one). */
-  sdpAddress: string;
-  ringTimeoutMs: number;
-  jitterBufferMs: number;
-  codecs: { audio: readonly AudioCodecName[]; video: readonly VideoCodecName[]; h264Profiles: readonly string[] };
-  /** Digest realms answered beside the domain dialled (`sip.authRealms`; `*` = any). */
-  authRealms?: readonly string[];
-  /** Smallest session interval taken (`sip.minSessionExpiresS`). */
-  minSessionExpiresS?: number;
-  transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
-  /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
-  mediaTuning?: Partial<CallMediaTuning>;
-  rtmpConnectTimeoutMs: number;
-  /** The embedded server's publish URL (`rtmp://127.0.0.1:1935/live`), or null when disabled. */
-  embeddedRtmpUrl: string | null;
-  /** RTMP output settings (reconnect policy, RTMPS trust, queue bounds), handed to CallOutputs. */
-  rtmpOutput?: Partial<RtmpOutputSettings>;
-  log: Logger;
 }
 
 export interface CallEvents {
@@ -74,17 +47,14 @@ export class Call extends TypedEmitter<CallEvents> {
   #terminating = false;
   /** Media started (on an early SDP in a 18x, or on the 2xx); the SDP it started on. */
   #mediaSdp: string | undefined;
-  /** o= session id and version of the SDP we send (RFC 3264 §8: the version grows with each new SDP). */
-  readonly #sdpSessionId = Math.floor(Date.now() / 1000);
-  #sdpVersion = 1;
-  /** Payload types of the last SDP we sent, per kind: what we must receive (RFC 3264 §5.1). */
-  #localPts: { audio?: NegotiatedMedia['payloadTypes']; video?: NegotiatedMedia['payloadTypes'] } = {};
+  /** The SDP we send and what it lets the far end send us (RFC 3264). */
+  readonly #sdp: CallSdp;
   #dtmfChain: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   /** This call's error boundary: whatever throws in its timers, sockets or listeners ends this call only. */
   readonly #scope: ErrorScope = { name: '', fail: (e) => this.#internalError(e) };
 
-  constructor(readonly params: StartupParams & { callId: string; toStream: string }, private readonly ctx: CallContext, defaultDomain: string | null) {
+  constructor(readonly params: StartupParams & { callId: string; toStream: string }, private readonly ctx: CallDeps, defaultDomain: string | null) {
     super((event, error) => this.log.error({ event, err: error }, 'call listener failed'));
     this.callId = params.callId;
     this.toStream = params.toStream;
@@ -92,6 +62,9 @@ export class Call extends TypedEmitter<CallEvents> {
     this.rtmpStream = params.rtmpUrl ? (params.rtmpStream ?? params.toStream) : (params.rtmpStream ?? null);
     this.log = ctx.log.child({ callId: this.callId });
     this.target = resolveTarget(params, defaultDomain);
+    this.#sdp = new CallSdp({
+      address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
+    }, this.log);
     this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning: ctx.mediaTuning, log: this.log });
     this.#media.on('dtmf', (_digit, durationMs) => this.log.info({ durationMs }, 'DTMF received'));
     this.#media.on('inactive', () => {
@@ -261,20 +234,7 @@ export class Call extends TypedEmitter<CallEvents> {
       if (isTerminal(this.#status)) return; // closed while allocating: the ports are already released
       throw e;
     }
-    const offer = buildOffer({
-      address: this.ctx.sdpAddress,
-      audioPort: ports.audioPort,
-      videoPort: ports.videoPort,
-      sendAudio: this.params.hasAudio,
-      sendVideo: this.params.hasVideo,
-      audioCodecs: this.ctx.codecs.audio,
-      videoCodecs: this.ctx.codecs.video,
-      h264Profiles: this.ctx.codecs.h264Profiles,
-      extraSessionLines: this.params.sipSDP,
-      sessionId: this.#sdpSessionId,
-      sessionVersion: this.#sdpVersion,
-    });
-    this.#rememberLocalSdp(offer);
+    const offer = this.#sdp.offer(ports);
     const t = this.target;
     if (this.params.sipRegisterRequired && !(await this.#register(t))) return;
     if (isTerminal(this.#status)) return;
@@ -286,7 +246,7 @@ export class Call extends TypedEmitter<CallEvents> {
       from: { user: t.fromUser, host: t.fromHost, displayName: this.params.visibleName ?? t.fromUser },
       destination: t.destination,
       transport: t.transport,
-      auth: this.#credentials(t),
+      auth: digestCredentials(this.params, t, this.ctx.authRealms),
       sdpOffer: offer,
       contactParams: this.params.sipContactParams,
       ringTimeoutMs: this.ctx.ringTimeoutMs,
@@ -294,7 +254,7 @@ export class Call extends TypedEmitter<CallEvents> {
       log: this.log,
     });
     this.#sipCall = sipCall;
-    sipCall.answerSdp = (remote) => this.inScope(() => this.#answerRemoteOffer(remote, ports));
+    sipCall.answerSdp = (remote) => this.inScope(() => this.#sdp.answerRemoteOffer(remote, ports));
     sipCall.on('progress', this.#sipListener((status: number, _reason: string, sdp: string | undefined) => {
       this.#sipStatus = status;
       if (status === 100 || isTerminal(this.#status)) return;
@@ -321,29 +281,6 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#setStatus('TRYING');
   }
 
-  /** Remembers what the SDP we just sent lets the far end send us. */
-  #rememberLocalSdp(sdp: string): void {
-    const local = parseAnswer(sdp);
-    this.#localPts = { audio: local.audio?.payloadTypes, video: local.video?.payloadTypes };
-  }
-
-  /**
-   * The usable media of a far-end SDP, each with the payload types to
-   * receive (ours and its own for the negotiated codec), and why a track
-   * was refused; nothing usable when it does not parse.
-   */
-  #usable(sdp: string): { audio: NegotiatedMedia | null; video: NegotiatedMedia | null; problems: string[] } {
-    try {
-      const parsed = parseAnswer(sdp);
-      const receive = (m: NegotiatedMedia | null): NegotiatedMedia | null => (m ? { ...m, payloadTypes: receivePayloadTypes(this.#localPts[m.kind], m) } : null);
-      if (parsed.problems.length > 0) this.log.warn({ problems: parsed.problems }, 'SDP m-lines refused');
-      return { ...CallMedia.usable({ audio: receive(parsed.audio), video: receive(parsed.video) }), problems: parsed.problems };
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'unusable SDP');
-      return { audio: null, video: null, problems: [(e as Error).message] };
-    }
-  }
-
   #setCodecs(audio: NegotiatedMedia | null, video: NegotiatedMedia | null): void {
     this.#audioCodec = audio ? `${audio.codec.name}/${audio.codec.clockRate}` : null;
     this.#videoCodec = video ? `${video.codec.name}/${video.codec.clockRate}` : null;
@@ -351,7 +288,7 @@ export class Call extends TypedEmitter<CallEvents> {
 
   /** Starts RTP reception and the output on `sdp`; when it holds nothing usable, why (empty when no codec is common). */
   #startMedia(sdp: string, early: boolean): true | string[] {
-    const { audio, video, problems } = this.#usable(sdp);
+    const { audio, video, problems } = this.#sdp.usable(sdp);
     if (!audio && !video) return problems;
     this.#mediaSdp = sdp;
     this.#setCodecs(audio, video);
@@ -361,25 +298,13 @@ export class Call extends TypedEmitter<CallEvents> {
     return true;
   }
 
-  /**
-   * The request's digest credentials, for the realms of the domain dialled
-   * (Request-URI host, sipDomain, From host) and `sip.authRealms` only.
-   */
-  #credentials(t: SipTarget): { username: string; password: string; realms: string[] } | undefined {
-    if (this.params.sipPassword === undefined) return undefined;
-    const uriHost = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^;:?>]+)/i.exec(t.requestUri)?.[1];
-    const realms = [uriHost, this.params.sipDomain, t.fromHost, ...(this.ctx.authRealms ?? [])]
-      .filter((r): r is string => typeof r === 'string' && r !== '').map((r) => r.toLowerCase());
-    return { username: this.params.sipAuthenticationName ?? t.fromUser, password: this.params.sipPassword, realms };
-  }
-
   /** SPEC §2.1 sipRegisterRequired: REGISTER (with digest) first; a refusal ends the call FAILED with its status. */
   async #register(t: SipTarget): Promise<boolean> {
     const reg = this.ctx.sip.register({
       user: t.fromUser,
       domain: t.fromHost,
       destination: t.destination,
-      auth: this.#credentials(t),
+      auth: digestCredentials(this.params, t, this.ctx.authRealms),
       contactParams: this.params.sipContactParams,
       transport: t.transport,
       log: this.log,
@@ -408,7 +333,7 @@ export class Call extends TypedEmitter<CallEvents> {
       }
     } else if (sdp.trim() !== '' && sdp !== this.#mediaSdp) {
       // The answer differs from the early SDP (RFC 3261 §13.2.1: the 2xx's answer wins).
-      const { audio, video } = this.#usable(sdp);
+      const { audio, video } = this.#sdp.usable(sdp);
       if (audio || video) {
         this.#mediaSdp = sdp;
         this.#setCodecs(audio, video);
@@ -433,26 +358,6 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   /**
-   * Our SDP for a far-end re-INVITE/UPDATE (RFC 3264 §8): an answer to its
-   * offer, or a fresh offer when it sent none. Throws when the offer has
-   * nothing we can take (the request is then refused with 488).
-   */
-  #answerRemoteOffer(remote: string | undefined, ports: { audioPort: number; videoPort: number }): string {
-    const common = {
-      address: this.ctx.sdpAddress, audioPort: ports.audioPort, videoPort: ports.videoPort,
-      sendAudio: this.params.hasAudio, sendVideo: this.params.hasVideo,
-      audioCodecs: this.ctx.codecs.audio, videoCodecs: this.ctx.codecs.video,
-      sessionId: this.#sdpSessionId, sessionVersion: this.#sdpVersion + 1,
-    };
-    const sdp = remote === undefined
-      ? buildOffer({ ...common, h264Profiles: this.ctx.codecs.h264Profiles, extraSessionLines: this.params.sipSDP })
-      : buildAnswer(remote, common);
-    this.#sdpVersion++;
-    this.#rememberLocalSdp(sdp);
-    return sdp;
-  }
-
-  /**
    * A far-end re-INVITE/UPDATE offer, already answered: hold (`sendonly` /
    * `inactive`, SPEC §4) → HOLD, anything else from HOLD → ESTABLISHED; a new
    * port, codec or SSRC goes to the media layer, which continues the output.
@@ -465,7 +370,7 @@ export class Call extends TypedEmitter<CallEvents> {
     } catch {
       return;
     }
-    const { audio, video } = this.#usable(sdp);
+    const { audio, video } = this.#sdp.usable(sdp);
     if (hold && this.#status === 'ESTABLISHED') {
       this.#media.setOnHold(true);
       this.#setStatus('HOLD');

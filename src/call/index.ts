@@ -1,5 +1,6 @@
 export { CallService, newCallId, type CallServiceOptions } from './service.js';
-export { Call, type CallContext, type CallStats } from './call.js';
+export { Call, type CallStats } from './call.js';
+export type { CallDeps } from './call-deps.js';
 export { CallRegistry } from './registry.js';
 export { CALL_STATUSES, CALL_STATUS_TRANSITIONS, assertTransition, isTerminal, type CallStatus } from './call-state.js';
 export type { CallObject, CallFilter, StartupParams, DtmfType, RtmpStreamStatus } from './types.js';

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { TypedEmitter, type Logger } from '../shared/index.js';
-import { Call, type CallContext } from './call.js';
+import { Call } from './call.js';
+import type { CallDeps } from './call-deps.js';
 import { CallRegistry } from './registry.js';
 import type { CallFilter, CallObject, DtmfType, StartupParams } from './types.js';
 
-export interface CallServiceOptions extends Omit<CallContext, 'log' | 'sessionId'> {
+export interface CallServiceOptions extends Omit<CallDeps, 'log' | 'sessionId'> {
   maxCalls: number;
   defaultDomain: string | null;
   log: Logger;

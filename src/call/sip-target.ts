@@ -52,3 +52,16 @@ export function resolveTarget(p: StartupParams, defaultDomain: string | null): S
     transport: p.sipTransport === undefined ? undefined : (p.sipTransport.toUpperCase() as 'UDP' | 'TCP' | 'TLS'),
   };
 }
+
+/**
+ * The request's digest credentials, for the realms of the domain dialled
+ * (Request-URI host, sipDomain, From host) and `sip.authRealms` only;
+ * undefined without a `sipPassword`.
+ */
+export function digestCredentials(p: StartupParams, t: SipTarget, authRealms: readonly string[] = []): { username: string; password: string; realms: string[] } | undefined {
+  if (p.sipPassword === undefined) return undefined;
+  const uriHost = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^;:?>]+)/i.exec(t.requestUri)?.[1];
+  const realms = [uriHost, p.sipDomain, t.fromHost, ...authRealms]
+    .filter((r): r is string => typeof r === 'string' && r !== '').map((r) => r.toLowerCase());
+  return { username: p.sipAuthenticationName ?? t.fromUser, password: p.sipPassword, realms };
+}
