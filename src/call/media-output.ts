@@ -262,7 +262,7 @@ export class MediaOutput {
   #audio(f: AudioFrame): void {
     if (f.codec !== this.#audioCodec) return;
     if (this.#copyAudio) {
-      const ts = Math.max(this.#ts(f.ptsMs), this.#lastAudioTs);
+      const ts = this.#nextAudioTs(f.ptsMs);
       this.#lastAudioTs = ts;
       this.#filler?.onRealAudio(this.#ts(mediaClockNow()));
       if (f.codec === 'SPEEX') {
@@ -280,10 +280,19 @@ export class MediaOutput {
 
   #audioTag(raw: Buffer, ptsMs: number): void {
     if (this.#closed) return;
-    const ts = Math.max(this.#ts(ptsMs), this.#lastAudioTs);
+    const ts = this.#nextAudioTs(ptsMs);
     this.#lastAudioTs = ts;
     this.#filler?.onRealAudio(this.#ts(mediaClockNow()));
     this.#interleaver.push(aacFrame(raw, ts));
+  }
+
+  /**
+   * The FLV timestamp of the next real audio tag: strictly after the last one,
+   * so audio that arrives just after generated silence (stamped behind the
+   * video on a loaded machine) never repeats a timestamp.
+   */
+  #nextAudioTs(ptsMs: number): number {
+    return Math.max(this.#ts(ptsMs), this.#lastAudioTs + 1);
   }
 
   #updateMetadata(): void {
