@@ -40,9 +40,10 @@ function embeddedTarget(): { status: string } | undefined {
 }
 
 async function streamsDecode(): Promise<void> {
+  // 5 s of a 25 fps stream: a reader joins at the next keyframe (up to one GOP late), so > 30 frames leaves room for a slow start.
   const [ext, emb] = await Promise.all([
-    probeStream(`${nginx.rtmpUrl}/${STREAM}`, { seconds: 3 }),
-    probeStream(`${gw.embeddedRtmpUrl}/${STREAM}`, { seconds: 3 }),
+    probeStream(`${nginx.rtmpUrl}/${STREAM}`, { seconds: 5 }),
+    probeStream(`${gw.embeddedRtmpUrl}/${STREAM}`, { seconds: 5 }),
   ]);
   for (const p of [ext, emb]) {
     expect(p.errors).toEqual([]);
