@@ -1,27 +1,19 @@
 /**
- * RTMP(S) publisher: the socket shell around the pure handshake, chunk, AMF0
- * and FLV code. One instance publishes one stream to one server; the call
- * layer fans the same FlvTag objects out to several instances.
- *
- * Command sequence (what FMLE/OBS/FFmpeg send, and what Wowza, nginx-rtmp,
- * node-media-server, YouTube and Facebook accept):
- *   connect → _result, releaseStream, FCPublish, createStream → _result(streamId),
- *   publish(name, 'live') → onStatus NetStream.Publish.Start,
- *   then @setDataFrame onMetaData, sequence headers, media.
+ * RTMP(S) publisher: the socket shell (TCP/TLS connect, timers, status and
+ * phase) around the pure PublishSession (publish-session.ts), which holds the
+ * handshake, the command sequence and the chunk encoding. One instance
+ * publishes one stream to one server; the call layer fans the same FlvTag
+ * objects out to several instances.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { TypedEmitter, ParseError, type Logger } from '../shared/index.js';
-import { encodeAmf0 } from './amf0.js';
-import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from './chunk.js';
 import { isSequenceHeader, type FlvTag } from './flv.js';
-import { HandshakeClient } from './handshake.js';
-import {
-  USER_CONTROL, acknowledgementPayload, parseCommand, parseU32, parseUserControl, setChunkSizePayload,
-  statusInfo, userControlPayload, windowAckSizePayload, type RtmpCommand,
-} from './messages.js';
+import { PublishSession } from './publish-session.js';
 import { nextPhase, type PublisherPhase } from './publisher-state.js';
 import { parseRtmpUrl, type RtmpTarget } from './url.js';
+
+export { SERVER_LIMITS } from './server-limits.js';
 
 export type RtmpStreamStatus = 'RTMP_STREAM_WAIT' | 'RTMP_STREAM_ACTIVE' | 'RTMP_CONNECTION_LOST' | 'RTMP_CONNECTION_FAILED';
 
@@ -60,27 +52,7 @@ export interface RtmpPublisherStats {
   audioDropped: number;
 }
 
-/** Our outgoing chunk size: large enough that most audio frames fit one chunk. */
-const OUT_CHUNK_SIZE = 4096;
-/**
- * What a server may make a publisher hold (it only sends commands, acks and
- * control messages): a server past these caps fails its target only.
- */
-export const SERVER_LIMITS = { maxMessageSize: 1024 * 1024, maxChunkStreams: 16, maxChunkSize: 1024 * 1024 } as const;
-// Chunk stream ids: 2 is reserved for protocol control (§5.4); the rest follow FFmpeg's layout.
-const CS_CONTROL = 2;
-const CS_COMMAND = 3;
-const CS_AUDIO = 4;
-const CS_STREAM = 5;
-const CS_VIDEO = 6;
-const TX_CONNECT = 1;
-const TX_RELEASE = 2;
-const TX_FCPUBLISH = 3;
-const TX_CREATE = 4;
-const TX_PUBLISH = 5;
 const CLOSE_GRACE_MS = 2000;
-/** AMF0 string '@setDataFrame' (marker 0x02, u16 length 13): the prefix of a publisher's metadata message. */
-const SET_DATA_FRAME = encodeAmf0('@setDataFrame');
 /**
  * Some servers (node-media-server among them) answer NetStream.Publish.Start
  * and only then check the name, closing the socket at once when it is taken
@@ -121,24 +93,17 @@ export class RtmpPublisher extends TypedEmitter<{
   readonly #stripSetDataFrame: boolean;
   /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
   #publishName = '';
-  #publishSent = false;
   #phase: PublisherPhase = 'idle';
   #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
   #socket: net.Socket | undefined;
-  #hs: HandshakeClient | undefined;
-  #dec = new ChunkDecoder(SERVER_LIMITS);
-  #enc = new ChunkEncoder();
+  #session: PublishSession | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
-  #streamId = 0;
   #headers: { metadata?: FlvTag; video?: FlvTag; audio?: FlvTag } = {};
   #mediaWritten = false;
   #publishStartAt = 0;
   #sawVideoKey = false;
   #dropVideo = false;
-  #ackWindow = 0;
-  #ackedAt = 0;
-  #sentWindow = 0;
   #closing: Promise<void> | undefined;
   readonly #stats: RtmpPublisherStats = { bytesOut: 0, bytesIn: 0, tagsWritten: 0, videoDropped: 0, audioDropped: 0 };
 
@@ -182,22 +147,25 @@ export class RtmpPublisher extends TypedEmitter<{
   start(): void {
     this.#phase = nextPhase(this.#phase, 'connecting');
     const t = this.#target;
-    this.#dec = new ChunkDecoder(SERVER_LIMITS);
-    this.#enc = new ChunkEncoder();
-    this.#hs = undefined;
     this.#lastError = undefined;
-    this.#streamId = 0;
     this.#mediaWritten = false;
     this.#sawVideoKey = false;
     this.#dropVideo = false;
-    this.#ackWindow = 0;
-    this.#ackedAt = 0;
-    this.#sentWindow = 0;
-    this.#publishSent = false;
     this.#stats.bytesIn = 0;
     const extra = this.#streamQuery?.() ?? '';
     const base = this.#target.streamName;
     this.#publishName = extra === '' ? base : `${base}${base.includes('?') ? '&' : '?'}${extra}`;
+    this.#session = new PublishSession(
+      { target: t, publishName: this.#publishName, stripSetDataFrame: this.#stripSetDataFrame },
+      {
+        send: (bytes) => this.#write(bytes),
+        negotiating: () => {
+          this.#phase = nextPhase(this.#phase, 'negotiating');
+        },
+        publishStart: () => this.#onPublishStart(),
+        refused: (reason) => this.#fail(reason, true),
+      },
+    );
     const socket = t.secure
       ? tls.connect({
           host: t.host, port: t.port, servername: net.isIP(t.host) === 0 ? t.host : undefined,
@@ -285,13 +253,10 @@ export class RtmpPublisher extends TypedEmitter<{
     const wasPublishing = this.#phase === 'publishing';
     this.#phase = nextPhase(this.#phase, 'closed');
     this.#clearTimer();
+    this.#session?.stop();
     const socket = this.#socket;
     if (socket !== undefined && !socket.destroyed) {
-      if (wasPublishing) {
-        const name = this.#publishName;
-        this.#command(CS_COMMAND, 0, encodeAmf0('FCUnpublish', 6, null, name));
-        this.#command(CS_COMMAND, 0, encodeAmf0('deleteStream', 7, null, this.#streamId));
-      }
+      if (wasPublishing) this.#session?.unpublish();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
         socket.once('close', () => {
@@ -307,35 +272,13 @@ export class RtmpPublisher extends TypedEmitter<{
 
   #onConnected(): void {
     this.#phase = nextPhase(this.#phase, 'handshaking');
-    this.#hs = new HandshakeClient();
-    this.#write(this.#hs.start());
+    (this.#session as PublishSession).start();
   }
 
   #onData(data: Buffer): void {
     this.#stats.bytesIn += data.length;
     try {
-      let chunkData: Buffer = data;
-      if (this.#phase === 'handshaking') {
-        const step = (this.#hs as HandshakeClient).push(data);
-        if (step.send) this.#write(step.send);
-        if (!step.done) return;
-        this.#hs = undefined;
-        this.#phase = nextPhase(this.#phase, 'negotiating');
-        this.#onHandshakeDone();
-        chunkData = step.rest;
-        if (chunkData.length === 0) return;
-      }
-      if (this.#phase !== 'negotiating' && this.#phase !== 'publishing') return;
-      const msgs = this.#dec.push(chunkData);
-      for (const m of msgs) {
-        this.#onMessage(m);
-        if (this.#phase !== 'negotiating' && this.#phase !== 'publishing') return;
-      }
-      // Acknowledge when a window's worth arrived since the last one (§5.4.3).
-      if (this.#ackWindow > 0 && this.#stats.bytesIn - this.#ackedAt >= this.#ackWindow) {
-        this.#ackedAt = this.#stats.bytesIn;
-        this.#control(MSG.acknowledgement, acknowledgementPayload(this.#stats.bytesIn));
-      }
+      (this.#session as PublishSession).push(data);
     } catch (error) {
       // Whatever a server's bytes do to the parsing costs this target, never the call.
       if (!(error instanceof ParseError)) this.#log.error({ err: error }, 'RTMP: unexpected error on server input');
@@ -350,96 +293,11 @@ export class RtmpPublisher extends TypedEmitter<{
   /** Drops a publishing connection ourselves: LOST, as if the server had closed it. */
   #lose(reason: string): void {
     this.#phase = nextPhase(this.#phase, 'lost');
+    this.#session?.stop();
     this.#clearTimer();
     this.#socket?.destroy();
     this.#log.warn({ reason }, 'RTMP connection lost');
     this.#setStatus('RTMP_CONNECTION_LOST', reason);
-  }
-
-  #onHandshakeDone(): void {
-    const t = this.#target;
-    this.#control(MSG.setChunkSize, setChunkSizePayload(OUT_CHUNK_SIZE));
-    this.#enc.chunkSize = OUT_CHUNK_SIZE;
-    this.#command(CS_COMMAND, 0, encodeAmf0('connect', TX_CONNECT, {
-      app: t.app,
-      type: 'nonprivate',
-      flashVer: 'FMLE/3.0',
-      swfUrl: t.tcUrl,
-      tcUrl: t.tcUrl,
-    }));
-  }
-
-  #onMessage(m: RtmpMessage): void {
-    switch (m.type) {
-      case MSG.windowAckSize:
-        this.#ackWindow = parseU32(m.payload, 'Window Acknowledgement Size');
-        break;
-      case MSG.setPeerBandwidth: {
-        // Answer with our window when it differs from the last one sent (§5.4.5).
-        const size = parseU32(m.payload, 'Set Peer Bandwidth');
-        if (size !== this.#sentWindow) {
-          this.#sentWindow = size;
-          this.#control(MSG.windowAckSize, windowAckSizePayload(size));
-        }
-        break;
-      }
-      case MSG.userControl: {
-        const uc = parseUserControl(m.payload);
-        if (uc.event === USER_CONTROL.pingRequest) {
-          this.#control(MSG.userControl, userControlPayload(USER_CONTROL.pingResponse, uc.value));
-        }
-        break;
-      }
-      case MSG.commandAmf0:
-        this.#onCommand(parseCommand(m.payload));
-        break;
-      case MSG.commandAmf3:
-        this.#onCommand(parseCommand(m.payload.subarray(1)));
-        break;
-      default:
-        break; // chunk size / abort are handled by the decoder; data messages are not for us
-    }
-  }
-
-  #onCommand(cmd: RtmpCommand): void {
-    const info = statusInfo(cmd);
-    switch (cmd.name) {
-      case '_result':
-        if (cmd.transactionId === TX_CONNECT) {
-          if (info !== undefined && info.code !== 'NetConnection.Connect.Success') {
-            this.#fail(`${info.code}: ${info.description}`, true);
-            return;
-          }
-          const name = this.#publishName;
-          this.#command(CS_COMMAND, 0, encodeAmf0('releaseStream', TX_RELEASE, null, name));
-          this.#command(CS_COMMAND, 0, encodeAmf0('FCPublish', TX_FCPUBLISH, null, name));
-          this.#command(CS_COMMAND, 0, encodeAmf0('createStream', TX_CREATE, null));
-        } else if (cmd.transactionId === TX_CREATE) {
-          const id = cmd.args[0];
-          if (typeof id !== 'number') {
-            this.#fail('createStream answered without a stream id', true);
-            return;
-          }
-          this.#streamId = id;
-          this.#publishSent = true;
-          this.#command(CS_STREAM, id, encodeAmf0('publish', TX_PUBLISH, null, this.#publishName, 'live'));
-        }
-        break;
-      case '_error':
-        // Servers without releaseStream/FCPublish answer them with _error: harmless.
-        if (cmd.transactionId === TX_RELEASE || cmd.transactionId === TX_FCPUBLISH) return;
-        this.#fail(info ? `${info.code}: ${info.description}` : `_error for transaction ${cmd.transactionId}`, true);
-        break;
-      case 'onStatus':
-        if (info?.code === 'NetStream.Publish.Start') this.#onPublishStart();
-        else if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`, true);
-        break;
-      case 'onFCPublish':
-        if (info?.level === 'error') this.#fail(`${info.code}: ${info.description}`, true);
-        break;
-      default:
-        break;
-    }
   }
 
   #onPublishStart(): void {
@@ -464,7 +322,7 @@ export class RtmpPublisher extends TypedEmitter<{
       this.#fail(`${reason} right after publish was accepted (stream refused)`, true);
     } else if (this.#phase === 'publishing') {
       this.#lose(reason);
-    } else if (this.#phase === 'negotiating' && this.#publishSent) {
+    } else if (this.#phase === 'negotiating' && this.#session?.publishSent === true) {
       // Servers that refuse a publish (nginx-rtmp on_publish answered non-2xx) just close.
       this.#fail(`${reason} after publish was sent (stream refused)`, true);
     } else if (this.#phase === 'connecting' || this.#phase === 'handshaking' || this.#phase === 'negotiating') {
@@ -475,6 +333,7 @@ export class RtmpPublisher extends TypedEmitter<{
   #fail(reason: string, refused = false): void {
     if (this.#phase === 'failed' || this.#phase === 'lost' || this.#phase === 'closed' || this.#phase === 'idle') return;
     this.#phase = nextPhase(this.#phase, 'failed');
+    this.#session?.stop();
     this.#clearTimer();
     this.#socket?.destroy();
     this.#log.warn({ reason, refused }, 'RTMP connection failed');
@@ -496,33 +355,8 @@ export class RtmpPublisher extends TypedEmitter<{
   }
 
   #send(tag: FlvTag): void {
-    let csid: number;
-    let type: number;
-    if (tag.type === 'video') {
-      csid = CS_VIDEO;
-      type = MSG.video;
-    } else if (tag.type === 'audio') {
-      csid = CS_AUDIO;
-      type = MSG.audio;
-    } else {
-      csid = CS_STREAM;
-      type = MSG.dataAmf0;
-      if (this.#stripSetDataFrame && tag.data.subarray(0, SET_DATA_FRAME.length).equals(SET_DATA_FRAME)) {
-        this.#stats.tagsWritten++;
-        this.#write(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, tag.data.subarray(SET_DATA_FRAME.length)));
-        return;
-      }
-    }
     this.#stats.tagsWritten++;
-    this.#write(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, tag.data));
-  }
-
-  #control(type: number, payload: Buffer): void {
-    this.#write(this.#enc.encode(CS_CONTROL, type, 0, 0, payload));
-  }
-
-  #command(csid: number, streamId: number, body: Buffer): void {
-    this.#write(this.#enc.encode(csid, MSG.commandAmf0, streamId, 0, body));
+    this.#session?.sendTag(tag);
   }
 
   #write(buf: Buffer): void {
