@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../shared/index.js';
 import type { Credentials } from './auth.js';
+import type { SipHeader } from './message.js';
 import type { TransactionLayer } from './transaction-layer.js';
 import type { TransactionTimers } from './transaction.js';
 import type { TransportAddress, TransportProtocol } from './transport.js';
@@ -86,12 +87,7 @@ export interface CallContext {
   readonly sizeSwitch: SizeSwitchPolicy;
 }
 
-/**
- * The §18.1.1 switch of a large UDP request to TCP, made cheap for far ends
- * without TCP: the connection is tried with a short timeout first, and a
- * destination that refused it (RST, ICMP or silence) is remembered, so later
- * calls to it go straight over UDP.
- */
+/** How a request too large for UDP tries TCP first (RFC 3261 §18.1.1, `size-switch.ts`). */
 export interface SizeSwitchPolicy {
   /** Connect timeout of that TCP attempt (`sip.tcpSwitchConnectTimeoutMs`). */
   readonly connectTimeoutMs: number;
@@ -102,3 +98,6 @@ export interface SizeSwitchPolicy {
 }
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY';
+
+/** Allow and Supported, as sent in our INVITE and in our responses inside a dialog. */
+export const ALLOW_HEADERS: readonly SipHeader[] = [{ name: 'Allow', value: ALLOW }, { name: 'Supported', value: 'timer' }];

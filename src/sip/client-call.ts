@@ -6,26 +6,28 @@
 import { InvalidStateError, TypedEmitter, type Logger } from '../shared/index.js';
 import { Authenticator } from './auth.js';
 import {
-  ALLOW, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents,
+  ALLOW, ALLOW_HEADERS, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents,
 } from './call-types.js';
 import { bodyOrUndefined, Dialog, uriAddress } from './dialog.js';
 import { quote } from './headers.js';
 import { initialCSeq, newTag } from './ids.js';
+import { DialogRequests } from './in-dialog.js';
 import {
   bodyText, getCSeq, getFrom, getHeader, getHeaders, getTo, getTopVia, headerKey, serializeMessage, tagOf,
   type SipHeader, type SipRequest, type SipResponse,
 } from './message.js';
-import type { InviteClientTransaction } from './transaction.js';
-import { PATH_MTU_BUDGET, type TransportAddress } from './transport.js';
-import { bareUri, formatUri, parseNameAddr, parseUri } from './uri.js';
-import { handleInDialogRequest, reinvite, type InDialogHost } from './in-dialog.js';
+import { request, type FinalResponse } from './request.js';
 import type { ServerTransaction } from './server-transaction.js';
-import { MIN_SE, parseMinSe, parseSessionExpires, refreshHeaders, SessionTimer, type SessionExpires } from './session-timer.js';
+import { MIN_SE, parseMinSe, refreshHeaders } from './session-timer.js';
+import { InviteTransport } from './size-switch.js';
+import type { ClientTransaction } from './transaction.js';
+import type { TransportAddress } from './transport.js';
+import { bareUri, formatUri, parseNameAddr, parseUri } from './uri.js';
 
 export { ALLOW, CALL_TRANSITIONS, type CallContext, type InviteOptions, type SipCallState, type SipClientCallEvents };
 
 /** An outgoing SIP call. */
-export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements InDialogHost {
+export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
   readonly callId: string;
   /** Last SIP status seen (responses to the INVITE, or a synthetic 408/503). */
   lastStatus: number | undefined;
@@ -33,8 +35,8 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   answerSdp: (offer: string | undefined) => string;
 
   readonly log: Logger;
-  /** The transport context; may switch from UDP to TCP before the first INVITE goes out (§18.1.1). */
-  ctx: CallContext;
+  /** The INVITE's transport; may switch from UDP to TCP before the first INVITE goes out (§18.1.1). */
+  readonly #transport: InviteTransport;
   readonly #opts: InviteOptions;
   #state: SipCallState = 'calling';
   #started = false;
@@ -45,27 +47,22 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   #destination: TransportAddress;
   #cseq = initialCSeq();
   #invite: SipRequest | undefined;
-  #ict: InviteClientTransaction | undefined;
+  #ict: ClientTransaction | undefined;
   /** Via branches of every INVITE we sent for this call (auth retries, transport fallback): a 2xx outside its transaction must carry one. */
   readonly #inviteBranches = new Set<string>();
   #dialog: Dialog | undefined;
   #ack: { bytes: Buffer; to: TransportAddress; tag: string; cseq: number } | undefined;
   readonly #auth: Authenticator;
   #gotProvisional = false;
-  /** The INVITE left UDP for TCP because of its size; UDP again if TCP cannot connect. */
-  #sizeSwitch: 'none' | 'tcp' | 'udpFallback' = 'none';
   #redirected = false;
   #cancel: { status: number; reason: string } | undefined;
   #cancelSent = false;
   #ringTimer: NodeJS.Timeout | undefined;
   #cancelGuard: NodeJS.Timeout | undefined;
-  /** 2xx retransmission timers for far-end re-INVITEs, by CSeq (§13.3.1.4). */
-  readonly pending2xx = new Map<number, NodeJS.Timeout>();
-  /** RFC 4028 timer of the dialog, armed by the 2xx and by every refresh. */
-  readonly #sessionTimer: SessionTimer;
+  /** Requests inside the dialog, both ways, and its session timer. */
+  readonly #inDialog: DialogRequests;
   /** Session-Expires we ask for after a 422 (RFC 4028 §7.4 / §6); none at first. */
   #sessionExpiresReq: number | undefined;
-  #farAllowsUpdate = false;
   #done = false;
   readonly #finished: Promise<void>;
   #resolveFinished: () => void = () => undefined;
@@ -73,7 +70,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   /** @internal Use `SipUserAgent.invite()`. */
   constructor(ctx: CallContext, opts: InviteOptions) {
     super((event, err) => opts.log.error({ err, event }, 'SIP call listener threw'));
-    this.ctx = ctx;
+    this.#transport = new InviteTransport(ctx, opts.log);
     this.#opts = opts;
     this.log = opts.log;
     this.callId = opts.callId;
@@ -88,16 +85,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     parseNameAddr(this.#fromHeader);
     this.#toHeader = `<${toUri}>`;
     this.contact = this.#contactFor(ctx);
-    this.#sessionTimer = new SessionTimer({
-      log: opts.log,
-      minSeconds: opts.minSessionExpiresS ?? MIN_SE,
-      refresh: (seconds) => this.#refreshSession(seconds),
-      expire: (reason) => {
-        if (this.#state !== 'confirmed') return;
-        this.log.warn({ reason }, 'session timer: hanging up');
-        void this.hangup();
-      },
-    });
+    this.#inDialog = new DialogRequests(this, opts);
     this.#finished = new Promise((resolve) => {
       this.#resolveFinished = resolve;
     });
@@ -109,6 +97,11 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     const h = host.includes(':') ? `[${host}]` : host;
     const tp = ctx.protocol === 'UDP' ? '' : `;transport=${ctx.protocol.toLowerCase()}`;
     return `<sip:${this.#opts.from.user}@${h}:${port}${tp}>${this.#opts.contactParams ?? ''}`;
+  }
+
+  /** The transport context the call uses now. */
+  get ctx(): CallContext {
+    return this.#transport.ctx;
   }
 
   /** The transport the call uses now. */
@@ -131,7 +124,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.#started = true;
     if (this.#done) return;
     this.#ringTimer = setTimeout(() => this.#onRingTimeout(), this.#opts.ringTimeoutMs);
-    this.#sendInvite();
+    void this.#inviteUntilFinal();
   }
 
   /** CANCEL when not yet answered; BYE when established; resolves when done (or after a timeout). */
@@ -150,7 +143,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   /** In-dialog INFO; resolves with the final status (408 on timeout, 503 on transport error). */
   async sendInfo(contentType: string, body: string): Promise<number> {
     if (this.#state !== 'confirmed') throw new InvalidStateError(`cannot send INFO in state ${this.#state}`);
-    const r = await this.request('INFO', { contentType, body });
+    const r = await this.#inDialog.send('INFO', { contentType, body });
     // §12.2.1.2: 481 means the far end has no such dialog any more.
     if (r.status === 481) this.finish('ended', 'remote', '481 Call/Transaction Does Not Exist');
     return r.status;
@@ -158,7 +151,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
 
   /** @internal A request routed to this call by Call-ID. */
   handleRequest(req: SipRequest, stx: ServerTransaction | undefined): void {
-    handleInDialogRequest(this, req, stx);
+    this.#inDialog.handle(req, stx);
   }
 
   /** @internal A response no transaction matched (a 2xx retransmitted after the transaction ended). */
@@ -182,16 +175,6 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     else this.finish('failed', 503, reason);
   }
 
-  /** @internal Allow and Supported, as sent in our INVITE and in responses. */
-  get allowHeaders(): SipHeader[] {
-    return [{ name: 'Allow', value: ALLOW }, { name: 'Supported', value: 'timer' }];
-  }
-
-  /** @internal Fresh digest state for one in-dialog request. */
-  newAuthenticator(): Authenticator {
-    return new Authenticator(this.#opts.auth);
-  }
-
   /** @internal True once the call has ended (or failed). */
   get done(): boolean {
     return this.#done;
@@ -208,65 +191,63 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.#state = to;
   }
 
-  #sendInvite(): void {
-    const seq = ++this.#cseq;
-    const req = this.#buildInvite(seq);
-    if (this.ctx.protocol === 'UDP' && this.#sizeSwitch === 'none' && serializeMessage(req).length > PATH_MTU_BUDGET) {
-      // §18.1.1: larger than 1300 bytes with an unknown path MTU → a congestion-controlled transport.
-      const tcp = this.ctx.contextFor('TCP');
-      const bytes = serializeMessage(req).length;
-      if (!tcp) this.log.warn({ bytes }, 'INVITE above 1300 bytes and no TCP transport: sent over UDP');
-      else if (this.ctx.sizeSwitch.refused(this.#destination)) {
-        this.#sizeSwitch = 'udpFallback';
-        this.log.info({ bytes, dest: this.#destination }, 'INVITE above 1300 bytes: destination known to refuse TCP, sent over UDP');
-      } else {
-        this.#sizeSwitch = 'tcp';
-        void this.#switchToTcp(tcp, seq, bytes);
+  /**
+   * Sends the INVITE until a final answer: digest challenges (in `request`),
+   * a 422 with a larger Session-Expires, one redirect, and UDP again when the
+   * size switch's TCP fails. The responses themselves go to `#onInviteResponse`.
+   */
+  async #inviteUntilFinal(): Promise<void> {
+    for (;;) {
+      const ctx = this.ctx;
+      await this.#transport.select(serializeMessage(this.#buildInvite(this.#cseq + 1)).length, this.#destination);
+      if (this.#done) return;
+      const c = this.#cancel;
+      if (c) {
+        // Hung up before it went out: nothing to CANCEL.
+        this.finish('failed', c.status, c.reason);
         return;
       }
+      if (this.ctx !== ctx) this.contact = this.#contactFor(this.ctx);
+      const r = await request(() => this.#buildInvite(++this.#cseq), {
+        layer: this.ctx.layer,
+        to: this.#destination,
+        auth: this.#auth,
+        mayRetry: () => !this.#cancel && !this.#done,
+        onSent: (req, tx) => this.#sent(req, tx),
+        onResponse: (res, req) => this.#onInviteResponse(res, req),
+      });
+      if (this.#done || (r.status >= 200 && r.status < 300) || !this.#retry(r)) return;
     }
-    this.#transmitInvite(req);
   }
 
-  /**
-   * Connects over TCP with a short timeout before the large INVITE leaves
-   * UDP; a refused or silent connection sends it over UDP after all (§18.1.1:
-   * "SHOULD retry the request, using UDP") and is remembered for later calls.
-   */
-  async #switchToTcp(tcp: CallContext, seq: number, bytes: number): Promise<void> {
-    this.log.info({ bytes }, 'INVITE above 1300 bytes: sending it over TCP');
-    let ok = true;
-    try {
-      await tcp.layer.transport.preconnect?.(this.#destination, this.ctx.sizeSwitch.connectTimeoutMs);
-    } catch (err) {
-      ok = false;
-      if (!this.#done) {
-        this.log.warn({ err: (err as Error).message, dest: this.#destination }, 'TCP refused for the large INVITE, falling back to UDP');
-        this.ctx.sizeSwitch.remember(this.#destination);
-        this.#sizeSwitch = 'udpFallback';
+  /** A final non-2xx answer (or none): true when the INVITE goes out again, else the call fails. */
+  #retry(r: FinalResponse): boolean {
+    const res = r.response;
+    if (r.transportError) {
+      if (!this.#cancel && this.#transport.fallBack(r.transportError, this.#destination)) {
+        this.contact = this.#contactFor(this.ctx);
+        return true;
       }
+      this.log.warn({ err: r.transportError, dest: this.#destination }, 'INVITE could not be sent');
     }
-    if (this.#done) return;
+    if (!res) this.lastStatus = r.status;
+    if (this.#auth.refusal !== undefined && (r.status === 401 || r.status === 407)) {
+      this.log.warn({ status: r.status, why: this.#auth.refusal }, 'challenge not answered');
+    }
+    if (res && !this.#cancel && res.status === 422 && this.#retryWithMinSe(res)) return true;
+    if (res && !this.#cancel && res.status >= 300 && res.status < 400 && !this.#redirected && this.#redirect(res)) return true;
     const c = this.#cancel;
-    if (c) {
-      // Hung up while connecting: nothing was sent, nothing to CANCEL.
-      this.finish('failed', c.status, c.reason);
-      return;
-    }
-    if (ok) {
-      this.ctx = tcp;
-      this.contact = this.#contactFor(tcp);
-    }
-    this.#transmitInvite(this.#buildInvite(seq));
+    if (c && !r.transportError && (r.status === 487 || !res)) this.finish('failed', c.status, c.reason);
+    else this.finish('failed', r.status, r.reason);
+    return false;
   }
 
-  #transmitInvite(req: SipRequest): void {
+  #sent(req: SipRequest, tx: ClientTransaction): void {
     this.#invite = req;
+    this.#ict = tx;
     this.#inviteBranches.add(getTopVia(req).params.get('branch') ?? '');
     this.#gotProvisional = false;
     this.#cancelSent = false;
-    const tx = this.ctx.layer.sendInvite(req, this.#destination);
-    this.#watchInvite(tx);
   }
 
   #buildInvite(seq: number): SipRequest {
@@ -279,53 +260,23 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       { name: 'Call-ID', value: this.callId },
       { name: 'CSeq', value: `${seq} INVITE` },
       { name: 'Contact', value: this.contact },
-      ...this.allowHeaders,
+      ...ALLOW_HEADERS,
       { name: 'User-Agent', value: this.ctx.userAgent },
       ...(this.#opts.extraHeaders ?? []),
       ...(this.#sessionExpiresReq === undefined ? [] : refreshHeaders(this.#sessionExpiresReq, this.#opts.minSessionExpiresS)),
-      ...this.#auth.headers('INVITE', this.#requestUri, body),
       { name: 'Content-Type', value: 'application/sdp' },
     ];
     return { type: 'request', method: 'INVITE', uri: this.#requestUri, headers, body };
   }
 
-  #watchInvite(tx: InviteClientTransaction): void {
-    this.#ict = tx;
-    tx.on('response', (res) => this.#onInviteResponse(tx, res));
-    tx.on('timeout', () => {
-      if (tx !== this.#ict) return;
-      this.lastStatus = 408;
-      const c = this.#cancel;
-      this.finish('failed', c ? c.status : 408, c ? c.reason : 'Request Timeout');
-    });
-    tx.on('transportError', (err) => {
-      if (tx !== this.#ict) return;
-      const udp = this.ctx.contextFor('UDP');
-      if (this.#sizeSwitch === 'tcp' && udp && !this.#done && !this.#cancel) {
-        // A far end without TCP: UDP still beats no call (SPEC §9.6 keeps offers small for this).
-        this.log.warn({ err: err.message, dest: this.#destination }, 'TCP refused for the large INVITE, falling back to UDP');
-        this.ctx.sizeSwitch.remember(this.#destination);
-        this.#sizeSwitch = 'udpFallback';
-        this.ctx = udp;
-        this.contact = this.#contactFor(udp);
-        this.#sendInvite();
-        return;
-      }
-      this.log.warn({ err, dest: this.#destination }, 'INVITE could not be sent');
-      this.lastStatus = 503;
-      this.finish('failed', 503, 'Service Unavailable');
-    });
-  }
-
-  #onInviteResponse(tx: InviteClientTransaction, res: SipResponse): void {
-    if (tx !== this.#ict) {
+  #onInviteResponse(res: SipResponse, req: SipRequest): void {
+    if (req !== this.#invite) {
       if (res.status >= 200 && res.status < 300) this.#on2xx(res);
       return;
     }
     this.lastStatus = res.status;
     if (res.status < 200) this.#onProvisional(res);
     else if (res.status < 300) this.#on2xx(res);
-    else this.#onFailure(res);
   }
 
   #onProvisional(res: SipResponse): void {
@@ -368,15 +319,14 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     clearTimeout(this.#ringTimer);
     if (this.#done || this.#state === 'terminating') {
       // The answer crossed our CANCEL (or the call is over): ACK, then BYE (§15).
-      void this.request('BYE').then(() => {
+      void this.#inDialog.send('BYE').then(() => {
         const c = this.#cancel ?? { status: 487, reason: 'Request Terminated' };
         this.finish('failed', c.status, c.reason);
       });
       return;
     }
     this.#transition('confirmed');
-    this.#farAllowsUpdate = /\bUPDATE\b/i.test(getHeaders(res, 'Allow').join(','));
-    this.#sessionTimer.arm(sessionExpiresOf(res), true);
+    this.#inDialog.established(res);
     this.emit('established', res.status, bodyText(res));
   }
 
@@ -401,23 +351,6 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.ctx.layer.sendNonInvite(bye, to);
   }
 
-  #onFailure(res: SipResponse): void {
-    if (this.#done) return;
-    if ((res.status === 401 || res.status === 407) && !this.#cancel) {
-      if (this.#auth.accept(res)) {
-        this.log.debug({ status: res.status }, 'INVITE challenged, retrying with credentials');
-        this.#sendInvite();
-        return;
-      }
-      if (this.#auth.refusal !== undefined) this.log.warn({ status: res.status, why: this.#auth.refusal }, 'challenge not answered');
-    }
-    if (res.status === 422 && !this.#cancel && this.#retryWithMinSe(res)) return;
-    if (res.status >= 300 && res.status < 400 && !this.#redirected && !this.#cancel && this.#redirect(res)) return;
-    const c = this.#cancel;
-    if (c && res.status === 487) this.finish('failed', c.status, c.reason);
-    else this.finish('failed', res.status, res.reason);
-  }
-
   /** RFC 4028 §6: 422 Session Interval Too Small → retry once with its Min-SE as Session-Expires. */
   #retryWithMinSe(res: SipResponse): boolean {
     const v = getHeader(res, 'Min-SE');
@@ -431,35 +364,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     if (this.#sessionExpiresReq !== undefined && min <= this.#sessionExpiresReq) return false;
     this.#sessionExpiresReq = Math.max(min, MIN_SE);
     this.log.debug({ minSe: min }, 'INVITE got 422, retrying with a larger Session-Expires');
-    this.#sendInvite();
     return true;
-  }
-
-  /** §7.4 / §10: our session refresh; UPDATE when the far end allows it (no SDP), else a re-INVITE with our SDP. */
-  async #refreshSession(seconds: number): Promise<{ status: number; sessionExpires: SessionExpires | undefined }> {
-    if (this.#state !== 'confirmed') return { status: 481, sessionExpires: undefined };
-    const headers = [{ name: 'Contact', value: this.contact }, ...this.allowHeaders, ...refreshHeaders(seconds, this.#opts.minSessionExpiresS)];
-    const r = this.#farAllowsUpdate
-      ? await this.request('UPDATE', { headers })
-      : await reinvite(this, headers);
-    this.log.debug({ status: r.status, method: this.#farAllowsUpdate ? 'UPDATE' : 'INVITE' }, 'session refreshed');
-    return { status: r.status, sessionExpires: r.response ? sessionExpiresOf(r.response) : undefined };
-  }
-
-  /** @internal Our Min-SE when a far-end refresh asks for a smaller interval (answer 422, RFC 4028 §9), else undefined. */
-  sessionIntervalTooSmall(req: SipRequest): number | undefined {
-    const min = this.#opts.minSessionExpiresS ?? MIN_SE;
-    const se = sessionExpiresOf(req);
-    return se !== undefined && se.seconds > 0 && se.seconds < min ? min : undefined;
-  }
-
-  /** @internal A far-end refresh (re-INVITE/UPDATE) we answer 2xx: the headers for that 2xx; re-arms the timer (§9). */
-  sessionRefreshed(req: SipRequest): SipHeader[] {
-    const se = sessionExpiresOf(req);
-    // §9: the UAS picks the refresher when the request leaves it open: the far end (uac of this request).
-    const chosen = se ? { seconds: se.seconds, refresher: se.refresher ?? 'uac' as const } : undefined;
-    this.#sessionTimer.arm(chosen, false);
-    return chosen ? [{ name: 'Session-Expires', value: `${chosen.seconds};refresher=${chosen.refresher}` }, { name: 'Require', value: 'timer' }] : [];
   }
 
   /** Follows a 3xx once (§8.1.3.4): the first Contact becomes the Request-URI and the next hop. */
@@ -474,7 +379,6 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
       this.#destination = uriAddress(uri);
       this.#dialog = undefined;
       this.log.debug({ target: this.#requestUri }, 'INVITE redirected');
-      this.#sendInvite();
       return true;
     } catch {
       return false;
@@ -517,41 +421,8 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
   }
 
   async #bye(): Promise<void> {
-    const r = await this.request('BYE');
+    const r = await this.#inDialog.send('BYE');
     this.finish('ended', 'local', r.status >= 200 && r.status < 300 ? 'BYE' : `BYE ${r.status} ${r.reason}`);
-  }
-
-  /**
-   * @internal Sends an in-dialog non-INVITE request, answering digest
-   * challenges; never rejects (408 on timeout, 503 on transport error, 481 without a dialog).
-   */
-  async request(
-    method: string, opts: { contentType?: string; body?: string; headers?: readonly SipHeader[] } = {},
-  ): Promise<{ status: number; reason: string; response?: SipResponse }> {
-    const d = this.#dialog;
-    if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
-    const auth = new Authenticator(this.#opts.auth);
-    for (let attempt = 0; ; attempt++) {
-      const req = d.buildRequest(method, {
-        via: this.ctx.newVia(), headers: [...(opts.headers ?? []), { name: 'User-Agent', value: this.ctx.userAgent }], body: opts.body, contentType: opts.contentType,
-      });
-      req.headers.push(...auth.headers(method, req.uri, req.body));
-      const r = await this.#transact(req, d.destination());
-      if (attempt < 2 && r.response && auth.accept(r.response)) continue;
-      return r;
-    }
-  }
-
-  #transact(req: SipRequest, to: TransportAddress): Promise<{ status: number; reason: string; response?: SipResponse }> {
-    return new Promise((resolve) => {
-      const tx = this.ctx.layer.sendNonInvite(req, to);
-      tx.on('response', (res) => {
-        if (res.status >= 200) resolve({ status: res.status, reason: res.reason, response: res });
-      });
-      tx.on('timeout', () => resolve({ status: 408, reason: 'Request Timeout' }));
-      tx.on('transportError', () => resolve({ status: 503, reason: 'Service Unavailable' }));
-      tx.on('terminated', () => resolve({ status: 408, reason: 'Request Timeout' }));
-    });
   }
 
   /** @internal Ends the call once: clears timers, emits the final event, resolves `hangup()`. */
@@ -562,9 +433,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     this.#done = true;
     clearTimeout(this.#ringTimer);
     clearTimeout(this.#cancelGuard);
-    this.#sessionTimer.close();
-    for (const t of this.pending2xx.values()) clearTimeout(t);
-    this.pending2xx.clear();
+    this.#inDialog.close();
     if (this.#dialog && this.#dialog.state !== 'terminated') this.#dialog.transition('terminated');
     this.#state = 'terminated';
     this.log.debug({ kind, a, reason }, 'SIP call terminated');
@@ -577,16 +446,5 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> implements 
     // let go of the TU's listeners and hooks so its objects are freed now.
     this.removeAllListeners();
     this.answerSdp = () => this.#opts.sdpOffer;
-  }
-}
-
-/** The Session-Expires of a message (also compact `x`), if present and valid. */
-function sessionExpiresOf(msg: SipRequest | SipResponse): SessionExpires | undefined {
-  const v = getHeader(msg, 'Session-Expires');
-  if (v === undefined) return undefined;
-  try {
-    return parseSessionExpires(v);
-  } catch {
-    return undefined;
   }
 }

@@ -1,39 +1,39 @@
 /**
- * Requests the far end sends inside our dialog (RFC 3261 §12.2.2, §14.2,
- * §15.1.2; RFC 3311 UPDATE; RFC 6086 INFO), answered through their server
- * transaction. 2xx responses to a re-INVITE are retransmitted here until the
- * ACK (§13.3.1.4).
+ * Everything inside an established dialog of one call: the requests the far
+ * end sends (RFC 3261 §12.2.2, §14.2, §15.1.2; RFC 3311 UPDATE; RFC 6086
+ * INFO), answered through their server transaction, with our 2xx to a
+ * re-INVITE retransmitted until the ACK (§13.3.1.4); the requests we send
+ * (BYE, INFO, refreshes); and the session timer (RFC 4028). Owned by the call.
  */
 import type { Logger } from '../shared/index.js';
-import type { Authenticator } from './auth.js';
-import type { CallContext, SipCallState, SipClientCallEvents } from './call-types.js';
+import { Authenticator, type Credentials } from './auth.js';
+import { ALLOW_HEADERS, type CallContext, type SipCallState, type SipClientCallEvents } from './call-types.js';
 import type { Dialog } from './dialog.js';
-import { bodyText, contentType, createResponse, getCSeq, serializeMessage, type SipHeader, type SipRequest, type SipResponse } from './message.js';
+import {
+  bodyText, contentType, createResponse, getCSeq, getHeader, getHeaders, serializeMessage,
+  type SipHeader, type SipRequest, type SipResponse,
+} from './message.js';
+import { request, type FinalResponse } from './request.js';
 import type { ServerTransaction } from './server-transaction.js';
+import { MIN_SE, parseSessionExpires, refreshHeaders, SessionTimer, type SessionExpires } from './session-timer.js';
 import type { TransportAddress } from './transport.js';
 
-/** The parts of a call the in-dialog handlers use. @internal */
-export interface InDialogHost {
+/** What the dialog's requests need from their call. */
+export interface DialogHost {
   readonly log: Logger;
   readonly ctx: CallContext;
   readonly dialog: Dialog | undefined;
   readonly done: boolean;
   readonly state: SipCallState;
   readonly contact: string;
-  readonly allowHeaders: SipHeader[];
+  /** Why we are cancelling, when we are. */
   readonly cancelReason: { status: number; reason: string } | undefined;
-  readonly pending2xx: Map<number, NodeJS.Timeout>;
-  answerSdp: (offer: string | undefined) => string;
+  /** The SDP answer to a far-end offer (throws to refuse it); with no offer, our current SDP. */
+  answerSdp(offer: string | undefined): string;
   emit<K extends keyof SipClientCallEvents & string>(event: K, ...args: SipClientCallEvents[K]): void;
   finish(kind: 'failed', status: number, reason: string): void;
   finish(kind: 'ended', by: 'local' | 'remote', reason: string): void;
   hangup(): Promise<void>;
-  /** Headers for our 2xx to a far-end re-INVITE/UPDATE, re-arming the session timer (RFC 4028 §9). */
-  sessionRefreshed(req: SipRequest): SipHeader[];
-  /** Our Min-SE when the request's Session-Expires is below it (→ 422), else undefined. */
-  sessionIntervalTooSmall(req: SipRequest): number | undefined;
-  /** Fresh digest state for one request of ours. */
-  newAuthenticator(): Authenticator;
 }
 
 /** Methods we know but do not take inside a dialog: 405 with Allow (§8.2.1); anything else is 501. */
@@ -45,187 +45,235 @@ export function sdpOf(msg: SipRequest): string | undefined {
   return msg.body.length > 0 && (ct === 'application/sdp' || ct === '') ? bodyText(msg) : undefined;
 }
 
-/** Handles one request routed to `call` by its Call-ID; never throws for protocol errors. */
-export function handleInDialogRequest(call: InDialogHost, req: SipRequest, stx: ServerTransaction | undefined): void {
-  if (req.method === 'ACK') {
-    ackReceived(call, req);
-    return;
-  }
-  if (!stx) return;
-  const d = call.dialog;
-  if (!d || call.done || !d.matchesRequest(req)) {
-    respond(call, stx, req, 481, 'Call/Transaction Does Not Exist');
-    return;
-  }
-  if (!d.acceptRemoteCSeq(req)) {
-    respond(call, stx, req, 500, 'Server Internal Error'); // §12.2.2: CSeq lower than the last one
-    return;
-  }
-  switch (req.method) {
-    case 'BYE': {
-      respond(call, stx, req, 200, 'OK');
-      const cancel = call.cancelReason;
-      if (call.state === 'confirmed' || (call.state === 'terminating' && !cancel)) call.finish('ended', 'remote', 'BYE');
-      else call.finish('failed', cancel?.status ?? 487, cancel?.reason ?? 'Request Terminated');
-      return;
-    }
-    case 'INFO':
-      respond(call, stx, req, 200, 'OK');
-      call.emit('info', contentType(req), bodyText(req));
-      return;
-    case 'OPTIONS':
-      respond(call, stx, req, 200, 'OK', [{ name: 'Accept', value: 'application/sdp' }, ...call.allowHeaders]);
-      return;
-    case 'NOTIFY':
-      respond(call, stx, req, 200, 'OK');
-      return;
-    case 'INVITE':
-      onReinvite(call, d, req, stx);
-      return;
-    case 'UPDATE':
-      onUpdate(call, d, req, stx);
-      return;
-    default:
-      if (KNOWN_UNSUPPORTED.has(req.method)) respond(call, stx, req, 405, 'Method Not Allowed', call.allowHeaders);
-      else respond(call, stx, req, 501, 'Not Implemented', call.allowHeaders);
-  }
-}
-
-function respond(call: InDialogHost, stx: ServerTransaction, req: SipRequest, status: number, reason: string, headers: SipHeader[] = [], body?: string): SipResponse {
-  const res = createResponse(req, status, reason, {
-    headers: [...headers, { name: 'Server', value: call.ctx.userAgent }],
-    body,
-    contentType: body === undefined ? undefined : 'application/sdp',
-  });
-  stx.respond(res);
-  return res;
-}
-
-/** Runs the call layer's hook; undefined when it refused the offer. */
-function answer(call: InDialogHost, offer: string | undefined): string | undefined {
+/** The Session-Expires of a message (also compact `x`), if present and valid. */
+function sessionExpiresOf(msg: SipRequest | SipResponse): SessionExpires | undefined {
+  const v = getHeader(msg, 'Session-Expires');
+  if (v === undefined) return undefined;
   try {
-    return call.answerSdp(offer);
-  } catch (err) {
-    call.log.warn({ err }, 'SDP offer refused');
+    return parseSessionExpires(v);
+  } catch {
     return undefined;
   }
 }
 
-/** RFC 4028 §9: a refresh asking for less than our Min-SE gets 422 with it; true when refused. */
-function refuseSmallInterval(call: InDialogHost, req: SipRequest, stx: ServerTransaction): boolean {
-  const min = call.sessionIntervalTooSmall(req);
-  if (min === undefined) return false;
-  respond(call, stx, req, 422, 'Session Interval Too Small', [{ name: 'Min-SE', value: String(min) }]);
-  return true;
-}
+export class DialogRequests {
+  readonly #call: DialogHost;
+  readonly #creds: Credentials | undefined;
+  readonly #minSe: number;
+  /** 2xx retransmission timers for far-end re-INVITEs, by CSeq (§13.3.1.4). */
+  readonly #pending2xx = new Map<number, NodeJS.Timeout>();
+  /** RFC 4028 timer of the dialog, armed by the 2xx and by every refresh. */
+  readonly #sessionTimer: SessionTimer;
+  #farAllowsUpdate = false;
 
-/** §14.2: a re-INVITE; answered 200 with our SDP, retransmitted until the ACK. */
-function onReinvite(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerTransaction): void {
-  if (call.state !== 'confirmed') {
-    respond(call, stx, req, 491, 'Request Pending');
-    return;
-  }
-  if (refuseSmallInterval(call, req, stx)) return;
-  const offer = sdpOf(req);
-  const sdp = answer(call, offer);
-  if (sdp === undefined) {
-    respond(call, stx, req, 488, 'Not Acceptable Here');
-    return;
-  }
-  d.refreshTarget(req);
-  const st = call.sessionRefreshed(req);
-  const res = respond(call, stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...call.allowHeaders, ...st], sdp);
-  retransmit2xx(call, res, stx.responseAddress, getCSeq(req).seq);
-  call.emit('reinvite', offer);
-}
-
-/** RFC 3311: UPDATE, with or without an offer (a session refresh has none). */
-function onUpdate(call: InDialogHost, d: Dialog, req: SipRequest, stx: ServerTransaction): void {
-  if (refuseSmallInterval(call, req, stx)) return;
-  const offer = sdpOf(req);
-  let sdp: string | undefined;
-  if (offer !== undefined) {
-    sdp = answer(call, offer);
-    if (sdp === undefined) {
-      respond(call, stx, req, 488, 'Not Acceptable Here');
-      return;
-    }
-  }
-  d.refreshTarget(req);
-  const st = call.sessionRefreshed(req);
-  respond(call, stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...call.allowHeaders, ...st], sdp);
-  if (offer !== undefined) call.emit('reinvite', offer);
-}
-
-/**
- * §13.3.1.4: the UAS core retransmits its 2xx at T1, doubling up to T2,
- * until the ACK; with no ACK after 64*T1 the session ends with a BYE.
- */
-function retransmit2xx(call: InDialogHost, res: SipResponse, to: TransportAddress, seq: number): void {
-  const bytes = serializeMessage(res);
-  const { t1, t2 } = call.ctx.timers;
-  let interval = t1;
-  let elapsed = 0;
-  const tick = (): void => {
-    elapsed += interval;
-    if (elapsed >= 64 * t1) {
-      call.pending2xx.delete(seq);
-      call.log.warn({ cseq: seq }, 'no ACK for our 2xx to a re-INVITE, hanging up');
-      void call.hangup();
-      return;
-    }
-    call.ctx.layer.transport.sendRaw(bytes, to).catch(() => undefined);
-    interval = Math.min(interval * 2, t2);
-    call.pending2xx.set(seq, setTimeout(tick, interval));
-  };
-  clearTimeout(call.pending2xx.get(seq));
-  call.pending2xx.set(seq, setTimeout(tick, interval));
-}
-
-function ackReceived(call: InDialogHost, req: SipRequest): void {
-  const seq = getCSeq(req).seq;
-  const t = call.pending2xx.get(seq);
-  if (t === undefined) return;
-  clearTimeout(t);
-  call.pending2xx.delete(seq);
-}
-
-/**
- * Our re-INVITE inside the dialog (a session refresh, RFC 4028 §7.4) with
- * our current SDP as the offer; answers digest challenges (§22.2) and ACKs
- * the 2xx (and its retransmissions, §13.2.2.4). Never rejects: 408 on
- * timeout, 503 on transport error, 481 without a dialog.
- */
-export async function reinvite(call: InDialogHost, headers: readonly SipHeader[]): Promise<{ status: number; reason: string; response?: SipResponse }> {
-  const d = call.dialog;
-  if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
-  const auth = call.newAuthenticator();
-  for (let attempt = 0; ; attempt++) {
-    const sdp = call.answerSdp(undefined);
-    const req = d.buildRequest('INVITE', {
-      via: call.ctx.newVia(), headers: [...headers, { name: 'User-Agent', value: call.ctx.userAgent }], body: sdp, contentType: 'application/sdp',
+  constructor(call: DialogHost, opts: { auth?: Credentials; minSessionExpiresS?: number }) {
+    this.#call = call;
+    this.#creds = opts.auth;
+    this.#minSe = opts.minSessionExpiresS ?? MIN_SE;
+    this.#sessionTimer = new SessionTimer({
+      log: call.log,
+      minSeconds: this.#minSe,
+      refresh: (seconds) => this.#refreshSession(seconds),
+      expire: (reason) => {
+        if (call.state !== 'confirmed') return;
+        call.log.warn({ reason }, 'session timer: hanging up');
+        void call.hangup();
+      },
     });
-    req.headers.push(...auth.headers('INVITE', req.uri, req.body));
-    const to = d.destination();
+  }
+
+  /** The 2xx of our INVITE: arms the session timer and notes whether the far end takes UPDATE. */
+  established(res: SipResponse): void {
+    this.#farAllowsUpdate = /\bUPDATE\b/i.test(getHeaders(res, 'Allow').join(','));
+    this.#sessionTimer.arm(sessionExpiresOf(res), true);
+  }
+
+  /** Stops the session timer and every 2xx retransmission. */
+  close(): void {
+    this.#sessionTimer.close();
+    for (const t of this.#pending2xx.values()) clearTimeout(t);
+    this.#pending2xx.clear();
+  }
+
+  /**
+   * Sends a non-INVITE request inside the dialog, answering digest
+   * challenges; never rejects (408 on timeout, 503 on transport error, 481 without a dialog).
+   */
+  send(method: string, opts: { contentType?: string; body?: string; headers?: readonly SipHeader[] } = {}): Promise<FinalResponse> {
+    const d = this.#call.dialog;
+    if (!d) return Promise.resolve({ status: 481, reason: 'Call/Transaction Does Not Exist' });
+    const ctx = this.#call.ctx;
+    return request(() => d.buildRequest(method, {
+      via: ctx.newVia(), headers: [...(opts.headers ?? []), { name: 'User-Agent', value: ctx.userAgent }], body: opts.body, contentType: opts.contentType,
+    }), { layer: ctx.layer, to: d.destination(), auth: new Authenticator(this.#creds) });
+  }
+
+  /** Handles one request routed to the call by its Call-ID; never throws for protocol errors. */
+  handle(req: SipRequest, stx: ServerTransaction | undefined): void {
+    if (req.method === 'ACK') {
+      this.#ackReceived(req);
+      return;
+    }
+    if (!stx) return;
+    const call = this.#call;
+    const d = call.dialog;
+    if (!d || call.done || !d.matchesRequest(req)) {
+      this.#respond(stx, req, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (!d.acceptRemoteCSeq(req)) {
+      this.#respond(stx, req, 500, 'Server Internal Error'); // §12.2.2: CSeq lower than the last one
+      return;
+    }
+    switch (req.method) {
+      case 'BYE': {
+        this.#respond(stx, req, 200, 'OK');
+        const cancel = call.cancelReason;
+        if (call.state === 'confirmed' || (call.state === 'terminating' && !cancel)) call.finish('ended', 'remote', 'BYE');
+        else call.finish('failed', cancel?.status ?? 487, cancel?.reason ?? 'Request Terminated');
+        return;
+      }
+      case 'INFO':
+        this.#respond(stx, req, 200, 'OK');
+        call.emit('info', contentType(req), bodyText(req));
+        return;
+      case 'OPTIONS':
+        this.#respond(stx, req, 200, 'OK', [{ name: 'Accept', value: 'application/sdp' }, ...ALLOW_HEADERS]);
+        return;
+      case 'NOTIFY':
+        this.#respond(stx, req, 200, 'OK');
+        return;
+      case 'INVITE':
+      case 'UPDATE':
+        this.#onOffer(d, req, stx);
+        return;
+      default:
+        if (KNOWN_UNSUPPORTED.has(req.method)) this.#respond(stx, req, 405, 'Method Not Allowed', ALLOW_HEADERS);
+        else this.#respond(stx, req, 501, 'Not Implemented', ALLOW_HEADERS);
+    }
+  }
+
+  #respond(stx: ServerTransaction, req: SipRequest, status: number, reason: string, headers: readonly SipHeader[] = [], body?: string): SipResponse {
+    const res = createResponse(req, status, reason, {
+      headers: [...headers, { name: 'Server', value: this.#call.ctx.userAgent }],
+      body,
+      contentType: body === undefined ? undefined : 'application/sdp',
+    });
+    stx.respond(res);
+    return res;
+  }
+
+  /**
+   * §14.2 re-INVITE (answered 200 with our SDP, retransmitted until the ACK)
+   * or RFC 3311 UPDATE (with or without an offer: a session refresh has none).
+   */
+  #onOffer(d: Dialog, req: SipRequest, stx: ServerTransaction): void {
+    const call = this.#call;
+    const invite = req.method === 'INVITE';
+    if (invite && call.state !== 'confirmed') {
+      this.#respond(stx, req, 491, 'Request Pending');
+      return;
+    }
+    // RFC 4028 §9: a refresh asking for less than our Min-SE gets 422 with it.
+    const se = sessionExpiresOf(req);
+    if (se !== undefined && se.seconds > 0 && se.seconds < this.#minSe) {
+      this.#respond(stx, req, 422, 'Session Interval Too Small', [{ name: 'Min-SE', value: String(this.#minSe) }]);
+      return;
+    }
+    const offer = sdpOf(req);
+    let sdp: string | undefined;
+    if (invite || offer !== undefined) {
+      try {
+        sdp = call.answerSdp(offer);
+      } catch (err) {
+        call.log.warn({ err }, 'SDP offer refused');
+        this.#respond(stx, req, 488, 'Not Acceptable Here');
+        return;
+      }
+    }
+    d.refreshTarget(req);
+    // §9: the UAS picks the refresher when the request leaves it open: the far end (uac of this request).
+    const chosen = se ? { seconds: se.seconds, refresher: se.refresher ?? 'uac' as const } : undefined;
+    this.#sessionTimer.arm(chosen, false);
+    const st = chosen ? [{ name: 'Session-Expires', value: `${chosen.seconds};refresher=${chosen.refresher}` }, { name: 'Require', value: 'timer' }] : [];
+    const res = this.#respond(stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...ALLOW_HEADERS, ...st], sdp);
+    if (invite) this.#retransmit2xx(res, stx.responseAddress, getCSeq(req).seq);
+    if (invite || offer !== undefined) call.emit('reinvite', offer);
+  }
+
+  /**
+   * §13.3.1.4: the UAS core retransmits its 2xx at T1, doubling up to T2,
+   * until the ACK; with no ACK after 64*T1 the session ends with a BYE.
+   */
+  #retransmit2xx(res: SipResponse, to: TransportAddress, seq: number): void {
+    const call = this.#call;
+    const bytes = serializeMessage(res);
+    const { t1, t2 } = call.ctx.timers;
+    let interval = t1;
+    let elapsed = 0;
+    const tick = (): void => {
+      elapsed += interval;
+      if (elapsed >= 64 * t1) {
+        this.#pending2xx.delete(seq);
+        call.log.warn({ cseq: seq }, 'no ACK for our 2xx to a re-INVITE, hanging up');
+        void call.hangup();
+        return;
+      }
+      call.ctx.layer.transport.sendRaw(bytes, to).catch(() => undefined);
+      interval = Math.min(interval * 2, t2);
+      this.#pending2xx.set(seq, setTimeout(tick, interval));
+    };
+    clearTimeout(this.#pending2xx.get(seq));
+    this.#pending2xx.set(seq, setTimeout(tick, interval));
+  }
+
+  #ackReceived(req: SipRequest): void {
     const seq = getCSeq(req).seq;
-    const r = await new Promise<{ status: number; reason: string; response?: SipResponse }>((resolve) => {
-      const tx = call.ctx.layer.sendInvite(req, to);
-      let ack: Buffer | undefined;
-      tx.on('response', (res) => {
-        if (res.status < 200) return;
-        if (res.status < 300) {
-          ack ??= serializeMessage(d.buildRequest('ACK', {
-            via: call.ctx.newVia(), cseq: seq, headers: req.headers.filter((h) => /^(proxy-)?authorization$/i.test(h.name)),
+    const t = this.#pending2xx.get(seq);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.#pending2xx.delete(seq);
+  }
+
+  /** RFC 4028 §7.4 / §10: our session refresh; UPDATE when the far end allows it (no SDP), else a re-INVITE with our SDP. */
+  async #refreshSession(seconds: number): Promise<{ status: number; sessionExpires: SessionExpires | undefined }> {
+    const call = this.#call;
+    if (call.state !== 'confirmed') return { status: 481, sessionExpires: undefined };
+    const headers = [{ name: 'Contact', value: call.contact }, ...ALLOW_HEADERS, ...refreshHeaders(seconds, this.#minSe)];
+    const r = this.#farAllowsUpdate ? await this.send('UPDATE', { headers }) : await this.#reinvite(headers);
+    call.log.debug({ status: r.status, method: this.#farAllowsUpdate ? 'UPDATE' : 'INVITE' }, 'session refreshed');
+    return { status: r.status, sessionExpires: r.response ? sessionExpiresOf(r.response) : undefined };
+  }
+
+  /**
+   * Our re-INVITE with our current SDP as the offer; answers digest
+   * challenges (§22.2) and ACKs the 2xx and its retransmissions (§13.2.2.4).
+   */
+  async #reinvite(headers: readonly SipHeader[]): Promise<FinalResponse> {
+    const call = this.#call;
+    const d = call.dialog;
+    if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
+    const ctx = call.ctx;
+    const to = d.destination();
+    const acks = new Map<SipRequest, Buffer>();
+    const r = await request(() => d.buildRequest('INVITE', {
+      via: ctx.newVia(), headers: [...headers, { name: 'User-Agent', value: ctx.userAgent }], body: call.answerSdp(undefined), contentType: 'application/sdp',
+    }), {
+      layer: ctx.layer,
+      to,
+      auth: new Authenticator(this.#creds),
+      onResponse: (res, req) => {
+        if (res.status < 200 || res.status >= 300) return;
+        let ack = acks.get(req);
+        if (!ack) {
+          ack = serializeMessage(d.buildRequest('ACK', {
+            via: ctx.newVia(), cseq: getCSeq(req).seq, headers: req.headers.filter((h) => /^(proxy-)?authorization$/i.test(h.name)),
           }));
-          call.ctx.layer.transport.sendRaw(ack, to).catch(() => undefined);
+          acks.set(req, ack);
         }
-        resolve({ status: res.status, reason: res.reason, response: res });
-      });
-      tx.on('timeout', () => resolve({ status: 408, reason: 'Request Timeout' }));
-      tx.on('transportError', () => resolve({ status: 503, reason: 'Service Unavailable' }));
-      tx.on('terminated', () => resolve({ status: 408, reason: 'Request Timeout' }));
+        ctx.layer.transport.sendRaw(ack, to).catch(() => undefined);
+      },
     });
-    if (attempt < 2 && r.response && auth.accept(r.response)) continue;
     if (r.response && r.status >= 200 && r.status < 300) d.refreshTarget(r.response);
     return r;
   }

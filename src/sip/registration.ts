@@ -7,7 +7,8 @@ import { TypedEmitter, type Logger } from '../shared/index.js';
 import { Authenticator, type Credentials } from './auth.js';
 import type { CallContext } from './call-types.js';
 import { initialCSeq, newTag } from './ids.js';
-import { getHeader, getHeaders, type SipHeader, type SipRequest, type SipResponse } from './message.js';
+import { getHeader, getHeaders, type SipResponse } from './message.js';
+import { request, type FinalResponse } from './request.js';
 import type { TransportAddress } from './transport.js';
 import { parseNameAddr } from './uri.js';
 import { randomBytes } from 'node:crypto';
@@ -125,12 +126,15 @@ export class SipRegistration extends TypedEmitter<RegistrationEvents> {
     }
   }
 
-  async #send(expiresS: number): Promise<RegisterResult & { response?: SipResponse }> {
+  async #send(expiresS: number): Promise<FinalResponse> {
     const o = this.#opts;
     const uri = `sip:${o.domain}`;
     const aor = `<sip:${o.user}@${o.domain}>`;
-    for (let attempt = 0; ; attempt++) {
-      const headers: SipHeader[] = [
+    const r = await request(() => ({
+      type: 'request',
+      method: 'REGISTER',
+      uri,
+      headers: [
         { name: 'Via', value: this.#ctx.newVia() },
         { name: 'Max-Forwards', value: '70' },
         { name: 'From', value: `${aor};tag=${this.#fromTag}` },
@@ -140,26 +144,11 @@ export class SipRegistration extends TypedEmitter<RegistrationEvents> {
         { name: 'Contact', value: this.#contact },
         { name: 'Expires', value: String(expiresS) },
         { name: 'User-Agent', value: this.#ctx.userAgent },
-        ...this.#auth.headers('REGISTER', uri),
-      ];
-      const req: SipRequest = { type: 'request', method: 'REGISTER', uri, headers, body: Buffer.alloc(0) };
-      const r = await this.#transact(req);
-      if (attempt < 2 && r.response && this.#auth.accept(r.response)) continue;
-      if (this.#auth.refusal !== undefined) this.#opts.log.warn({ status: r.status, why: this.#auth.refusal }, 'REGISTER challenge not answered');
-      return r;
-    }
-  }
-
-  #transact(req: SipRequest): Promise<RegisterResult & { response?: SipResponse }> {
-    return new Promise((resolve) => {
-      const tx = this.#ctx.layer.sendNonInvite(req, this.#opts.destination);
-      tx.on('response', (res) => {
-        if (res.status >= 200) resolve({ status: res.status, reason: res.reason, response: res });
-      });
-      tx.on('timeout', () => resolve({ status: 408, reason: 'Request Timeout' }));
-      tx.on('transportError', () => resolve({ status: 503, reason: 'Service Unavailable' }));
-      tx.on('terminated', () => resolve({ status: 408, reason: 'Request Timeout' }));
-    });
+      ],
+      body: Buffer.alloc(0),
+    }), { layer: this.#ctx.layer, to: o.destination, auth: this.#auth });
+    if (this.#auth.refusal !== undefined) o.log.warn({ status: r.status, why: this.#auth.refusal }, 'REGISTER challenge not answered');
+    return r;
   }
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { ConflictError, InvalidStateError, type Logger } from '../shared/index.js';
 import { ALLOW, type CallContext, type InviteOptions, type SizeSwitchPolicy } from './call-types.js';
+import { sizeSwitchPolicy } from './size-switch.js';
 import { SipClientCall } from './client-call.js';
 import { newBranch, newTag } from './ids.js';
 import { createResponse, getCallId, getTo, tagOf, type SipHeader, type SipRequest, type SipResponse } from './message.js';
@@ -263,28 +264,6 @@ function advertisedAddress(publicAddress: string | null, bound: TransportAddress
   }
   if (bound.host === '0.0.0.0' || bound.host === '::') return { host: firstExternalIPv4() ?? '127.0.0.1', port: bound.port };
   return bound;
-}
-
-/** Destinations that did not take TCP, each remembered for `memoryMs` (bounded: oldest forgotten first). */
-function sizeSwitchPolicy(connectTimeoutMs: number, memoryMs: number): SizeSwitchPolicy {
-  const until = new Map<string, number>();
-  const k = (d: TransportAddress): string => `${d.host}:${d.port}`;
-  return {
-    connectTimeoutMs,
-    refused(dest) {
-      const t = until.get(k(dest));
-      if (t === undefined) return false;
-      if (t > Date.now()) return true;
-      until.delete(k(dest));
-      return false;
-    },
-    remember(dest) {
-      if (memoryMs <= 0) return;
-      until.delete(k(dest));
-      if (until.size >= 1024) until.delete(until.keys().next().value ?? '');
-      until.set(k(dest), Date.now() + memoryMs);
-    },
-  };
 }
 
 /** The transport a Request-URI asks for (RFC 3261 §19.1.2: `sips:` → TLS, `;transport=`). */
