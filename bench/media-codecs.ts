@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { FlvDemuxer, isSequenceHeader } from '../src/rtmp/index.js';
+import { FlvDemuxer, isSequenceHeader } from '../src/pipeline/index.js';
 import { startNginxRtmp, type NginxRtmp } from '../test/helpers/nginx.js';
 import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../test/helpers/ports.js';
 import { stopChild } from '../test/helpers/proc.js';

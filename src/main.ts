@@ -9,7 +9,8 @@ import { isLoopbackHost, loadConfig, type GatewayConfig } from './config/index.j
 import { ConfigError, Scope, installErrorBoundary, createLogger, type Logger } from './shared/index.js';
 import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
-import { HlsStore, startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
+import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
+import { HlsStore } from './pipeline/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/index.js';
 import { basicAuth, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';

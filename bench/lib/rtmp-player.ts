@@ -15,7 +15,8 @@
  * connect, §7.2.1.3 createStream, §7.2.2.1 play) live here.
  */
 import net from 'node:net';
-import { ChunkDecoder, ChunkEncoder, HandshakeClient, MSG, decodeAmf0, encodeAmf0 } from '../../src/rtmp/index.js';
+import { ChunkDecoder, ChunkEncoder, HandshakeClient, MSG } from '../../src/rtmp/index.js';
+import { decodeAmf0, encodeAmf0 } from '../../src/pipeline/index.js';
 
 /** One video message as received. */
 export interface PlayedVideoTag {

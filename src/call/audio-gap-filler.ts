@@ -11,7 +11,7 @@
  * no video), so the interleaver never has to hold video back for it and real
  * audio, stamped on arrival, always lands after it.
  */
-import { aacFrame, g711Frame, type FlvTag } from '../rtmp/index.js';
+import { aacFrame, g711Frame, type FlvTag } from '../pipeline/index.js';
 
 /** No real audio for this long → silence (from the first media of the output, or from the last real audio). */
 export const AUDIO_GAP_MS = 1000;

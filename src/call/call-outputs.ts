@@ -1,7 +1,6 @@
 import { type Logger, TypedEmitter } from '../shared/index.js';
-import {
-  FlvFanout, PublisherSupervisor, RtmpPublisher, type FlvSink, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus,
-} from '../rtmp/index.js';
+import { PublisherSupervisor, RtmpPublisher, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus } from '../rtmp/index.js';
+import { FlvFanout, type FlvSink } from '../pipeline/index.js';
 import type { MediaOutput } from './media-output.js';
 import type { RtmpStreamStatus } from './types.js';
 

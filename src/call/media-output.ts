@@ -1,12 +1,11 @@
 import { type Logger, type MediaFrame, type VideoFrame, type AudioFrame, CODECS, NAL, codecByEncoding, nalType } from '../shared/index.js';
 import {
-  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, type FlvTag, type FlvSink,
-} from '../rtmp/index.js';
-import { audioSpecificConfig, AAC_SAMPLE_RATES } from '../rtmp/index.js';
+  avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, audioSpecificConfig, AAC_SAMPLE_RATES,
+  Interleaver, type FlvTag, type FlvSink,
+} from '../pipeline/index.js';
 import { mediaClockNow } from '../rtp/index.js';
 import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
 import { AudioGapFiller } from './audio-gap-filler.js';
-import { Interleaver } from './interleaver.js';
 
 export interface MediaOutputOptions {
   log: Logger;

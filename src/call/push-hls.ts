@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/index.js';
-import type { HlsStore, HlsStream } from '../rtmp/index.js';
+import type { HlsStore, HlsStream } from '../pipeline/index.js';
 import type { CallService } from './service.js';
 
 /**

@@ -6,7 +6,7 @@
  * stream; the playlist repeats it on every segment URI.
  */
 import express from 'express';
-import type { HlsStore } from '../rtmp/index.js';
+import type { HlsStore } from '../pipeline/index.js';
 
 export interface HlsRouteOptions {
   /** Checks a viewer's signature for a stream; absent: open. */

@@ -3,7 +3,7 @@
  * messages (§6.2, §7.1.7) and commands (§7.2). Pure builders and parsers.
  */
 import { ParseError } from '../shared/index.js';
-import { decodeAmf0, type Amf0Object, type Amf0Value } from './amf0.js';
+import { decodeAmf0, type Amf0Object, type Amf0Value } from '../pipeline/index.js';
 
 /** User control event types (§7.1.7). */
 export const USER_CONTROL = {

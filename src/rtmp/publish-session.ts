@@ -9,9 +9,8 @@
  *   publish(name, 'live') → onStatus NetStream.Publish.Start,
  *   then @setDataFrame onMetaData, sequence headers, media.
  */
-import { encodeAmf0 } from './amf0.js';
+import { encodeAmf0, type FlvTag } from '../pipeline/index.js';
 import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from './chunk.js';
-import type { FlvTag } from './flv.js';
 import { HandshakeClient } from './handshake.js';
 import {
   USER_CONTROL, acknowledgementPayload, parseCommand, parseU32, parseUserControl, setChunkSizePayload,

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { TypedEmitter, ParseError, type Logger } from '../shared/index.js';
-import { isSequenceHeader, type FlvTag } from './flv.js';
+import { isSequenceHeader, type FlvTag } from '../pipeline/index.js';
 import { PublishSession } from './publish-session.js';
 import { nextPhase, type PublisherPhase } from './publisher-state.js';
 import { parseRtmpUrl, type RtmpTarget } from './url.js';

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from '../../src/rtmp/chunk.js';
-import { encodeAmf0 } from '../../src/rtmp/amf0.js';
+import { encodeAmf0 } from '../../src/pipeline/amf0.js';
 import { parseCommand, type RtmpCommand } from '../../src/rtmp/messages.js';
 
 export interface FakeConn {

@@ -6,7 +6,7 @@
  * here and compare them with what ffprobe decodes.
  */
 import { readFileSync } from 'node:fs';
-import { FlvDemuxer, decodeAmf0, type FlvTag } from '../../src/rtmp/index.js';
+import { FlvDemuxer, decodeAmf0, type FlvTag } from '../../src/pipeline/index.js';
 
 function metadataOf(tag: FlvTag, plain: boolean): Record<string, unknown> | null {
   const values = decodeAmf0(tag.data);

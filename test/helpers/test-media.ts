@@ -3,7 +3,7 @@
  * and AAC (ADTS split into raw frames), made by ffmpeg on the fly.
  */
 import { execFile } from 'node:child_process';
-import { splitAdts, parseAdtsHeader, audioSpecificConfig } from '../../src/rtmp/aac.js';
+import { splitAdts, parseAdtsHeader, audioSpecificConfig } from '../../src/pipeline/aac.js';
 
 export function runBuffer(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -9,11 +9,11 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
 import { RtmpPublisher, SERVER_LIMITS, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
-import { FlvFanout } from '../../../src/rtmp/fanout.js';
+import { FlvFanout } from '../../../src/pipeline/fanout.js';
 import { PublisherSupervisor } from '../../../src/rtmp/reconnect.js';
 import { MSG } from '../../../src/rtmp/chunk.js';
-import { encodeAmf0 } from '../../../src/rtmp/amf0.js';
-import { avcFrame, avcSequenceHeader, onMetaData } from '../../../src/rtmp/flv.js';
+import { encodeAmf0 } from '../../../src/pipeline/amf0.js';
+import { avcFrame, avcSequenceHeader, onMetaData } from '../../../src/pipeline/flv.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FakeRtmpServer, accepting, type Script } from '../../helpers/fake-rtmp-server.js';
 

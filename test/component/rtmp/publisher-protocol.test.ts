@@ -6,9 +6,9 @@ import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
 import { RtmpPublisher, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
 import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from '../../../src/rtmp/chunk.js';
-import { encodeAmf0 } from '../../../src/rtmp/amf0.js';
+import { encodeAmf0 } from '../../../src/pipeline/amf0.js';
 import { parseCommand, type RtmpCommand } from '../../../src/rtmp/messages.js';
-import { avcSequenceHeader, avcFrame, aacFrame } from '../../../src/rtmp/flv.js';
+import { avcSequenceHeader, avcFrame, aacFrame } from '../../../src/pipeline/flv.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 
 const log = silentLogger();

@@ -6,9 +6,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { RtmpPublisher, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
 import { PublisherSupervisor, backoffDelay } from '../../../src/rtmp/reconnect.js';
-import { FlvFanout } from '../../../src/rtmp/fanout.js';
+import { FlvFanout } from '../../../src/pipeline/fanout.js';
 import { MSG } from '../../../src/rtmp/chunk.js';
-import { avcSequenceHeader, avcFrame, aacFrame, aacSequenceHeader, onMetaData, type FlvTag } from '../../../src/rtmp/flv.js';
+import { avcSequenceHeader, avcFrame, aacFrame, aacSequenceHeader, onMetaData, type FlvTag } from '../../../src/pipeline/flv.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { FakeRtmpServer, accepting, refusing } from '../../helpers/fake-rtmp-server.js';
 

@@ -6,8 +6,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer } from '../../../src/rtmp/embedded.js';
 import { RtmpPublisher } from '../../../src/rtmp/publisher.js';
-import { FlvFanout } from '../../../src/rtmp/fanout.js';
-import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, type FlvTag } from '../../../src/rtmp/flv.js';
+import { FlvFanout } from '../../../src/pipeline/fanout.js';
+import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, type FlvTag } from '../../../src/pipeline/flv.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { freeTcpPort } from '../../helpers/ports.js';
 import { probeMetadata } from '../../helpers/rtmp-metadata.js';

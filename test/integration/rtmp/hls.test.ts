@@ -2,13 +2,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { signStreamPath, verifyStreamSign } from '../../../src/rtmp/index.js';
 import {
-  HlsStream, HlsStore, TsMuxer, TS_PACKET_SIZE, adtsHeader, crc32Mpeg2, flvAvcToAnnexB, parseAacSequenceHeader,
-  parseAvcSequenceHeader, avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, signStreamPath, verifyStreamSign,
-  type FlvTag,
-} from '../../../src/rtmp/index.js';
+  HlsStream, HlsStore, TsMuxer, TS_PACKET_SIZE, adtsHeader, crc32Mpeg2, flvAvcToAnnexB, parseAacSequenceHeader, parseAvcSequenceHeader, avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, type FlvTag,
+} from '../../../src/pipeline/index.js';
 import { ParseError } from '../../../src/shared/errors.js';
-import { FlvFanout } from '../../../src/rtmp/fanout.js';
+import { FlvFanout } from '../../../src/pipeline/fanout.js';
 import { makeTestMedia, runBuffer, type TestMedia } from '../../helpers/test-media.js';
 
 let media: TestMedia;

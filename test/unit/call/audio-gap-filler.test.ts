@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { AudioGapFiller, AAC_SILENT_FRAME_MONO, AUDIO_GAP_MS } from '../../../src/call/audio-gap-filler.js';
-import type { FlvTag } from '../../../src/rtmp/index.js';
+import type { FlvTag } from '../../../src/pipeline/index.js';
 
 describe('AudioGapFiller', () => {
   it('writes nothing before any media, nor while real audio flows', () => {

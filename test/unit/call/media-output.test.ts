@@ -6,8 +6,8 @@ import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
 import { MediaOutput } from '../../../src/call/media-output.js';
 import { mediaClockNow } from '../../../src/rtp/media-clock.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import type { FlvHeaders, FlvSink } from '../../../src/rtmp/fanout.js';
-import type { FlvTag } from '../../../src/rtmp/flv.js';
+import type { FlvHeaders, FlvSink } from '../../../src/pipeline/fanout.js';
+import type { FlvTag } from '../../../src/pipeline/flv.js';
 
 const SPS = Buffer.from('6742c00dd90141fb011000000300100000030320f142a480', 'hex'); // 320×240
 const PPS = Buffer.from('68ce3c80', 'hex');

@@ -4,9 +4,9 @@
  * and the bytes the session sends are compared with an encoder of our own.
  */
 import { describe, it, expect } from 'vitest';
-import { encodeAmf0 } from '../../../src/rtmp/amf0.js';
+import { encodeAmf0 } from '../../../src/pipeline/amf0.js';
 import { ChunkDecoder, ChunkEncoder, MSG } from '../../../src/rtmp/chunk.js';
-import { avcFrame, onMetaData } from '../../../src/rtmp/flv.js';
+import { avcFrame, onMetaData } from '../../../src/pipeline/flv.js';
 import { HANDSHAKE_SIZE } from '../../../src/rtmp/handshake.js';
 import {
   USER_CONTROL, acknowledgementPayload, setChunkSizePayload, setPeerBandwidthPayload,

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { Interleaver } from '../../../src/call/interleaver.js';
-import type { FlvTag } from '../../../src/rtmp/flv.js';
+import { Interleaver } from '../../../src/pipeline/interleaver.js';
+import type { FlvTag } from '../../../src/pipeline/flv.js';
 
 const tag = (type: 'audio' | 'video', timestamp: number): FlvTag => ({ type, timestamp, data: Buffer.alloc(1), key: true });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseAdtsHeader, audioSpecificConfig, parseAudioSpecificConfig, splitAdts } from '../../../src/rtmp/aac.js';
+import { parseAdtsHeader, audioSpecificConfig, parseAudioSpecificConfig, splitAdts } from '../../../src/pipeline/aac.js';
 import { ParseError } from '../../../src/shared/errors.js';
 
 // The first ADTS header ffmpeg's AAC encoder wrote for 48 kHz mono at 64 kb/s: LC, no CRC, 265 bytes.

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { encodeAmf0, decodeAmf0, decodeAmf0Value, type Amf0Value } from '../../../src/rtmp/amf0.js';
+import { encodeAmf0, decodeAmf0, decodeAmf0Value, type Amf0Value } from '../../../src/pipeline/amf0.js';
 import { ParseError } from '../../../src/shared/errors.js';
 
 const hex = (b: Buffer): string => b.toString('hex');

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseSps } from '../../../src/rtmp/h264-sps.js';
+import { parseSps } from '../../../src/pipeline/h264-sps.js';
 import { ParseError } from '../../../src/shared/errors.js';
 
 // SPS NAL units written by libx264 (ffmpeg -f lavfi -i testsrc2 -c:v libx264 -f h264).

@@ -10,7 +10,8 @@
  */
 import { NAL, ParseError, nalType } from '../shared/index.js';
 import { parseAudioSpecificConfig } from './aac.js';
-import { FLV_CODEC_AVC, FLV_SOUND_FORMAT } from './flv.js';
+import { FLV_SOUND_FORMAT } from './flv.js';
+import { avcNalUnits, type AvcConfig } from './flv-avc.js';
 
 export const TS_PACKET_SIZE = 188;
 const PID_PMT = 0x1000;
@@ -26,39 +27,6 @@ const TICKS_PER_MS = 90;
  */
 const TS_OFFSET_MS = 1400;
 const PTS_WRAP = 2 ** 33;
-
-/** H.264 decoder configuration from an FLV AVC sequence header (AVCDecoderConfigurationRecord, 14496-15 §5.2.4.1). */
-export interface AvcConfig {
-  lengthSize: number;
-  sps: Buffer[];
-  pps: Buffer[];
-}
-
-/** Parses an FLV AVC sequence header tag body. Throws ParseError. */
-export function parseAvcSequenceHeader(data: Buffer): AvcConfig {
-  if (data.length < 11 || ((data[0] as number) & 0x0f) !== FLV_CODEC_AVC || data[1] !== 0) throw new ParseError('not an AVC sequence header');
-  let o = 5;
-  if (data[o] !== 1) throw new ParseError('AVCDecoderConfigurationRecord: bad version');
-  const lengthSize = ((data[o + 4] as number) & 0x03) + 1;
-  const numSps = (data[o + 5] as number) & 0x1f;
-  o += 6;
-  const take = (): Buffer => {
-    if (o + 2 > data.length) throw new ParseError('AVCDecoderConfigurationRecord: truncated');
-    const len = data.readUInt16BE(o);
-    o += 2;
-    if (o + len > data.length) throw new ParseError('AVCDecoderConfigurationRecord: truncated parameter set');
-    const b = data.subarray(o, o + len);
-    o += len;
-    return b;
-  };
-  const sps: Buffer[] = [];
-  for (let i = 0; i < numSps; i++) sps.push(take());
-  if (o >= data.length) throw new ParseError('AVCDecoderConfigurationRecord: no PPS count');
-  const numPps = data[o++] as number;
-  const pps: Buffer[] = [];
-  for (let i = 0; i < numPps; i++) pps.push(take());
-  return { lengthSize, sps, pps };
-}
 
 /** AAC decoder configuration from an FLV AAC sequence header: what each ADTS header repeats. */
 export interface AacConfig {
@@ -107,16 +75,10 @@ export function flvAvcToAnnexB(data: Buffer, cfg: AvcConfig, key: boolean): { au
     for (const s of cfg.sps) parts.push(START_CODE, s);
     for (const p of cfg.pps) parts.push(START_CODE, p);
   }
-  let o = 5;
-  while (o < data.length) {
-    if (o + cfg.lengthSize > data.length) throw new ParseError('AVC NALU tag: truncated length');
-    const len = data.readUIntBE(o, cfg.lengthSize);
-    o += cfg.lengthSize;
-    if (o + len > data.length) throw new ParseError('AVC NALU tag: truncated NAL unit');
-    const type = nalType(data.subarray(o));
+  for (const nal of avcNalUnits(data, cfg.lengthSize)) {
+    const type = nalType(nal);
     // AUDs are ours; in-band parameter sets before a keyframe are already written.
-    if (type !== NAL.AUD && !(key && (type === NAL.SPS || type === NAL.PPS))) parts.push(START_CODE, data.subarray(o, o + len));
-    o += len;
+    if (type !== NAL.AUD && !(key && (type === NAL.SPS || type === NAL.PPS))) parts.push(START_CODE, nal);
   }
   return { au: Buffer.concat(parts), cts };
 }

@@ -2,9 +2,9 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, isSequenceHeader, type FlvTag,
-} from '../../../src/rtmp/flv.js';
-import { flvFileHeader, serializeFlvTag, writeFlv, FlvDemuxer } from '../../../src/rtmp/flv-file.js';
-import { decodeAmf0 } from '../../../src/rtmp/amf0.js';
+} from '../../../src/pipeline/flv.js';
+import { flvFileHeader, serializeFlvTag, writeFlv, FlvDemuxer } from '../../../src/pipeline/flv-file.js';
+import { decodeAmf0 } from '../../../src/pipeline/amf0.js';
 import { ParseError } from '../../../src/shared/errors.js';
 
 // A baseline-profile SPS/PPS pair: only the record layout is under test.

@@ -7,9 +7,10 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ParseError } from '../../../src/shared/errors.js';
-import { FlvDemuxer, flvFileHeader, writeFlv } from '../../../src/rtmp/flv-file.js';
-import { aacFrame, aacSequenceHeader, avcFrame, avcSequenceHeader, g711Frame, isSequenceHeader, onMetaData, type FlvTag } from '../../../src/rtmp/flv.js';
-import { parseAacSequenceHeader, parseAvcSequenceHeader } from '../../../src/rtmp/hls-ts.js';
+import { FlvDemuxer, flvFileHeader, writeFlv } from '../../../src/pipeline/flv-file.js';
+import { aacFrame, aacSequenceHeader, avcFrame, avcSequenceHeader, g711Frame, isSequenceHeader, onMetaData, type FlvTag } from '../../../src/pipeline/flv.js';
+import { parseAacSequenceHeader } from '../../../src/pipeline/hls-ts.js';
+import { parseAvcSequenceHeader } from '../../../src/pipeline/flv-avc.js';
 
 const RUNS = 2000;
 

@@ -1,4 +1,4 @@
-import type { FlvTag } from '../rtmp/index.js';
+import type { FlvTag } from './flv.js';
 
 /**
  * Merges the audio and video tag streams into one stream ordered by

@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ParseError } from '../../../src/shared/errors.js';
-import { AMF0_MARKER, decodeAmf0, decodeAmf0Value, encodeAmf0, type Amf0Value } from '../../../src/rtmp/amf0.js';
+import { AMF0_MARKER, decodeAmf0, decodeAmf0Value, encodeAmf0, type Amf0Value } from '../../../src/pipeline/amf0.js';
 import { parseCommand, statusInfo } from '../../../src/rtmp/messages.js';
 
 const RUNS = 2000;

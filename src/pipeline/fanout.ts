@@ -7,7 +7,6 @@
  */
 import { TypedEmitter } from '../shared/index.js';
 import { isSequenceHeader, type FlvTag } from './flv.js';
-import type { RtmpPublisher } from './publisher.js';
 
 /** The tags sent first on every connection. */
 export interface FlvHeaders {
@@ -22,6 +21,12 @@ export interface FlvSink {
   write(tag: FlvTag): void;
 }
 
+/** A sink that (re)starts publishing, e.g. an RTMP publisher after each (re)connect: it gets the GOP cache then. */
+export interface FlvTarget extends FlvSink {
+  on(event: 'publishing', listener: () => void): unknown;
+  off(event: 'publishing', listener: () => void): unknown;
+}
+
 export interface FlvFanoutOptions {
   /** Cache bound; past it the cache is dropped until the next keyframe. Default 8 MiB. */
   maxCacheBytes?: number;
@@ -33,7 +38,7 @@ export interface FlvFanoutOptions {
  * next one); `gop` reports the interval between the last two keyframes.
  */
 export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; gop: [ms: number] }> implements FlvSink {
-  readonly #targets = new Map<RtmpPublisher, () => void>();
+  readonly #targets = new Map<FlvTarget, () => void>();
   /** Plain consumers (HLS): always "publishing". */
   readonly #sinks = new Set<FlvSink>();
   #headers: FlvHeaders = {};
@@ -65,7 +70,7 @@ export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; 
   }
 
   /** Adds a target: it gets the headers now, and the GOP cache each time it starts publishing. */
-  add(p: RtmpPublisher): void {
+  add(p: FlvTarget): void {
     if (this.#targets.has(p)) return;
     const onPublishing = (): void => this.#join(p);
     p.on('publishing', onPublishing);
@@ -73,7 +78,7 @@ export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; 
     p.setHeaders(this.#headers);
   }
 
-  remove(p: RtmpPublisher): void {
+  remove(p: FlvTarget): void {
     const l = this.#targets.get(p);
     if (l === undefined) return;
     p.off('publishing', l);
@@ -148,7 +153,7 @@ export class FlvFanout extends TypedEmitter<{ keyframeNeeded: [reason: string]; 
   }
 
   /** A target's publish was accepted (first time or after a reconnect): replay the GOP. */
-  #join(p: RtmpPublisher): void {
+  #join(p: FlvTarget): void {
     if (this.#cacheValid) {
       for (const t of this.#cache) p.write(t);
     } else if (this.#headers.video !== undefined || this.#lastKeyTs !== undefined) {

@@ -9,9 +9,8 @@
 import { ParseError, type Logger } from '../shared/index.js';
 import type { FlvHeaders, FlvSink } from './fanout.js';
 import { isSequenceHeader, type FlvTag } from './flv.js';
-import {
-  TsMuxer, adtsHeader, flvAvcToAnnexB, parseAacSequenceHeader, parseAvcSequenceHeader, type AacConfig, type AvcConfig,
-} from './hls-ts.js';
+import { parseAvcSequenceHeader, type AvcConfig } from './flv-avc.js';
+import { TsMuxer, adtsHeader, flvAvcToAnnexB, parseAacSequenceHeader, type AacConfig } from './hls-ts.js';
 
 export interface HlsOptions {
   /** Wanted segment length; default 2000 (the cut waits for the next keyframe past it). */
