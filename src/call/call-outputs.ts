@@ -1,4 +1,4 @@
-import { type Logger, TypedEmitter } from '../shared/index.js';
+import { type Logger, Scope, TypedEmitter } from '../shared/index.js';
 import { PublisherSupervisor, RtmpPublisher, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus } from '../rtmp/index.js';
 import { FlvFanout, type FlvSink } from '../pipeline/index.js';
 import type { MediaOutput } from './media-output.js';
@@ -83,11 +83,13 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
   readonly #fanout: FlvFanout;
   readonly #settings: RtmpOutputSettings;
   #output: MediaOutput | undefined;
-  #keyTimer: NodeJS.Timeout | undefined;
+  /** Timers of the output (the keyframe cadence), cleared on close. */
+  readonly #timers = new Scope();
+  #keyCadence = false;
   #lastKeyAt = 0;
   #sourceGopMs: number | undefined;
   #cadenceRequests = 0;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(private readonly opts: CallOutputsOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call outputs listener failed'));
@@ -129,7 +131,7 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
    * the cached GOP now, then every tag. Allowed before start().
    */
   addSink(sink: FlvSink): void {
-    if (!this.#closed) this.#fanout.addSink(sink);
+    if (this.#closing === undefined) this.#fanout.addSink(sink);
   }
 
   removeSink(sink: FlvSink): void {
@@ -142,12 +144,12 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing !== undefined;
   }
 
   /** Connects every target and feeds it from `output`. */
   start(output: MediaOutput): void {
-    if (this.#closed || this.#output) return;
+    if (this.#closing !== undefined || this.#output) return;
     this.#output = output;
     // MediaOutput feeds whatever has setHeaders/write; the fan-out is that one sink.
     output.addTarget(this.#fanout);
@@ -174,7 +176,7 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
    * media starts) and begins on the cached GOP.
    */
   addTarget(url: string, streamName: string, log: Logger): OutputTarget {
-    if (this.#closed) throw new Error('call outputs closed');
+    if (this.#closing !== undefined) throw new Error('call outputs closed');
     const sup = this.#add(url, streamName, 'push', log);
     if (this.#output) sup.start();
     else this.#pending.add(sup);
@@ -203,14 +205,17 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     }));
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#keyTimer) clearInterval(this.#keyTimer);
-    this.#output?.removeTarget(this.#fanout);
-    this.#fanout.clear();
-    await Promise.all([...this.#targets].map((s) => s.close().catch(() => undefined)));
-    this.#targets.clear();
+  /** Closes every target (request, embedded, pushes) and stops feeding them; the same promise every time. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#timers.close();
+      this.#output?.removeTarget(this.#fanout);
+      this.#fanout.clear();
+      await Promise.all([...this.#targets].map((s) => s.close().catch(() => undefined)));
+      this.#targets.clear();
+      this.#pending.clear();
+    })();
+    return this.#closing;
   }
 
   #add(url: string, streamName: string, role: string, log = this.opts.log): PublisherSupervisor {
@@ -246,9 +251,10 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
       this.opts.log.info({ gopMs: ms }, 'output GOP measured (far end keyframe interval)');
     }
     const every = this.#settings.keyframeIntervalMs;
-    if (every <= 0 || this.#keyTimer || this.#closed || ms <= every + 250) return;
+    if (every <= 0 || this.#keyCadence || ms <= every + 250) return;
+    this.#keyCadence = true;
     this.opts.log.info({ gopMs: ms, wantedMs: every }, 'far end GOP longer than wanted: requesting keyframes on cadence');
-    this.#keyTimer = setInterval(() => {
+    this.#timers.setInterval(() => {
       if (Date.now() - this.#lastKeyAt < every) return;
       // Counted as sent; the media side decides PLI/FIR or SIP INFO and rate-limits.
       this.#lastKeyAt = Date.now();

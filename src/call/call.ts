@@ -1,4 +1,4 @@
-import { type Logger, ConflictError, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
+import { type Logger, ConflictError, Scope, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
 import { isHoldOffer, newCallId, type SipClientCall, type SipRegistration, type NegotiatedMedia } from '../sip/index.js';
 import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
@@ -44,12 +44,15 @@ export class Call extends TypedEmitter<CallEvents> {
   #registration: SipRegistration | undefined;
   readonly #media: CallMedia;
   readonly #outputs: CallOutputs;
-  #terminating = false;
+  /** What the call releases when it ends, last added first: media, then outputs, then the registration. */
+  readonly #resources: Scope;
   /** Media started (on an early SDP in a 18x, or on the 2xx); the SDP it started on. */
   #mediaSdp: string | undefined;
   /** The SDP we send and what it lets the far end send us (RFC 3264). */
   readonly #sdp: CallSdp;
   #dtmfChain: Promise<void> = Promise.resolve();
+  /** Our BYE or CANCEL, once sent: shutdown waits for its answer. */
+  #hangup: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   /** This call's error boundary: whatever throws in its timers, sockets or listeners ends this call only. */
   readonly #scope: ErrorScope = { name: '', fail: (e) => this.#internalError(e) };
@@ -62,6 +65,11 @@ export class Call extends TypedEmitter<CallEvents> {
     this.rtmpStream = params.rtmpUrl ? (params.rtmpStream ?? params.toStream) : (params.rtmpStream ?? null);
     this.log = ctx.log.child({ callId: this.callId });
     this.target = resolveTarget(params, defaultDomain);
+    this.#resources = new Scope((err) => this.log.warn({ err }, 'call teardown step failed'));
+    // SPEC §2.1: unregister when the call ends (after BYE was started, media and outputs closed).
+    this.#resources.defer(async () => {
+      await this.#registration?.unregister();
+    });
     this.#sdp = new CallSdp({
       address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
     }, this.log);
@@ -69,7 +77,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#media.on('dtmf', (_digit, durationMs) => this.log.info({ durationMs }, 'DTMF received'));
     this.#media.on('inactive', () => {
       this.log.warn('no RTP within rtpActivityTimeoutMs');
-      this.#hangupAndEnd('FAILED', 'FAILED_BY_RTP_ACTIVITY');
+      void this.#end('FAILED', 'FAILED_BY_RTP_ACTIVITY', true);
     });
     this.#media.on('keyframeViaSip', () => {
       // RFC 5168 §3: XML schema for media control, for devices that ignore RTCP PLI/FIR.
@@ -85,11 +93,13 @@ export class Call extends TypedEmitter<CallEvents> {
       ...ctx.rtmpOutput,
       log: this.log,
     });
+    this.#resources.add(this.#outputs);
+    this.#resources.add(this.#media);
     this.#outputs.on('status', (s) => this.#setRtmpStatus(s));
     this.#outputs.on('keyframeNeeded', (reason) => this.#media.requestKeyframe(reason));
     this.#outputs.on('fatal', (reason) => {
       this.log.error({ reason }, 'RTMP target failed for good');
-      this.#hangupAndEnd('FAILED', 'FAILED_BY_RTMP_WRITER_ERROR');
+      void this.#end('FAILED', 'FAILED_BY_RTMP_WRITER_ERROR', true);
     });
   }
 
@@ -102,7 +112,6 @@ export class Call extends TypedEmitter<CallEvents> {
     return this.#outputs;
   }
 
-  /** PIDs of this call's transcoder processes. */
   /** Live statistics: RTP per track, every RTMP target, transcoder PIDs (metrics and dashboard). */
   stats(): CallStats {
     return { rtp: this.#media.stats(), rtmp: this.#outputs.stats(), transcoderPids: this.transcoderPids };
@@ -136,7 +145,7 @@ export class Call extends TypedEmitter<CallEvents> {
       this.emit('change', this.toJSON(), false);
       void this.#dial().catch((e: unknown) => {
         this.log.error({ err: e }, 'call setup failed');
-        this.#end('FAILED', (e as Error).message);
+        void this.#end('FAILED', (e as Error).message, true);
       });
     });
   }
@@ -155,7 +164,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #internalError(e: Error): void {
     this.log.error({ err: e }, 'internal error: ending this call');
     if (isTerminal(this.#status)) return;
-    this.#hangupAndEnd('FAILED', `INTERNAL_ERROR: ${e.message.slice(0, 200)}`);
+    void this.#end('FAILED', `INTERNAL_ERROR: ${e.message.slice(0, 200)}`, true);
   }
 
   /** A SIP event listener, run inside the call's boundary. */
@@ -171,21 +180,11 @@ export class Call extends TypedEmitter<CallEvents> {
 
   /** `/call/terminate`: CANCEL while ringing, BYE when established. */
   terminate(): void {
-    this.inScope(() => this.#terminate());
-  }
-
-  #terminate(): void {
-    if (isTerminal(this.#status) || this.#terminating) return;
-    this.#terminating = true;
-    this.log.info({ status: this.#status }, 'terminate requested');
-    if (!this.#sipCall) {
-      this.#end('FINISH', 'NORMAL_CALL_CLEARING');
-      return;
-    }
-    // BYE (or CANCEL) goes out now; media is torn down at once rather than
-    // after the far end answers, so an unanswered BYE never keeps a transcoder
-    // alive for the 32 s of its transaction (the SIP layer finishes alone).
-    this.#hangupAndEnd('FINISH', 'NORMAL_CALL_CLEARING');
+    this.inScope(() => {
+      if (isTerminal(this.#status)) return;
+      this.log.info({ status: this.#status }, 'terminate requested');
+      void this.#end('FINISH', 'NORMAL_CALL_CLEARING', true);
+    });
   }
 
   /** `/call/send_dtmf`: queued per call, so digit strings never interleave. */
@@ -215,15 +214,10 @@ export class Call extends TypedEmitter<CallEvents> {
     this.log.info({ count: digits.replace(/,/g, '').length, type }, 'DTMF queued');
   }
 
-  /** Tears everything down: BYE → RTP → transcoder → RTMP. Resolves once. */
-  close(reason = 'NORMAL_CALL_CLEARING'): Promise<void> {
-    if (!isTerminal(this.#status)) {
-      this.#terminating = true;
-      const hang = this.#sipCall?.hangup().catch(() => undefined);
-      this.#end('FINISH', reason);
-      return Promise.all([hang, this.#closing]).then(() => undefined);
-    }
-    return this.#closing ?? Promise.resolve();
+  /** Shutdown: ends the call like `terminate` and resolves once the BYE is answered and everything is released. */
+  async close(reason = 'NORMAL_CALL_CLEARING'): Promise<void> {
+    await this.#end('FINISH', reason, true);
+    await this.#hangup;
   }
 
   async #dial(): Promise<void> {
@@ -267,13 +261,12 @@ export class Call extends TypedEmitter<CallEvents> {
     sipCall.on('established', this.#sipListener((status: number, sdp: string) => this.#onEstablished(status, sdp)));
     sipCall.on('failed', this.#sipListener((status: number, reason: string) => {
       this.#sipStatus = status;
-      if (this.#terminating) this.#end('FINISH', 'NORMAL_CALL_CLEARING');
-      else if (status === 486 || status === 600) this.#end('BUSY', reason);
-      else this.#end('FAILED', status === 408 ? 'FAILED_BY_REQUEST_TIMEOUT' : reason);
+      if (status === 486 || status === 600) void this.#end('BUSY', reason, false);
+      else void this.#end('FAILED', status === 408 ? 'FAILED_BY_REQUEST_TIMEOUT' : reason, false);
     }));
     sipCall.on('ended', this.#sipListener((by: string) => {
       this.log.info({ by }, 'call ended');
-      this.#end('FINISH', 'NORMAL_CALL_CLEARING');
+      void this.#end('FINISH', 'NORMAL_CALL_CLEARING', false);
     }));
     sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
     this.log.info({ requestUri: t.requestUri, destination: t.destination, sipCallId }, 'sending INVITE');
@@ -315,7 +308,7 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#sipStatus = r.status;
     if (r.status >= 300) {
       this.log.warn({ status: r.status, reason: r.reason }, 'registration failed');
-      this.#end('FAILED', r.reason);
+      void this.#end('FAILED', r.reason, false);
       return false;
     }
     return true;
@@ -328,7 +321,7 @@ export class Call extends TypedEmitter<CallEvents> {
       const started = this.#startMedia(sdp, false);
       if (started !== true) {
         // SPEC §4: an answer we cannot use ends the call with the reason, never later from a timer.
-        this.#hangupAndEnd('FAILED', started.length > 0 ? `BAD_SDP_ANSWER: ${started.join('; ')}` : 'NO_COMMON_CODECS');
+        void this.#end('FAILED', started.length > 0 ? `BAD_SDP_ANSWER: ${started.join('; ')}` : 'NO_COMMON_CODECS', true);
         return;
       }
     } else if (sdp.trim() !== '' && sdp !== this.#mediaSdp) {
@@ -345,7 +338,7 @@ export class Call extends TypedEmitter<CallEvents> {
     const join = this.params.joinDtmf;
     if (join) {
       // Conference IVRs (Cisco Meeting Server) ask for a PIN after answering (SPEC §9.7).
-      const t = setTimeout(() => {
+      this.#resources.setTimeout(() => {
         if (this.#status !== 'ESTABLISHED') return;
         try {
           this.sendDtmf(join.digits, join.type);
@@ -353,7 +346,6 @@ export class Call extends TypedEmitter<CallEvents> {
           this.log.warn({ err: (e as Error).message }, 'joinDtmf not sent');
         }
       }, join.delayMs);
-      this.once('closed', () => clearTimeout(t));
     }
   }
 
@@ -386,14 +378,6 @@ export class Call extends TypedEmitter<CallEvents> {
     }
   }
 
-  /** Ends the call from our side for a media or output reason: BYE (or CANCEL), then status. */
-  #hangupAndEnd(status: 'FAILED' | 'FINISH', info: string): void {
-    if (isTerminal(this.#status)) return;
-    this.#terminating = true;
-    void this.#sipCall?.hangup().catch(() => undefined);
-    this.#end(status, info);
-  }
-
   #setStatus(to: CallStatus, info?: string): void {
     if (to === this.#status) return;
     assertTransition(this.#status, to);
@@ -409,19 +393,22 @@ export class Call extends TypedEmitter<CallEvents> {
     this.emit('change', this.toJSON(), false);
   }
 
-  #end(status: 'FINISH' | 'BUSY' | 'FAILED', info: string): void {
-    if (isTerminal(this.#status)) return;
+  /**
+   * The one way a call ends, whoever ends it: the terminal status once, our
+   * BYE or CANCEL when `hangup` (the SIP side has not ended on its own), then
+   * media → outputs → registration released. Media goes at once rather than
+   * after the far end answers, so an unanswered BYE never keeps a transcoder
+   * alive for the 32 s of its transaction (the SIP layer finishes alone).
+   * The same promise every time.
+   */
+  #end(status: 'FINISH' | 'BUSY' | 'FAILED', info: string, hangup: boolean): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (hangup) this.#hangup = this.#sipCall?.hangup().catch(() => undefined);
     this.#setStatus(status, info);
-    this.#closing = this.#teardown();
-  }
-
-  /** RTP → transcoder → RTMP, after the SIP side (BYE/CANCEL) has been started. */
-  async #teardown(): Promise<void> {
-    await this.#media.close();
-    await this.#outputs.close();
-    // SPEC §2.1: unregister when the call ends (after BYE was started).
-    await this.#registration?.unregister().catch((e: unknown) => this.log.debug({ err: e }, 'unregister failed'));
-    this.log.info('call media closed');
-    this.emit('closed');
+    this.#closing = this.#resources.close().then(() => {
+      this.log.info('call media closed');
+      this.emit('closed');
+    });
+    return this.#closing;
   }
 }

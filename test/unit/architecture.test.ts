@@ -1,13 +1,14 @@
 /**
  * The module rules of docs/architecture.md, checked on the sources: no import
- * cycle among the files of src/ (type imports included). (Imports past
- * another module's index.ts are a lint error.)
+ * cycle among the files of src/ (type imports included), no file over
+ * 450 lines. (Imports past another module's index.ts are a lint error.)
  */
 import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const SRC = resolve('src');
+const MAX_LINES = 450;
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -58,5 +59,12 @@ describe('module rules', () => {
     expect(files.length).toBeGreaterThan(50);
     const cycles = findCycles(graph).map((c) => c.map((f) => relative(SRC, f)).join(' → '));
     expect(cycles).toEqual([]);
+  });
+
+  it('no file in src/ is over 450 lines (split it by what it holds)', () => {
+    const long = files
+      .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }))
+      .filter((f) => f.lines > MAX_LINES);
+    expect(long).toEqual([]);
   });
 });
