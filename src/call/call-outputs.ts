@@ -1,5 +1,5 @@
 import { type Logger, Scope, TypedEmitter } from '../shared/index.js';
-import { PublisherSupervisor, RtmpPublisher, type ReconnectPolicy, type RtmpStreamStatus as PublisherStatus } from '../rtmp/index.js';
+import { PublisherSupervisor, RtmpPublisher, type PublisherStatus, type ReconnectPolicy } from '../rtmp/index.js';
 import { FlvFanout, type FlvSink } from '../pipeline/index.js';
 import type { MediaOutput } from './media-output.js';
 import type { RtmpStreamStatus } from './types.js';
@@ -52,10 +52,18 @@ export interface CallOutputsEvents {
   fatal: [reason: string];
 }
 
+/** SPEC §2.7: a publisher's state as the REST API and the events name it. */
+export const REST_RTMP_STATUS: Readonly<Record<PublisherStatus, RtmpStreamStatus>> = {
+  waiting: 'RTMP_STREAM_WAIT',
+  active: 'RTMP_STREAM_ACTIVE',
+  lost: 'RTMP_CONNECTION_LOST',
+  failed: 'RTMP_CONNECTION_FAILED',
+};
+
 /** Counters of one target. */
 export interface OutputTargetStats {
   endpoint: string;
-  status: PublisherStatus;
+  status: RtmpStreamStatus;
   queuedBytes: number;
   reconnects: number;
   bytesOut: number;
@@ -66,8 +74,8 @@ export interface OutputTargetStats {
 
 /** One extra target added at run time (a `/push`). */
 export interface OutputTarget {
-  readonly status: PublisherStatus;
-  on(event: 'status', l: (s: PublisherStatus, reason: string | undefined) => void): unknown;
+  readonly status: RtmpStreamStatus;
+  on(event: 'status', l: (s: RtmpStreamStatus, reason: string | undefined) => void): unknown;
   close(): Promise<void>;
 }
 
@@ -162,8 +170,8 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
       const sup = this.#add(t.url, t.streamName, t.role);
       sup.on('status', (s, reason) => {
         if (!reportsStatus) return;
-        this.emit('status', s, reason);
-        if (s === 'RTMP_CONNECTION_FAILED' && this.#settings.reconnect.failCall) this.emit('fatal', reason ?? 'RTMP connection failed');
+        this.emit('status', REST_RTMP_STATUS[s], reason);
+        if (s === 'failed' && this.#settings.reconnect.failCall) this.emit('fatal', reason ?? 'RTMP connection failed');
       });
       sup.start();
     }
@@ -182,9 +190,9 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     else this.#pending.add(sup);
     return {
       get status() {
-        return sup.status;
+        return REST_RTMP_STATUS[sup.status];
       },
-      on: (event, l) => sup.on(event, l),
+      on: (event, l) => sup.on(event, (s, reason) => l(REST_RTMP_STATUS[s], reason)),
       close: async () => {
         this.#pending.delete(sup);
         this.#targets.delete(sup);
@@ -198,7 +206,7 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
   stats(): OutputTargetStats[] {
     return [...this.#targets].map((sup) => ({
       endpoint: sup.publisher.endpoint,
-      status: sup.status,
+      status: REST_RTMP_STATUS[sup.status],
       queuedBytes: sup.publisher.queuedBytes,
       reconnects: sup.reconnects,
       ...sup.publisher.stats,

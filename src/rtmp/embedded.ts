@@ -4,7 +4,7 @@
  * watches and restarts. Viewers play `rtmp://host:rtmpPort/<app>/<name>` or
  * `http://host:httpPort/<app>/<name>.flv`; the call layer publishes to it
  * with an RtmpPublisher like to any other target, so while the child is down
- * a call's embedded target is `RTMP_CONNECTION_LOST` and reconnects when it
+ * a call's embedded target is `lost` and reconnects when it
  * is back — nothing else of the call notices.
  *
  * Why a process of its own (docs/embedded-server.md): it is reachable before

@@ -5,7 +5,7 @@ export type { HandshakeStep } from './handshake.js';
 export { parseRtmpUrl, splitStreamUrl } from './url.js';
 export type { RtmpTarget } from './url.js';
 export { RtmpPublisher } from './publisher.js';
-export type { RtmpStreamStatus, RtmpPublisherOptions, RtmpPublisherStats } from './publisher.js';
+export type { PublisherStatus, RtmpPublisherOptions, RtmpPublisherStats } from './publisher.js';
 export { PUBLISHER_PHASES, PUBLISHER_TRANSITIONS, nextPhase } from './publisher-state.js';
 export type { PublisherPhase } from './publisher-state.js';
 export { startEmbeddedServer } from './embedded.js';

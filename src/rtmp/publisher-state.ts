@@ -1,7 +1,7 @@
 /**
  * Connection phases of an RtmpPublisher and the moves allowed between them.
- * The public `RtmpStreamStatus` (SPEC §2.7) is derived from the phase plus
- * "first media tag written".
+ * The `PublisherStatus` (protocol words; the call maps them to SPEC §2.7's
+ * rtmpStreamStatus) is derived from the phase plus "first media tag written".
  */
 import { InvalidStateError } from '../shared/index.js';
 

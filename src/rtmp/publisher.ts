@@ -15,7 +15,13 @@ import { parseRtmpUrl, type RtmpTarget } from './url.js';
 
 export { SERVER_LIMITS } from './server-limits.js';
 
-export type RtmpStreamStatus = 'RTMP_STREAM_WAIT' | 'RTMP_STREAM_ACTIVE' | 'RTMP_CONNECTION_LOST' | 'RTMP_CONNECTION_FAILED';
+/**
+ * Where a publisher stands: connecting or published without media yet, media
+ * flowing, an accepted publish whose connection dropped, or a connection or
+ * publish that failed. Protocol words: the call maps them to the REST
+ * `rtmpStreamStatus` (SPEC §2.7).
+ */
+export type PublisherStatus = 'waiting' | 'active' | 'lost' | 'failed';
 
 export interface RtmpPublisherOptions {
   /** `rtmp[s]://host[:port]/app[/instance][?query]` (see parseRtmpUrl). */
@@ -62,15 +68,15 @@ const CLOSE_GRACE_MS = 2000;
 const REFUSAL_WINDOW_MS = 1000;
 
 /**
- * Publishes FLV tags to an RTMP server. Status: `RTMP_STREAM_WAIT` until the
- * publish is accepted and the first media tag is written (`RTMP_STREAM_ACTIVE`);
- * a failure to connect or publish is `RTMP_CONNECTION_FAILED`; an accepted
- * publish whose connection drops is `RTMP_CONNECTION_LOST` (but a close within
+ * Publishes FLV tags to an RTMP server. Status: `waiting` until the
+ * publish is accepted and the first media tag is written (`active`);
+ * a failure to connect or publish is `failed`; an accepted
+ * publish whose connection drops is `lost` (but a close within
  * 1 s of the accept is a refusal: FAILED). No retry here (see PublisherSupervisor):
  * `start()` may be called again after FAILED or LOST.
  */
 export class RtmpPublisher extends TypedEmitter<{
-  status: [status: RtmpStreamStatus, reason: string | undefined];
+  status: [status: PublisherStatus, reason: string | undefined];
   /**
    * The publish was accepted and the headers went out: media written from now
    * on is sent (a fan-out replays its cached GOP here).
@@ -94,7 +100,7 @@ export class RtmpPublisher extends TypedEmitter<{
   /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
   #publishName = '';
   #phase: PublisherPhase = 'idle';
-  #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
+  #status: PublisherStatus = 'waiting';
   #socket: net.Socket | undefined;
   #session: PublishSession | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -125,7 +131,7 @@ export class RtmpPublisher extends TypedEmitter<{
     return `${t.secure ? 'rtmps' : 'rtmp'}://${t.host}:${t.port}/${t.app}`;
   }
 
-  get status(): RtmpStreamStatus {
+  get status(): PublisherStatus {
     return this.#status;
   }
 
@@ -239,7 +245,7 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#send(tag);
     if (!this.#mediaWritten) {
       this.#mediaWritten = true;
-      this.#setStatus('RTMP_STREAM_ACTIVE', undefined);
+      this.#setStatus('active', undefined);
     }
   }
 
@@ -297,7 +303,7 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#clearTimer();
     this.#socket?.destroy();
     this.#log.warn({ reason }, 'RTMP connection lost');
-    this.#setStatus('RTMP_CONNECTION_LOST', reason);
+    this.#setStatus('lost', reason);
   }
 
   #onPublishStart(): void {
@@ -337,11 +343,11 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#clearTimer();
     this.#socket?.destroy();
     this.#log.warn({ reason, refused }, 'RTMP connection failed');
-    this.#setStatus('RTMP_CONNECTION_FAILED', reason);
+    this.#setStatus('failed', reason);
     this.emit('attemptFailed', reason, refused);
   }
 
-  #setStatus(status: RtmpStreamStatus, reason: string | undefined): void {
+  #setStatus(status: PublisherStatus, reason: string | undefined): void {
     if (status === this.#status) return;
     this.#status = status;
     this.emit('status', status, reason);

@@ -4,14 +4,14 @@
  * key, publish refused) or a target never reached is final at once.
  */
 import { TypedEmitter, type Logger } from '../shared/index.js';
-import type { RtmpPublisher, RtmpStreamStatus } from './publisher.js';
+import type { RtmpPublisher, PublisherStatus } from './publisher.js';
 
 export interface ReconnectPolicy {
   /** First retry after this long; doubles per failed attempt. */
   initialDelayMs: number;
   /** Cap of the delay between attempts. */
   maxDelayMs: number;
-  /** Give up (RTMP_CONNECTION_FAILED) once the connection has been down this long; 0: never retry. */
+  /** Give up (`failed`) once the connection has been down this long; 0: never retry. */
   giveUpAfterMs: number;
   /**
    * Retry every failure, the first connection and refusals included, and
@@ -33,8 +33,8 @@ export function backoffDelay(attempt: number, policy: Pick<ReconnectPolicy, 'ini
  * again, or FAILED once `giveUpAfterMs` passed or the server refused. A first
  * connection that fails is FAILED at once (nothing to reconnect to).
  */
-export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStreamStatus, reason: string | undefined] }> {
-  #status: RtmpStreamStatus = 'RTMP_STREAM_WAIT';
+export class PublisherSupervisor extends TypedEmitter<{ status: [status: PublisherStatus, reason: string | undefined] }> {
+  #status: PublisherStatus = 'waiting';
   #lostAt: number | undefined;
   #attempt = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -45,13 +45,13 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
   constructor(readonly publisher: RtmpPublisher, private readonly policy: ReconnectPolicy, private readonly log: Logger) {
     super((event, error) => log.error({ event, err: error }, 'RTMP supervisor listener failed'));
     publisher.on('status', (s, reason) => {
-      if (s === 'RTMP_STREAM_ACTIVE') this.#onActive();
-      else if (s === 'RTMP_CONNECTION_LOST') this.#onLost(reason ?? 'connection lost');
+      if (s === 'active') this.#onActive();
+      else if (s === 'lost') this.#onLost(reason ?? 'connection lost');
     });
     publisher.on('attemptFailed', (reason, refused) => this.#onAttemptFailed(reason, refused));
   }
 
-  get status(): RtmpStreamStatus {
+  get status(): PublisherStatus {
     return this.#status;
   }
 
@@ -74,14 +74,14 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
     }
     this.#lostAt = undefined;
     this.#attempt = 0;
-    this.#set('RTMP_STREAM_ACTIVE', undefined);
+    this.#set('active', undefined);
   }
 
   #onLost(reason: string): void {
     if (this.#closed) return;
     this.#lostAt = Date.now();
     this.#attempt = 0;
-    this.#set('RTMP_CONNECTION_LOST', reason);
+    this.#set('lost', reason);
     this.#retry(reason);
   }
 
@@ -90,13 +90,13 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
     if (this.policy.persistent === true) {
       if (this.#lostAt === undefined) {
         this.#lostAt = Date.now();
-        this.#set('RTMP_CONNECTION_LOST', reason);
+        this.#set('lost', reason);
       }
       this.#retry(reason);
       return;
     }
     if (this.#lostAt === undefined || refused) {
-      this.#set('RTMP_CONNECTION_FAILED', reason);
+      this.#set('failed', reason);
       return;
     }
     this.#retry(reason);
@@ -105,7 +105,7 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
   #retry(reason: string): void {
     const left = this.policy.persistent === true ? Infinity : this.policy.giveUpAfterMs - (Date.now() - (this.#lostAt ?? Date.now()));
     if (left <= 0) {
-      this.#set('RTMP_CONNECTION_FAILED', `${reason}; gave up after ${this.policy.giveUpAfterMs} ms`);
+      this.#set('failed', `${reason}; gave up after ${this.policy.giveUpAfterMs} ms`);
       return;
     }
     const delay = Math.min(left, backoffDelay(this.#attempt++, this.policy));
@@ -119,9 +119,9 @@ export class PublisherSupervisor extends TypedEmitter<{ status: [status: RtmpStr
     }, delay);
   }
 
-  #set(status: RtmpStreamStatus, reason: string | undefined): void {
+  #set(status: PublisherStatus, reason: string | undefined): void {
     if (this.#status === status) return;
-    if (this.#status === 'RTMP_CONNECTION_FAILED') return; // final
+    if (this.#status === 'failed') return; // final
     this.#status = status;
     this.emit('status', status, reason);
   }

@@ -84,7 +84,7 @@ async function publishes(s: EmbeddedServer, name: string, signed: boolean): Prom
     ...(signed ? { streamQuery: () => s.publishQuery(name) } : {}),
   });
   const ok = await new Promise<boolean>((resolve) => {
-    p.once('publishing', () => setTimeout(() => resolve(p.status !== 'RTMP_CONNECTION_FAILED'), 1200));
+    p.once('publishing', () => setTimeout(() => resolve(p.status !== 'failed'), 1200));
     p.once('attemptFailed', () => resolve(false));
     p.start();
   });

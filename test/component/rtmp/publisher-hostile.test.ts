@@ -8,7 +8,7 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
-import { RtmpPublisher, SERVER_LIMITS, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
+import { RtmpPublisher, SERVER_LIMITS, type PublisherStatus } from '../../../src/rtmp/publisher.js';
 import { FlvFanout } from '../../../src/pipeline/fanout.js';
 import { PublisherSupervisor } from '../../../src/rtmp/reconnect.js';
 import { MSG } from '../../../src/rtmp/chunk.js';
@@ -54,7 +54,7 @@ const onConnect = (bytes: () => Buffer): Script => (cmd, c) => {
 
 function failure(p: RtmpPublisher): Promise<string> {
   return new Promise((resolve) => p.on('status', (s, reason) => {
-    if (s === 'RTMP_CONNECTION_FAILED') resolve(reason ?? '');
+    if (s === 'failed') resolve(reason ?? '');
   }));
 }
 
@@ -107,7 +107,7 @@ describe('RtmpPublisher against a hostile server', () => {
       const failed = failure(p);
       p.start();
       expect(await failed).toMatch(reason);
-      expect(p.status).toBe('RTMP_CONNECTION_FAILED');
+      expect(p.status).toBe('failed');
     }
   });
 
@@ -135,7 +135,7 @@ describe('RtmpPublisher against a hostile server', () => {
       const until = Date.now() + 3000;
       while (good.media(0).filter((m) => m.type === MSG.video).length < 30 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       expect(good.media(0).filter((m) => m.type === MSG.video).length).toBeGreaterThanOrEqual(30);
-      expect(pg.status).toBe('RTMP_STREAM_ACTIVE');
+      expect(pg.status).toBe('active');
     } finally {
       clearInterval(t);
     }
@@ -154,7 +154,7 @@ describe('RtmpPublisher against a hostile server', () => {
     const sup = new PublisherSupervisor(pf, { initialDelayMs: 20, maxDelayMs: 100, giveUpAfterMs: 10_000 }, log);
     publishers.push(pg);
     servers.unshift({ stop: () => sup.close() });
-    const seen: [RtmpStreamStatus, string | undefined][] = [];
+    const seen: [PublisherStatus, string | undefined][] = [];
     sup.on('status', (st, reason) => seen.push([st, reason]));
     fan.add(pg);
     fan.add(pf);
@@ -171,16 +171,16 @@ describe('RtmpPublisher against a hostile server', () => {
       }
     };
     try {
-      await waitFor(() => sup.status === 'RTMP_STREAM_ACTIVE' && videoAt(flaky, 0) > 5, 'flaky target ACTIVE');
+      await waitFor(() => sup.status === 'active' && videoAt(flaky, 0) > 5, 'flaky target ACTIVE');
       await new Promise((r) => setTimeout(r, 1100)); // past the publisher's refusal window
       const goodBefore = videoAt(good, 0);
       flaky.conns[0]?.socket.write(rawChunk(2, MSG.setChunkSize, 4, u32(SERVER_LIMITS.maxChunkSize + 1)));
-      await waitFor(() => flaky.conns.length === 2 && sup.status === 'RTMP_STREAM_ACTIVE' && videoAt(flaky, 1) > 5, 'flaky target back');
-      expect(seen.map(([st]) => st)).toEqual(['RTMP_STREAM_ACTIVE', 'RTMP_CONNECTION_LOST', 'RTMP_STREAM_ACTIVE']);
+      await waitFor(() => flaky.conns.length === 2 && sup.status === 'active' && videoAt(flaky, 1) > 5, 'flaky target back');
+      expect(seen.map(([st]) => st)).toEqual(['active', 'lost', 'active']);
       expect(seen[1]?.[1]).toMatch(/protocol error: RTMP: bad chunk size 1048577 \(at most 1048576\)/);
       // The same fan-out's other target kept its one connection and kept getting video.
       expect(good.conns).toHaveLength(1);
-      expect(pg.status).toBe('RTMP_STREAM_ACTIVE');
+      expect(pg.status).toBe('active');
       expect(videoAt(good, 0)).toBeGreaterThan(goodBefore);
     } finally {
       clearInterval(t);

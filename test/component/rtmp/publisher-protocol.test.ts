@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
-import { RtmpPublisher, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
+import { RtmpPublisher, type PublisherStatus } from '../../../src/rtmp/publisher.js';
 import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from '../../../src/rtmp/chunk.js';
 import { encodeAmf0 } from '../../../src/pipeline/amf0.js';
 import { parseCommand, type RtmpCommand } from '../../../src/rtmp/messages.js';
@@ -82,7 +82,7 @@ const accepting: Script = (cmd, c) => {
   if (cmd.name === 'publish') c.send(5, MSG.commandAmf0, 1, status('NetStream.Publish.Start'));
 };
 
-function statusOf(p: RtmpPublisher, want: RtmpStreamStatus, ms = 3000): Promise<string | undefined> {
+function statusOf(p: RtmpPublisher, want: PublisherStatus, ms = 3000): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     if (p.status === want) {
       resolve(undefined);
@@ -118,7 +118,7 @@ describe('RtmpPublisher protocol handling', () => {
     p.write(avcFrame([Buffer.from([0x41])], false, 0, 0)); // not a keyframe: dropped
     p.write(avcFrame([Buffer.from([0x65])], true, 0, 40));
     p.write(aacFrame(Buffer.from([2]), 45));
-    await statusOf(p, 'RTMP_STREAM_ACTIVE');
+    await statusOf(p, 'active');
     await sleep(50);
     const c = conns[0] as FakeConn;
     const cmds = c.messages.filter((m) => m.type === MSG.commandAmf0).map((m) => parseCommand(m.payload));
@@ -166,7 +166,7 @@ describe('RtmpPublisher protocol handling', () => {
     });
     const p1 = new RtmpPublisher({ url: `rtmp://127.0.0.1:${rejecting.port}/live`, streamName: 'k', log });
     p1.start();
-    expect(await statusOf(p1, 'RTMP_CONNECTION_FAILED')).toBe('NetConnection.Connect.Rejected: auth');
+    expect(await statusOf(p1, 'failed')).toBe('NetConnection.Connect.Rejected: auth');
     await p1.close();
 
     const badName = await fakeServer((cmd, c) => {
@@ -175,7 +175,7 @@ describe('RtmpPublisher protocol handling', () => {
     });
     const p2 = new RtmpPublisher({ url: `rtmp://127.0.0.1:${badName.port}/live`, streamName: 'k', log });
     p2.start();
-    expect(await statusOf(p2, 'RTMP_CONNECTION_FAILED')).toMatch(/^NetStream.Publish.BadName/);
+    expect(await statusOf(p2, 'failed')).toMatch(/^NetStream.Publish.BadName/);
     await p2.close();
   });
 
@@ -183,7 +183,7 @@ describe('RtmpPublisher protocol handling', () => {
     const { port } = await fakeServer(accepting, { handshake: false });
     const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${port}/live`, streamName: 'k', log, connectTimeoutMs: 200 });
     p.start();
-    expect(await statusOf(p, 'RTMP_CONNECTION_FAILED')).toMatch(/timeout/);
+    expect(await statusOf(p, 'failed')).toMatch(/timeout/);
     await p.close();
   });
 

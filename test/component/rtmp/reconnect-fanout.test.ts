@@ -4,7 +4,7 @@
  * that continue, refusal and give-up as FAILED, the GOP cache bound.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { RtmpPublisher, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
+import { RtmpPublisher, type PublisherStatus } from '../../../src/rtmp/publisher.js';
 import { PublisherSupervisor, backoffDelay } from '../../../src/rtmp/reconnect.js';
 import { FlvFanout } from '../../../src/pipeline/fanout.js';
 import { MSG } from '../../../src/rtmp/chunk.js';
@@ -57,8 +57,8 @@ function feed(f: FlvFanout, gop = 25): { stop: () => void; frame: () => number }
   return { stop: () => clearInterval(t), frame: () => i };
 }
 
-function statuses(s: PublisherSupervisor): RtmpStreamStatus[] {
-  const out: RtmpStreamStatus[] = [];
+function statuses(s: PublisherSupervisor): PublisherStatus[] {
+  const out: PublisherStatus[] = [];
   s.on('status', (st) => out.push(st));
   return out;
 }
@@ -85,18 +85,18 @@ describe('PublisherSupervisor + FlvFanout', () => {
     const src = feed(fan);
     closers.push(async () => src.stop());
     sup.start();
-    await until(() => sup.status === 'RTMP_STREAM_ACTIVE', 3000, 'ACTIVE');
+    await until(() => sup.status === 'active', 3000, 'ACTIVE');
     await sleep(1200); // past the refusal window
     await srv.stop();
-    await until(() => sup.status === 'RTMP_CONNECTION_LOST', 3000, 'LOST');
+    await until(() => sup.status === 'lost', 3000, 'LOST');
     await sleep(500); // several refused connects (ECONNREFUSED) while down
-    expect(sup.status).toBe('RTMP_CONNECTION_LOST');
+    expect(sup.status).toBe('lost');
     const before = srv.media(0);
     const lastTs = Math.max(...before.map((m) => m.timestamp));
     await srv.listen();
-    await until(() => sup.status === 'RTMP_STREAM_ACTIVE', 3000, 'ACTIVE again');
+    await until(() => sup.status === 'active', 3000, 'ACTIVE again');
     await until(() => srv.media(1).filter((m) => m.type === MSG.video).length > 10, 3000, 'media after reconnect');
-    expect(seen).toEqual(['RTMP_STREAM_ACTIVE', 'RTMP_CONNECTION_LOST', 'RTMP_STREAM_ACTIVE']);
+    expect(seen).toEqual(['active', 'lost', 'active']);
     expect(sup.reconnects).toBe(1);
 
     const msgs = srv.conns[1]?.messages ?? [];
@@ -127,13 +127,13 @@ describe('PublisherSupervisor + FlvFanout', () => {
     const src = feed(fan);
     closers.push(async () => src.stop());
     sup.start();
-    await until(() => sup.status === 'RTMP_STREAM_ACTIVE', 3000, 'ACTIVE');
+    await until(() => sup.status === 'active', 3000, 'ACTIVE');
     // The audio becomes G.711 in FLV: no AAC sequence header any more.
     fan.setHeaders({ metadata: headers.metadata, video: headers.video });
     expect(sinkHeaders.at(-1)).toEqual(['metadata', 'video']);
     await sleep(1200); // past the refusal window
     srv.dropConnections();
-    await until(() => sup.status === 'RTMP_STREAM_ACTIVE' && srv.media(1).filter((m) => m.type === MSG.video).length > 3, 5000, 'reconnected');
+    await until(() => sup.status === 'active' && srv.media(1).filter((m) => m.type === MSG.video).length > 3, 5000, 'reconnected');
     const seqHeaders = (srv.conns[1]?.messages ?? []).filter((m) => (m.type === MSG.audio || m.type === MSG.video) && m.payload[1] === 0);
     expect(seqHeaders.map((m) => m.type)).toEqual([MSG.video]);
   });
@@ -157,7 +157,7 @@ describe('PublisherSupervisor + FlvFanout', () => {
     expect(video[1]?.timestamp).toBe(25 * 40); // [0] is the sequence header
     expect(video.length).toBe(16);
     expect(needed).toEqual([]);
-    expect(p.status).toBe('RTMP_STREAM_ACTIVE');
+    expect(p.status).toBe('active');
   });
 
   it('with nothing cached, a starting target asks for a keyframe; a GOP over the bound empties the cache', async () => {
@@ -228,15 +228,15 @@ describe('PublisherSupervisor + FlvFanout', () => {
     const src = feed(fan);
     closers.push(async () => src.stop());
     sup.start();
-    await until(() => sup.status === 'RTMP_STREAM_ACTIVE', 3000, 'ACTIVE');
+    await until(() => sup.status === 'active', 3000, 'ACTIVE');
     await sleep(1100);
     srv.script = refusing;
     for (const c of srv.conns) c.socket.destroy();
-    await until(() => sup.status === 'RTMP_CONNECTION_FAILED', 3000, 'FAILED');
+    await until(() => sup.status === 'failed', 3000, 'FAILED');
     const conns = srv.conns.length;
     await sleep(400);
     expect(srv.conns.length).toBe(conns);
-    expect(seen).toEqual(['RTMP_STREAM_ACTIVE', 'RTMP_CONNECTION_LOST', 'RTMP_CONNECTION_FAILED']);
+    expect(seen).toEqual(['active', 'lost', 'failed']);
   });
 
   it('gives up after giveUpAfterMs (FAILED), and a first connection that fails is FAILED at once', async () => {
@@ -252,11 +252,11 @@ describe('PublisherSupervisor + FlvFanout', () => {
     const src = feed(fan);
     closers.push(async () => src.stop());
     sup.start();
-    await until(() => sup.status === 'RTMP_STREAM_ACTIVE', 3000, 'ACTIVE');
+    await until(() => sup.status === 'active', 3000, 'ACTIVE');
     await sleep(1100);
     const t0 = Date.now();
     await srv.stop();
-    await until(() => sup.status === 'RTMP_CONNECTION_FAILED', 3000, 'FAILED');
+    await until(() => sup.status === 'failed', 3000, 'FAILED');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
     expect(Date.now() - t0).toBeLessThan(1500);
 
@@ -265,7 +265,7 @@ describe('PublisherSupervisor + FlvFanout', () => {
     closers.push(() => first.close());
     const seen = statuses(first);
     first.start();
-    await until(() => first.status === 'RTMP_CONNECTION_FAILED', 3000, 'FAILED at once');
-    expect(seen).toEqual(['RTMP_CONNECTION_FAILED']);
+    await until(() => first.status === 'failed', 3000, 'FAILED at once');
+    expect(seen).toEqual(['failed']);
   });
 });

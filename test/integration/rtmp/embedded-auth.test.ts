@@ -82,7 +82,7 @@ describe('embedded server publish protection', () => {
     }
     const meta = await metaP;
     expect(meta).toMatchObject({ width: 320, height: 240, videocodecid: 7, audiosamplerate: 48000 });
-    expect(p.status).toBe('RTMP_STREAM_ACTIVE');
+    expect(p.status).toBe('active');
     expect(server.verifyPlay('auth_s1', undefined)).toBe(true); // play not protected here
     fan.clear();
     await p.close();

@@ -7,7 +7,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { startEmbeddedServer, type EmbeddedServer } from '../../../src/rtmp/embedded.js';
 import { runNodeMediaServer } from '../../../src/rtmp/embedded-nms.js';
-import { RtmpPublisher, type RtmpStreamStatus } from '../../../src/rtmp/publisher.js';
+import { RtmpPublisher, type PublisherStatus } from '../../../src/rtmp/publisher.js';
 import { avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, onMetaData, type FlvTag } from '../../../src/pipeline/flv.js';
 import { FlvDemuxer } from '../../../src/pipeline/flv-file.js';
 import { InvalidStateError } from '../../../src/shared/errors.js';
@@ -46,7 +46,7 @@ async function publishPaced(p: RtmpPublisher, tags: readonly FlvTag[], signal: {
   }
 }
 
-function waitFor(p: RtmpPublisher, status: RtmpStreamStatus, ms = 5000): Promise<string | undefined> {
+function waitFor(p: RtmpPublisher, status: PublisherStatus, ms = 5000): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     if (p.status === status) {
       resolve(undefined);
@@ -121,19 +121,19 @@ describe('embedded server + RtmpPublisher', () => {
   it('publishes H.264 + AAC that ffprobe decodes over RTMP and that HTTP-FLV serves', async () => {
     const srv = server as EmbeddedServer;
     const p = new RtmpPublisher({ url: srv.rtmpUrl, streamName: 'pubtest', log });
-    const statuses: RtmpStreamStatus[] = [];
+    const statuses: PublisherStatus[] = [];
     p.on('status', (s) => statuses.push(s));
     p.setHeaders(headersOf(media));
     p.start();
     await waitPhase(p, 'publishing');
-    expect(p.status).toBe('RTMP_STREAM_WAIT');
+    expect(p.status).toBe('waiting');
     const tags = tagsOf(media);
     const signal = { stop: false };
     // Loop the clip with continuing timestamps so the stream outlives ffprobe's start.
     const looped: FlvTag[] = [];
     for (let k = 0; k < 3; k++) for (const t of tags) looped.push({ ...t, timestamp: t.timestamp + k * 3000 });
     const pub = publishPaced(p, looped, signal);
-    await waitFor(p, 'RTMP_STREAM_ACTIVE');
+    await waitFor(p, 'active');
 
     // HTTP-FLV: read the first tags through our demuxer.
     const flvTags = await new Promise<FlvTag[]>((resolve, reject) => {
@@ -179,25 +179,25 @@ describe('embedded server + RtmpPublisher', () => {
 
     await p.close();
     expect(p.phase).toBe('closed');
-    expect(statuses).toEqual(['RTMP_STREAM_ACTIVE']);
+    expect(statuses).toEqual(['active']);
   });
 
-  it('reports RTMP_CONNECTION_FAILED when nothing listens', async () => {
+  it('reports failed when nothing listens', async () => {
     const p = new RtmpPublisher({ url: 'rtmp://127.0.0.1:19351/live', streamName: 'x', log });
     p.start();
-    const reason = await waitFor(p, 'RTMP_CONNECTION_FAILED');
+    const reason = await waitFor(p, 'failed');
     expect(reason).toMatch(/ECONNREFUSED/);
     await p.close();
   });
 
-  it('reports RTMP_CONNECTION_FAILED when the server refuses the app', async () => {
+  it('reports failed when the server refuses the app', async () => {
     const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${RTMP_PORT}/bad.app`, streamName: 'x', log });
     p.start();
-    await waitFor(p, 'RTMP_CONNECTION_FAILED');
+    await waitFor(p, 'failed');
     await p.close();
   });
 
-  it('reports RTMP_CONNECTION_FAILED for a second publisher of the same stream', async () => {
+  it('reports failed for a second publisher of the same stream', async () => {
     const srv = server as EmbeddedServer;
     const first = new RtmpPublisher({ url: srv.rtmpUrl, streamName: 'dup', log });
     first.setHeaders(headersOf(media));
@@ -206,25 +206,25 @@ describe('embedded server + RtmpPublisher', () => {
     for (const t of tagsOf(media).slice(0, 5)) first.write(t);
     const second = new RtmpPublisher({ url: srv.rtmpUrl, streamName: 'dup', log });
     second.start();
-    expect(await waitFor(second, 'RTMP_CONNECTION_FAILED')).toMatch(/refused/);
-    expect(first.status).toBe('RTMP_STREAM_ACTIVE');
+    expect(await waitFor(second, 'failed')).toMatch(/refused/);
+    expect(first.status).toBe('active');
     await Promise.all([first.close(), second.close()]);
   });
 
-  it('reports RTMP_CONNECTION_LOST when the server goes away, and close() frees both ports', async () => {
+  it('reports lost when the server goes away, and close() frees both ports', async () => {
     const srv = server as EmbeddedServer;
     const p = new RtmpPublisher({ url: srv.rtmpUrl, streamName: 'losttest', log });
     p.setHeaders(headersOf(media));
     p.start();
     await waitPhase(p, 'publishing');
     for (const t of tagsOf(media).slice(0, 20)) p.write(t);
-    await waitFor(p, 'RTMP_STREAM_ACTIVE');
+    await waitFor(p, 'active');
     // A viewer connected over HTTP-FLV must not hold the port open.
     const viewer = http.get(`${srv.httpFlvUrl}/losttest.flv`, (res) => res.resume());
     viewer.on('error', () => undefined);
     // A close within 1 s of the publish being accepted counts as a refusal (FAILED): wait past it.
     await sleep(1100);
-    const lost = waitFor(p, 'RTMP_CONNECTION_LOST');
+    const lost = waitFor(p, 'lost');
     await srv.close();
     server = undefined;
     expect(await lost).toBeTruthy();
