@@ -2,7 +2,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-RUN npm ci --no-audit --no-fund
+RUN SKIP_FFMPEG=true npm ci --no-audit --no-fund
 COPY src ./src
 RUN npm run build
 
@@ -12,7 +12,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN SKIP_FFMPEG=true npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 COPY config ./config
 # REST, SIP (UDP+TCP), embedded RTMP, HTTP-FLV, RTP range.

@@ -23,5 +23,7 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # node-av's own install script would download an ffmpeg binary we do not use (its libavcodec
+  # comes in the @seydx/node-av-linux-x64 package): skipped here and in package.json (allowScripts).
+  SKIP_FFMPEG=true npm ci --no-audit --no-fund --loglevel=error
 fi

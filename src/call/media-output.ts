@@ -4,7 +4,7 @@ import {
   Interleaver, type FlvTag, type FlvSink,
 } from '../pipeline/index.js';
 import { mediaClockNow } from '../rtp/index.js';
-import { AudioTranscoder, VideoTranscoder } from '../transcode/index.js';
+import { AacEncoder, VideoTranscoder } from '../transcode/index.js';
 import { AudioGapFiller } from './audio-gap-filler.js';
 
 export interface MediaOutputOptions {
@@ -45,7 +45,7 @@ const FILL_INTERVAL_MS = 100;
 export class MediaOutput {
   readonly #targets = new Set<FlvSink>();
   readonly #interleaver: Interleaver;
-  #transcoder: AudioTranscoder | null = null;
+  #transcoder: AacEncoder | null = null;
   #videoTranscoder: VideoTranscoder | null = null;
   /** Audio copied into FLV without a transcoder (audio "copy"). */
   #copyAudio = false;
@@ -118,10 +118,9 @@ export class MediaOutput {
     this.#aacConfig(audioSpecificConfig({ objectType: 2, sampleRateIndex: Math.max(0, AAC_SAMPLE_RATES.indexOf(rate)), channels: 1 }));
     this.#filler = new AudioGapFiller({ codec: 'AAC', sampleRate: rate });
     if (codec === null) return;
-    const t = new AudioTranscoder({
-      ffmpegPath: this.opts.transcode.ffmpegPath,
+    // In-process, on a codec worker thread (no ffmpeg child for audio).
+    const t = new AacEncoder({
       inputCodec: codec,
-      inputRate: this.#audioRate,
       outputRate: rate,
       bitrate: this.opts.transcode.audioBitrate,
       log: this.opts.log,

@@ -1,7 +1,7 @@
-export { AudioTranscoder, TRANSCODER_STATES, TRANSCODER_TRANSITIONS } from './audio-transcoder.js';
-export type { AudioTranscoderOptions, TranscoderState } from './audio-transcoder.js';
-export { AdtsSplitter, ascFromAdts } from './adts.js';
-export type { AdtsFrameInfo } from './adts.js';
+export { TRANSCODER_STATES, TRANSCODER_TRANSITIONS, type TranscoderState } from './transcoder-state.js';
+export { AacEncoder, MAX_QUEUE as AAC_MAX_QUEUE, type AacEncoderOptions } from './aac-encoder.js';
+export { AacEngine, type AacEngineOptions, type AacOut } from './aac-engine.js';
+export { CodecPool, codecPool } from './codec-pool.js';
 export {
   linearToAlaw, alawToLinear, linearToUlaw, ulawToLinear, encodeG711, decodeG711, ALAW_SILENCE, ULAW_SILENCE,
 } from './g711.js';

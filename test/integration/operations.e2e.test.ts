@@ -15,6 +15,7 @@ import { freeTcpPort, freeUdpPortRange } from '../helpers/ports.js';
 import { spawnChild, stopChild } from '../helpers/proc.js';
 import { childProcesses, assertNoChildProcesses } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startCodecFarEnd, type CodecFarEnd } from '../helpers/media-far-end.js';
 
 const fars = new SippFarEnds();
 let hooks: WebhookReceiver;
@@ -57,7 +58,8 @@ describe('metrics and limits (in-process gateway)', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const during = await (await fetch(`${gw.baseUrl}/metrics`)).text();
     expect(metric(during, 'gateway_calls_live')).toBe(1);
-    expect(metric(during, 'gateway_transcoder_processes')).toBe(1);
+    // G.711 → AAC runs in-process (a codec worker thread): no transcoder process.
+    expect(metric(during, 'gateway_transcoder_processes')).toBe(0);
     expect(metric(during, 'gateway_rtmp_connections{state="RTMP_STREAM_ACTIVE"}')).toBe(1);
 
     expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
@@ -102,16 +104,32 @@ describe('shutdown', () => {
   });
 });
 
+/**
+ * These far ends send VP8 (+ A-law): the video transcoder is an ffmpeg child
+ * per call (audio is encoded in-process and spawns nothing), so there are
+ * processes whose fate a shutdown or a crash decides.
+ */
 describe('SIGTERM with three live calls (gateway as its own process)', () => {
+  const codecFars: CodecFarEnd[] = [];
+  afterAll(async () => {
+    for (const f of codecFars.splice(0)) await f.close();
+  });
+
+  async function vp8Call(base: string, callId: string): Promise<CodecFarEnd> {
+    const far = await startCodecFarEnd('pcma', 'vp8');
+    codecFars.push(far);
+    const r = await fetch(`${base}/call/startup`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ callId, callee: `sip:service@127.0.0.1:${far.sipPort}` }) });
+    expect(r.status).toBe(200);
+    await far.sendMedia(30);
+    return far;
+  }
+
   it('sends BYE on every call, delivers the final events, leaves no child process and exits 0', async () => {
     const { child, exited, base, stderr } = await startGatewayProcess();
     try {
-      const fars = [await uas(), await uas(), await uas()];
-      const ids = fars.map((_, i) => `ops-sigterm-000${i}`);
-      for (const [i, far] of fars.entries()) {
-        const r = await fetch(`${base}/call/startup`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ callId: ids[i], callee: `sip:service@127.0.0.1:${far.sipPort}` }) });
-        expect(r.status).toBe(200);
-      }
+      const ids = [0, 1, 2].map((i) => `ops-sigterm-000${i}`);
+      const fars: SippProcess[] = [];
+      for (const id of ids) fars.push((await vp8Call(base, id)).sipp);
       for (const id of ids) await hooks.waitFor((e) => e.body?.callId === id && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
       const transcoders = childProcesses(child.pid).filter((c) => c.cmdline.includes('ffmpeg'));
       expect(transcoders).toHaveLength(3);
@@ -137,9 +155,8 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
   it('a crash of the gateway (SIGKILL) leaves no ffmpeg running', async () => {
     const { child, exited, base, stderr } = await startGatewayProcess();
     try {
-      const far = await uas();
       const callId = 'ops-crash-0001';
-      expect((await fetch(`${base}/call/startup`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ callId, callee: `sip:service@127.0.0.1:${far.sipPort}` }) })).status).toBe(200);
+      await vp8Call(base, callId);
       await hooks.waitFor((e) => e.body?.callId === callId && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 20_000);
       const transcoders = childProcesses(child.pid).filter((c) => c.cmdline.includes('ffmpeg'));
       expect(transcoders.length).toBeGreaterThanOrEqual(1);

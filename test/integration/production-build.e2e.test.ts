@@ -50,4 +50,22 @@ describe('compiled gateway (dist/)', () => {
     expect(await gw.exited).toBe(0);
     expect(log).toContain('gateway stopped');
   });
+
+  it('the compiled codec worker encodes AAC with plain node (no TypeScript loader)', async () => {
+    expect(existsSync('dist/transcode/codec-worker.js')).toBe(true);
+    const script = `
+      import { CodecPool } from './dist/transcode/index.js';
+      const pool = new CodecPool(1);
+      let frames = 0;
+      const id = pool.open((m) => {
+        if (m.t === 'frames' || m.t === 'closed') frames += m.frames.length;
+        if (m.t === 'failed') { console.log('failed', m.message); process.exit(1); }
+        if (m.t === 'closed') { console.log('frames', frames); pool.terminate(); }
+      }, { t: 'open', opts: { inputCodec: 'PCMA', outputRate: 48000, bitrate: 64000 } });
+      for (let k = 0; k < 100; k++) pool.write(id, Buffer.alloc(160, 0x55), k * 20);
+      pool.close(id);`;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`frames ${Math.ceil((2 * 48000) / 1024)}`);
+  });
 });

@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import {
   encodeG711, decodeG711, linearToAlaw, linearToUlaw, alawToLinear, ulawToLinear, ALAW_SILENCE, ULAW_SILENCE,
 } from '../../../src/transcode/g711.js';
-import { AdtsSplitter, ascFromAdts, type AdtsFrameInfo } from '../../../src/transcode/adts.js';
 
 function ffmpeg(args: string[]): Buffer {
   return execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { maxBuffer: 16 * 1024 * 1024 });
@@ -36,46 +35,5 @@ describe('G.711', () => {
       if (c !== 0x7f) expect(linearToUlaw(ulawToLinear(c))).toBe(c); // 0x7f and 0xff are both zero
     }
     expect(decodeG711(Buffer.of(0xd5, 0xff), 'PCMA').length).toBe(2);
-  });
-});
-
-describe('AdtsSplitter', () => {
-  const adts = ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '0.5', '-c:a', 'aac', '-b:a', '64k', '-ac', '1', '-f', 'adts', '-']);
-
-  function split(pieces: Buffer[]): { infos: AdtsFrameInfo[]; raws: Buffer[]; skipped: number } {
-    const s = new AdtsSplitter();
-    const infos: AdtsFrameInfo[] = [];
-    const raws: Buffer[] = [];
-    for (const p of pieces) {
-      s.push(p, (info, raw) => {
-        infos.push(info);
-        raws.push(Buffer.from(raw));
-      });
-    }
-    return { infos, raws, skipped: s.skipped };
-  }
-
-  it('splits ffmpeg ADTS output in any slicing, and gives the ASC of 48 kHz mono AAC-LC', () => {
-    const whole = split([adts]);
-    expect(whole.infos.length).toBeGreaterThan(20);
-    expect(whole.infos[0]).toEqual({ objectType: 2, sampleRateIndex: 3, sampleRate: 48000, channels: 1 });
-    expect(ascFromAdts(whole.infos[0]!).toString('hex')).toBe('1188');
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 30 }), (cuts) => {
-      const pieces: Buffer[] = [];
-      let off = 0;
-      for (const c of cuts) {
-        pieces.push(adts.subarray(off, Math.min(adts.length, off + c)));
-        off = Math.min(adts.length, off + c);
-      }
-      pieces.push(adts.subarray(off));
-      const r = split(pieces);
-      expect(r.raws).toEqual(whole.raws);
-    }), { numRuns: 30 });
-  });
-
-  it('skips garbage up to the next syncword', () => {
-    const r = split([Buffer.from('0102fff0', 'hex'), adts]);
-    expect(r.skipped).toBe(4);
-    expect(r.raws.length).toBe(split([adts]).raws.length);
   });
 });

@@ -1,0 +1,255 @@
+/**
+ * Audio → AAC with libavcodec (node-av), synchronous: the codec core that a
+ * codec worker thread runs (see codec-pool.ts), never the event loop. G.711
+ * is decoded here (a table per sample); G.722, Opus and Speex by libavcodec;
+ * everything is resampled to the output rate, mono, and encoded AAC-LC. A
+ * payload the decoder refuses is counted and dropped, never thrown.
+ *
+ * Timing, as the ffmpeg path did it: each packet's pts places it on the
+ * input timeline; gaps up to {@link MAX_FILL_MS} are filled with silence so
+ * the encoder's sample count stays equal to input time, late or overlapping
+ * input is trimmed, and longer gaps (hold) become a recorded jump. The
+ * encoder primes with one frame (its packets' pts are below zero): dropped,
+ * so each frame's pts is the input time of its first sample.
+ */
+import { Codec, CodecContext, FFmpegError, Frame, Log, Packet, Rational, SoftwareResampleContext, type ChannelLayout } from 'node-av/lib';
+import {
+  AV_CH_LAYOUT_MONO, AV_CHANNEL_ORDER_NATIVE, AV_CODEC_ID_ADPCM_G722, AV_CODEC_ID_OPUS, AV_CODEC_ID_SPEEX, AV_LOG_QUIET,
+  AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_S16, FF_ENCODER_AAC, type AVCodecID, type AVSampleFormat,
+} from 'node-av/constants';
+import type { AudioFrameCodec } from '../shared/index.js';
+import { audioSpecificConfig, AAC_SAMPLE_RATES } from '../pipeline/index.js';
+import { decodeG711 } from './g711.js';
+
+const MONO: ChannelLayout = { nbChannels: 1, order: AV_CHANNEL_ORDER_NATIVE, mask: AV_CH_LAYOUT_MONO };
+
+// libavcodec's own log goes to stderr line by line (one per bad packet of a
+// stranger's stream): silenced; what matters is counted and logged by the call.
+Log.setLevel(AV_LOG_QUIET);
+
+const AAC_FRAME_SAMPLES = 1024;
+const BYTES_PER_SAMPLE = 4; // fltp mono
+/** Gaps up to this long are filled with silence; longer ones become a pts jump. */
+const MAX_FILL_MS = 5000;
+/** Differences up to 1 ms are clock jitter, not gaps. */
+const TOLERANCE_MS = 1;
+
+/** libavcodec decoders for what G.711's table does not cover. */
+const DECODERS: Partial<Record<AudioFrameCodec, { id: AVCodecID; rate: number }>> = {
+  G722: { id: AV_CODEC_ID_ADPCM_G722, rate: 16000 },
+  OPUS: { id: AV_CODEC_ID_OPUS, rate: 48000 },
+  SPEEX: { id: AV_CODEC_ID_SPEEX, rate: 16000 },
+};
+
+export interface AacEngineOptions {
+  inputCodec: AudioFrameCodec;
+  /** AAC sample rate, e.g. 48000. */
+  outputRate: number;
+  /** AAC bit rate in bit/s, e.g. 64000. */
+  bitrate: number;
+}
+
+/** One AAC access unit with its pts (ms, on the input's clock). */
+export interface AacOut {
+  raw: Buffer;
+  ptsMs: number;
+}
+
+interface Jump {
+  /** Output sample at which it happened. */
+  at: number;
+  ms: number;
+}
+
+/** One call's audio → AAC, synchronous. */
+export class AacEngine {
+  /** The AudioSpecificConfig (AAC-LC, mono, the output rate). */
+  readonly asc: Buffer;
+  /** Payloads the decoder refused. */
+  decodeErrors = 0;
+  readonly #opts: AacEngineOptions;
+  readonly #encoder: CodecContext;
+  readonly #decoder: CodecContext | undefined;
+  #resampler: SoftwareResampleContext | undefined;
+  readonly #packet = new Packet();
+  readonly #frame = new Frame();
+  /** Output-rate fltp samples waiting to make a whole AAC frame. */
+  #pending: Buffer = Buffer.alloc(0);
+  #firstPts: number | undefined;
+  /** Output samples on the encoder's timeline (including silence). */
+  #outSamples = 0;
+  #jumpMs = 0;
+  readonly #jumps: Jump[] = [];
+  #outJumpMs = 0;
+  #freed = false;
+
+  /** Opens the encoder (and decoder); throws on a rate or codec libavcodec does not have. */
+  constructor(opts: AacEngineOptions) {
+    this.#opts = opts;
+    const rateIndex = AAC_SAMPLE_RATES.indexOf(opts.outputRate);
+    if (rateIndex < 0) throw new RangeError(`AAC: no sample rate index for ${opts.outputRate}`);
+    const codec = Codec.findEncoderByName(FF_ENCODER_AAC);
+    if (!codec) throw new Error('libavcodec has no AAC encoder');
+    const enc = new CodecContext();
+    enc.allocContext3(codec);
+    enc.sampleRate = opts.outputRate;
+    enc.sampleFormat = AV_SAMPLE_FMT_FLTP;
+    enc.channelLayout = MONO;
+    enc.bitRate = BigInt(opts.bitrate);
+    enc.timeBase = new Rational(1, opts.outputRate);
+    FFmpegError.throwIfError(enc.open2Sync(codec, null), 'AAC encoder open');
+    this.#encoder = enc;
+    const d = DECODERS[opts.inputCodec];
+    if (d !== undefined) {
+      const dc = Codec.findDecoder(d.id);
+      if (!dc) throw new Error(`libavcodec has no ${opts.inputCodec} decoder`);
+      const dec = new CodecContext();
+      dec.allocContext3(dc);
+      dec.sampleRate = d.rate;
+      dec.channelLayout = MONO;
+      FFmpegError.throwIfError(dec.open2Sync(dc, null), `${opts.inputCodec} decoder open`);
+      this.#decoder = dec;
+    }
+    this.#packet.alloc();
+    this.#frame.alloc();
+    this.asc = audioSpecificConfig({ objectType: 2, sampleRateIndex: rateIndex, channels: 1 });
+  }
+
+  /** One RTP payload with its pts (ms) → the AAC frames completed by it. A payload the decoder refuses is counted. */
+  write(data: Buffer, ptsMs: number): AacOut[] {
+    if (this.#freed) return [];
+    let pcm: Buffer[];
+    try {
+      pcm = this.#decode(data);
+    } catch {
+      this.decodeErrors++;
+      return [];
+    }
+    for (const p of pcm) this.#place(p, ptsMs);
+    return this.#encodeWhole([]);
+  }
+
+  /** The last samples (padded to a frame) and what the encoder still holds. */
+  flush(): AacOut[] {
+    if (this.#freed) return [];
+    const out: AacOut[] = [];
+    if (this.#pending.length > 0) {
+      const pad = Buffer.alloc(AAC_FRAME_SAMPLES * BYTES_PER_SAMPLE - this.#pending.length);
+      this.#outSamples += pad.length / BYTES_PER_SAMPLE;
+      this.#pending = Buffer.concat([this.#pending, pad]);
+      this.#encodeWhole(out);
+    }
+    this.#encode(null, out);
+    return out;
+  }
+
+  /** Frees the codecs; idempotent. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#encoder.freeContext();
+    this.#decoder?.freeContext();
+    this.#resampler?.free();
+    this.#packet.free();
+    this.#frame.free();
+  }
+
+  /** Output-rate fltp samples of one payload (a decoder may give several frames). */
+  #decode(data: Buffer): Buffer[] {
+    const dec = this.#decoder;
+    if (dec === undefined) {
+      const pcm = decodeG711(data, this.#opts.inputCodec === 'PCMA' ? 'PCMA' : 'PCMU');
+      return [this.#resample(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), pcm.length, AV_SAMPLE_FMT_S16, 8000)];
+    }
+    const pkt = this.#packet;
+    pkt.data = data;
+    const sent = dec.sendPacketSync(pkt);
+    pkt.unref();
+    FFmpegError.throwIfError(sent, 'decode');
+    const out: Buffer[] = [];
+    const frame = this.#frame;
+    while (dec.receiveFrameSync(frame) >= 0) {
+      const planes = frame.data;
+      if (planes !== null) out.push(this.#resample(planes, frame.nbSamples, frame.format as AVSampleFormat, frame.sampleRate, frame.channelLayout));
+      frame.unref();
+    }
+    return out;
+  }
+
+  #resample(
+    input: Buffer | Buffer[], samples: number, format: AVSampleFormat, rate: number, layout: ChannelLayout = MONO,
+  ): Buffer {
+    if (this.#resampler === undefined) {
+      const swr = new SoftwareResampleContext();
+      FFmpegError.throwIfError(swr.allocSetOpts2(MONO, AV_SAMPLE_FMT_FLTP, this.#opts.outputRate, layout, format, rate), 'resampler');
+      FFmpegError.throwIfError(swr.init(), 'resampler init');
+      this.#resampler = swr;
+    }
+    const max = Math.ceil((samples * this.#opts.outputRate) / rate) + 64;
+    const out = Buffer.allocUnsafe(max * BYTES_PER_SAMPLE);
+    const n = this.#resampler.convertSync([out], max, Array.isArray(input) ? input : [input], samples);
+    FFmpegError.throwIfError(n, 'resample');
+    return out.subarray(0, n * BYTES_PER_SAMPLE);
+  }
+
+  /** Appends `pcm` at its place on the timeline: silence before it, its overlap trimmed, or a jump. */
+  #place(pcm: Buffer, ptsMs: number): void {
+    const rate = this.#opts.outputRate;
+    if (this.#firstPts === undefined) this.#firstPts = ptsMs;
+    const expectedMs = this.#firstPts + this.#jumpMs + (this.#outSamples * 1000) / rate;
+    const offsetMs = ptsMs - expectedMs;
+    let chunk = pcm;
+    if (offsetMs > TOLERANCE_MS) {
+      if (offsetMs <= MAX_FILL_MS) this.#append(Buffer.alloc(Math.round((offsetMs * rate) / 1000) * BYTES_PER_SAMPLE));
+      else {
+        this.#jumpMs += offsetMs;
+        this.#jumps.push({ at: this.#outSamples, ms: offsetMs });
+      }
+    } else if (offsetMs < -TOLERANCE_MS) {
+      const skip = Math.round((-offsetMs * rate) / 1000) * BYTES_PER_SAMPLE;
+      if (skip >= pcm.length) return; // entirely before what is already there
+      chunk = pcm.subarray(skip);
+    }
+    this.#append(chunk);
+  }
+
+  #append(b: Buffer): void {
+    this.#outSamples += b.length / BYTES_PER_SAMPLE;
+    this.#pending = this.#pending.length === 0 ? b : Buffer.concat([this.#pending, b]);
+  }
+
+  #encodeWhole(out: AacOut[]): AacOut[] {
+    const size = AAC_FRAME_SAMPLES * BYTES_PER_SAMPLE;
+    while (this.#pending.length >= size) {
+      const chunk = this.#pending.subarray(0, size);
+      this.#pending = this.#pending.subarray(size);
+      this.#encode(chunk, out);
+    }
+    return out;
+  }
+
+  /** Encodes one frame (or flushes with null) and collects what comes out. */
+  #encode(chunk: Buffer | null, out: AacOut[]): void {
+    const enc = this.#encoder;
+    const rate = this.#opts.outputRate;
+    let frame: Frame | null = null;
+    if (chunk !== null) {
+      frame = Frame.fromAudioBuffer(chunk, {
+        nbSamples: AAC_FRAME_SAMPLES, format: AV_SAMPLE_FMT_FLTP, sampleRate: rate, channelLayout: MONO, timeBase: new Rational(1, rate),
+      });
+      frame.pts = BigInt(this.#outSamples - this.#pending.length / BYTES_PER_SAMPLE - AAC_FRAME_SAMPLES);
+    }
+    const sent = enc.sendFrameSync(frame);
+    frame?.free();
+    FFmpegError.throwIfError(sent, 'encode');
+    const pkt = this.#packet;
+    while (enc.receivePacketSync(pkt) >= 0) {
+      const start = Number(pkt.pts);
+      const raw = pkt.data;
+      pkt.unref();
+      if (start < 0 || raw === null || this.#firstPts === undefined) continue;
+      while (this.#jumps.length > 0 && (this.#jumps[0] as Jump).at <= start) this.#outJumpMs += (this.#jumps.shift() as Jump).ms;
+      out.push({ raw, ptsMs: this.#firstPts + this.#outJumpMs + (start * 1000) / rate });
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The codec worker threads of the process: calls' audio encoding runs there,
+ * never on the event loop that moves their packets. Each call's engine lives
+ * on one worker (the least loaded when it opens); messages to a worker are
+ * batched per event-loop turn. A worker that dies fails the engines it held
+ * (their calls log it and go on with silence) and is replaced for new ones.
+ * Workers are unref'd: they never keep the process alive.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, ToWorker } from './codec-messages.js';
+
+/** The worker entry next to this file: TypeScript under tsx (development, tests), JavaScript when built. */
+const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './codec-worker.ts' : './codec-worker.js', import.meta.url);
+
+/** A worker on ENTRY; TypeScript needs tsx's loader registered inside the worker first (`--import` does not reach workers). */
+function startWorker(): Worker {
+  // The parent's flags, but not --input-type (only valid for eval'd input, fatal for a worker file).
+  if (!ENTRY.pathname.endsWith('.ts')) return new Worker(ENTRY, { execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY.href)}); });`;
+  return new Worker(boot, { eval: true });
+}
+
+export type CodecListener = (m: FromWorker) => void;
+
+interface Slot {
+  worker: Worker;
+  /** Engines open on it. */
+  load: number;
+  outbox: ToWorker[];
+  listeners: Map<number, CodecListener>;
+}
+
+export class CodecPool {
+  readonly #size: number;
+  readonly #slots: Slot[] = [];
+  readonly #owner = new Map<number, Slot>();
+  #nextId = 1;
+  #flushQueued = false;
+  #closed = false;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    this.#size = size;
+  }
+
+  /** Opens an engine on the least loaded worker; `listener` gets every message about it. Returns its id. */
+  open(listener: CodecListener, msg: Omit<Extract<ToWorker, { t: 'open' }>, 'id'>): number {
+    if (this.#closed) throw new Error('codec pool closed');
+    const slot = this.#pick();
+    const id = this.#nextId++;
+    slot.load++;
+    slot.listeners.set(id, listener);
+    this.#owner.set(id, slot);
+    this.#send(slot, { ...msg, id });
+    return id;
+  }
+
+  write(id: number, data: Buffer, ptsMs: number): void {
+    const slot = this.#owner.get(id);
+    // A copy of the payload alone: posting the view would clone the whole buffer it sits in.
+    if (slot !== undefined) this.#send(slot, { t: 'write', id, data: new Uint8Array(data), ptsMs });
+  }
+
+  /** Flushes and frees the engine; its last frames and `closed` still reach the listener. */
+  close(id: number): void {
+    const slot = this.#owner.get(id);
+    if (slot !== undefined) this.#send(slot, { t: 'close', id });
+  }
+
+  /** Stops every worker (gateway shutdown). */
+  async terminate(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#slots.splice(0).map((s) => s.worker.terminate()));
+  }
+
+  #pick(): Slot {
+    if (this.#slots.length < this.#size) return this.#spawn();
+    let best = this.#slots[0] as Slot;
+    for (const s of this.#slots) if (s.load < best.load) best = s;
+    return best;
+  }
+
+  #spawn(): Slot {
+    const worker = startWorker();
+    worker.unref();
+    const slot: Slot = { worker, load: 0, outbox: [], listeners: new Map() };
+    worker.on('message', (batch: FromWorker[]) => {
+      for (const m of batch) {
+        slot.listeners.get(m.id)?.(m);
+        if (m.t === 'closed' || m.t === 'failed') this.#release(slot, m.id);
+      }
+    });
+    const fail = (message: string): void => {
+      const i = this.#slots.indexOf(slot);
+      if (i >= 0) this.#slots.splice(i, 1);
+      for (const [id, l] of [...slot.listeners]) {
+        this.#release(slot, id);
+        l({ t: 'failed', id, message });
+      }
+    };
+    worker.on('error', (err) => fail(`codec worker failed: ${err.message}`));
+    worker.on('exit', (code) => fail(`codec worker exited (${code})`));
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #release(slot: Slot, id: number): void {
+    if (!slot.listeners.delete(id)) return;
+    slot.load--;
+    this.#owner.delete(id);
+  }
+
+  #send(slot: Slot, m: ToWorker): void {
+    slot.outbox.push(m);
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    for (const s of this.#slots) {
+      if (s.outbox.length === 0) continue;
+      const batch = s.outbox;
+      s.outbox = [];
+      s.worker.postMessage(batch);
+    }
+  }
+}
+
+let shared: CodecPool | undefined;
+
+/** The process's codec pool, started on first use. */
+export function codecPool(): CodecPool {
+  shared ??= new CodecPool();
+  return shared;
+}
