@@ -73,7 +73,7 @@ const SETUP_TIMEOUT_MS = 30_000;
 /** Things to stop at the end, newest first; each stops one process by its PID. */
 const closers: (() => Promise<void>)[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-concurrent-'));
-closers.push(async () => rmSync(work, { recursive: true, force: true }));
+closers.push(async () => (process.env.BENCH_KEEP ? undefined : rmSync(work, { recursive: true, force: true })));
 
 
 

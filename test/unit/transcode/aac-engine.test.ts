@@ -162,6 +162,16 @@ describe('AacEngine (in-process audio → AAC)', () => {
     expect(jumped.length).toBe(Math.ceil((2 * RATE) / 1024));
   });
 
+  it("G.711's idle pattern (±8 of 32768) is encoded as digital silence", async () => {
+    const idle = Buffer.alloc(160, 0xd5);
+    const { asc, frames } = run(encoder(), (w) => {
+      for (let i = 0; i < 50; i++) w(idle, i * 20);
+    });
+    const pcm = await decodeAac(asc[0]!, frames.map((f) => f.raw));
+    expect(pcm.length).toBeGreaterThan(40_000);
+    expect(pcm.every((x) => x === 0)).toBe(true);
+  });
+
   it('late and duplicate packets are trimmed, never played twice', async () => {
     const a = tone(1000);
     const { frames } = run(encoder(), (w) => a.forEach((p, i) => {
