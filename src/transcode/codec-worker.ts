@@ -31,7 +31,15 @@ port.on('message', (batch: ToWorker[]) => {
       let w = written.get(m.id);
       if (w === undefined) written.set(m.id, (w = { frames: [], done: 0 }));
       w.done++;
-      if (e !== undefined) w.frames.push(...e.write(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), m.ptsMs));
+      if (e === undefined) continue;
+      try {
+        w.frames.push(...e.write(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), m.ptsMs));
+      } catch (err) {
+        // Only this call's engine goes: the worker and the other calls on it carry on.
+        engines.delete(m.id);
+        e.free();
+        replies.push({ t: 'failed', id: m.id, message: `AAC engine: ${(err as Error).message}` });
+      }
     } else {
       const e = engines.get(m.id);
       engines.delete(m.id);
@@ -41,12 +49,16 @@ port.on('message', (batch: ToWorker[]) => {
       let frames: AacOut[] = [];
       try {
         frames = e?.flush() ?? [];
+      } catch {
+        // The flush's last frames are lost; the close still completes.
       } finally {
         e?.free();
       }
       replies.push({ t: 'closed', id: m.id, frames: copy(frames), decodeErrors: e?.decodeErrors ?? 0 });
     }
   }
-  for (const [id, w] of written) replies.push({ t: 'frames', id, frames: copy(w.frames), done: w.done, decodeErrors: engines.get(id)?.decodeErrors ?? 0 });
+  for (const [id, w] of written) {
+    if (engines.has(id)) replies.push({ t: 'frames', id, frames: copy(w.frames), done: w.done, decodeErrors: engines.get(id)?.decodeErrors ?? 0 });
+  }
   port.postMessage(replies);
 });

@@ -58,6 +58,27 @@ describe('AacEncoder (codec worker thread)', () => {
     await pool.terminate();
   });
 
+  it('an engine that cannot open fails alone: another call on the same worker keeps encoding', async () => {
+    const pool = new CodecPool(1);
+    const bad = new AacEncoder({ inputCodec: 'PCMA', outputRate: 12345, bitrate: 64000, log: silentLogger(), pool });
+    const good = new AacEncoder({ inputCodec: 'PCMA', outputRate: RATE, bitrate: 64000, log: silentLogger(), pool });
+    const exits: boolean[] = [];
+    let frames = 0;
+    bad.on('exit', (_c, _s, crashed) => exits.push(crashed));
+    good.on('frame', () => frames++);
+    bad.start();
+    good.start();
+    for (let k = 0; k < 50; k++) {
+      bad.write(tonePacket(k), k * 20);
+      good.write(tonePacket(k), k * 20);
+    }
+    await expect.poll(() => exits).toEqual([true]);
+    await bad.close();
+    await good.close();
+    expect(frames).toBe(Math.ceil((50 * 160 * 6) / 1024));
+    await pool.terminate();
+  });
+
   it('a worker that dies fails its encoders (crashed exit) without throwing; close() still resolves', async () => {
     const pool = new CodecPool(1);
     const e = new AacEncoder({ inputCodec: 'PCMA', outputRate: RATE, bitrate: 64000, log: silentLogger(), pool });
