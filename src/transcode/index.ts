@@ -8,6 +8,6 @@ export {
 export {
   makeSlateH264, makeSlateVp8, makeG722Silence, makeSpeexSilence, OPUS_SILENCE_20MS, slateArgs, ivfFrames, oggPackets, type SlateOptions,
 } from './slate.js';
-export { MatroskaWriter, audioTrackFor, opusHead, waveFormatEx, vintSize, type MatroskaTrack } from './matroska.js';
+export { MatroskaWriter, vintSize, type MatroskaTrack } from './matroska.js';
 export { VideoTranscoder, type VideoTranscoderOptions } from './video-transcoder.js';
 export { FlvVideoReader, type FlvVideoFrame } from './flv-video-reader.js';

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { AacEncoder } from '../../../src/transcode/aac-encoder.js';
-import { MatroskaWriter, audioTrackFor, vintSize } from '../../../src/transcode/matroska.js';
+import { MatroskaWriter, vintSize } from '../../../src/transcode/matroska.js';
+import { audioTrackFor } from '../../helpers/matroska-audio.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 
 /** Packets of an Ogg stream (RFC 3533 lacing), header packets included. */

@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeG722Silence, makeSlateH264, OPUS_SILENCE_20MS } from '../../../src/transcode/slate.js';
-import { MatroskaWriter, audioTrackFor } from '../../../src/transcode/matroska.js';
+import { MatroskaWriter } from '../../../src/transcode/matroska.js';
+import { audioTrackFor } from '../../helpers/matroska-audio.js';
 
 /** Decodes a Matroska stream of `codec` packets to s16 mono at 16 kHz and returns the peak sample. */
 function peakOf(codec: 'OPUS' | 'G722', packet: Buffer, n: number): { peak: number; seconds: number } {
