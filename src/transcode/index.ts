@@ -1,6 +1,7 @@
 export { TRANSCODER_STATES, TRANSCODER_TRANSITIONS, type TranscoderState } from './transcoder-state.js';
 export { AacEncoder, MAX_QUEUE as AAC_MAX_QUEUE, type AacEncoderOptions } from './aac-encoder.js';
-export { AacEngine, type AacEngineOptions, type AacOut } from './aac-engine.js';
+// Types only: the engine itself is loaded by the codec workers, so libavcodec never loads on the event loop's thread.
+export type { AacEngineOptions, AacOut } from './aac-engine.js';
 export { CodecPool, codecPool } from './codec-pool.js';
 export {
   linearToAlaw, alawToLinear, linearToUlaw, ulawToLinear, encodeG711, decodeG711, ALAW_SILENCE, ULAW_SILENCE,

@@ -29,7 +29,7 @@ const children: ReturnType<typeof spawnChild>[] = [];
 
 beforeAll(async () => {
   hooks = await startWebhookReceiver();
-  gw = await startTestGateway({ rtp: { generateMediaForUa: false, rtpActivityTimeoutMs: 2000 }, webhook: { apps: { callApp: hooks.baseUrl } } });
+  gw = await startTestGateway({ rtp: { generateMediaForUa: false, rtpActivityTimeoutMs: 3000 }, webhook: { apps: { callApp: hooks.baseUrl } } });
 });
 
 afterAll(async () => {
@@ -45,7 +45,7 @@ describe('continuity', () => {
     const audioSink = await freeUdpPortRange(2);
     const videoSink = await freeUdpPortRange(2);
     sipp = await startSippUas({
-      scenario: SCENARIO, sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4), durationMs: 4000,
+      scenario: SCENARIO, sipPort: await freeUdpPort(), mediaPort: await freeUdpPortRange(4), durationMs: 5000,
       vars: { audio_sink: String(audioSink), video_sink: String(videoSink) },
     });
     const callId = 'media-continuity-1';
@@ -60,7 +60,7 @@ describe('continuity', () => {
       throw e;
     });
     // Read the output across hold, resume and the codec change.
-    const probe = probeStream(`${gw.embeddedRtmpUrl}/continuity`, { seconds: 14, timeoutMs: 40_000 });
+    const probe = probeStream(`${gw.embeddedRtmpUrl}/continuity`, { seconds: 16, timeoutMs: 40_000 });
     await waitUntil(() => far.logs().includes('HELD'), 10_000, 50, 'hold');
     await stopChild(first.child, first.exited, 2000);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'HOLD', 5000);
@@ -69,7 +69,8 @@ describe('continuity', () => {
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED' && hooks.events.some((h) => h.body?.status === 'HOLD'), 5000);
     const p = await probe;
     expect(p.errors).toEqual([]);
-    // On hold for 4 s with no RTP, rtpActivityTimeoutMs 2000 did not end the call.
+    // On hold for 5 s with no RTP, rtpActivityTimeoutMs 3000 did not end the call (3 s also leaves a
+    // loaded machine time to start the first sender after the answer).
     expect((await gw.rest('/call/find', { callId })).body[0]).toMatchObject({ status: 'ESTABLISHED', audioCodec: 'PCMU/8000' });
     const monotonic = (pts: number[]): boolean => pts.every((t, i) => i === 0 || t >= pts[i - 1]!);
     expect(monotonic(p.video!.pts)).toBe(true);
