@@ -129,9 +129,10 @@ describe('embedded server + RtmpPublisher', () => {
     expect(p.status).toBe('waiting');
     const tags = tagsOf(media);
     const signal = { stop: false };
-    // Loop the clip with continuing timestamps so the stream outlives ffprobe's start.
+    // Loop the clip with continuing timestamps so the stream outlives even a slow ffprobe start
+    // (24 s; publishing stops as soon as ffprobe is done).
     const looped: FlvTag[] = [];
-    for (let k = 0; k < 3; k++) for (const t of tags) looped.push({ ...t, timestamp: t.timestamp + k * 3000 });
+    for (let k = 0; k < 8; k++) for (const t of tags) looped.push({ ...t, timestamp: t.timestamp + k * 3000 });
     const pub = publishPaced(p, looped, signal);
     await waitFor(p, 'active');
 
