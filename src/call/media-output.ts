@@ -112,8 +112,8 @@ export class MediaOutput {
       this.#filler = codec === 'PCMA' || codec === 'PCMU' ? new AudioGapFiller({ codec }) : null;
       return;
     }
-    // AAC from the transcoder, or silence alone: the header is known before the first frame
-    // (AAC-LC, mono, the output rate: what the transcoder's ADTS says too).
+    // AAC from the encoder, or silence alone: the header is known before the first frame
+    // (AAC-LC, mono, the output rate: the encoder's own config says the same).
     const rate = this.opts.transcode.audioSampleRate;
     this.#aacConfig(audioSpecificConfig({ objectType: 2, sampleRateIndex: Math.max(0, AAC_SAMPLE_RATES.indexOf(rate)), channels: 1 }));
     this.#filler = new AudioGapFiller({ codec: 'AAC', sampleRate: rate });

@@ -29,6 +29,7 @@ Log.setLevel(AV_LOG_QUIET);
 
 const AAC_FRAME_SAMPLES = 1024;
 const BYTES_PER_SAMPLE = 4; // fltp mono
+const FRAME_BYTES = AAC_FRAME_SAMPLES * BYTES_PER_SAMPLE;
 /** Gaps up to this long are filled with silence; longer ones become a pts jump. */
 const MAX_FILL_MS = 5000;
 /** Differences up to 1 ms are clock jitter, not gaps. */
@@ -87,11 +88,13 @@ export class AacEngine {
   #resampler: SoftwareResampleContext | undefined;
   readonly #packet = new Packet();
   readonly #frame = new Frame();
-  /** Output-rate fltp samples waiting to make a whole AAC frame. */
-  #pending: Buffer = Buffer.alloc(0);
+  readonly #timeBase: Rational;
+  /** The AAC frame being filled (output-rate fltp samples; copied by each Frame made from it). */
+  readonly #frameBuf = Buffer.alloc(FRAME_BYTES);
+  #filled = 0;
+  /** Whole frames given to the encoder. */
+  #frames = 0;
   #firstPts: number | undefined;
-  /** Output samples on the encoder's timeline (including silence). */
-  #outSamples = 0;
   #jumpMs = 0;
   readonly #jumps: Jump[] = [];
   #outJumpMs = 0;
@@ -110,7 +113,8 @@ export class AacEngine {
     enc.sampleFormat = AV_SAMPLE_FMT_FLTP;
     enc.channelLayout = MONO;
     enc.bitRate = BigInt(opts.bitrate);
-    enc.timeBase = new Rational(1, opts.outputRate);
+    this.#timeBase = new Rational(1, opts.outputRate);
+    enc.timeBase = this.#timeBase;
     // The "fast" coder: 3–7× less CPU than "twoloop" on voice (measured, docs/benchmarks.md), the
     // difference inaudible at 64 kbit/s mono speech.
     FFmpegError.throwIfError(enc.setOption('aac_coder', 'fast'), 'AAC coder option');
@@ -142,20 +146,21 @@ export class AacEngine {
       this.decodeErrors++;
       return [];
     }
-    for (const p of pcm) this.#place(p, ptsMs);
-    return this.#encodeWhole([]);
+    const out: AacOut[] = [];
+    for (const p of pcm) this.#place(p, ptsMs, out);
+    return out;
+  }
+
+  /** Output samples on the encoder's timeline so far (including silence). */
+  get #samples(): number {
+    return this.#frames * AAC_FRAME_SAMPLES + this.#filled / BYTES_PER_SAMPLE;
   }
 
   /** The last samples (padded to a frame) and what the encoder still holds. */
   flush(): AacOut[] {
     if (this.#freed) return [];
     const out: AacOut[] = [];
-    if (this.#pending.length > 0) {
-      const pad = Buffer.alloc(AAC_FRAME_SAMPLES * BYTES_PER_SAMPLE - this.#pending.length);
-      this.#outSamples += pad.length / BYTES_PER_SAMPLE;
-      this.#pending = Buffer.concat([this.#pending, pad]);
-      this.#encodeWhole(out);
-    }
+    if (this.#filled > 0) this.#append(null, FRAME_BYTES - this.#filled, out);
     this.#encode(null, out);
     return out;
   }
@@ -210,39 +215,38 @@ export class AacEngine {
   }
 
   /** Appends `pcm` at its place on the timeline: silence before it, its overlap trimmed, or a jump. */
-  #place(pcm: Buffer, ptsMs: number): void {
+  #place(pcm: Buffer, ptsMs: number, out: AacOut[]): void {
     const rate = this.#opts.outputRate;
     if (this.#firstPts === undefined) this.#firstPts = ptsMs;
-    const expectedMs = this.#firstPts + this.#jumpMs + (this.#outSamples * 1000) / rate;
+    const expectedMs = this.#firstPts + this.#jumpMs + (this.#samples * 1000) / rate;
     const offsetMs = ptsMs - expectedMs;
-    let chunk = pcm;
+    let skip = 0;
     if (offsetMs > TOLERANCE_MS) {
-      if (offsetMs <= MAX_FILL_MS) this.#append(Buffer.alloc(Math.round((offsetMs * rate) / 1000) * BYTES_PER_SAMPLE));
+      if (offsetMs <= MAX_FILL_MS) this.#append(null, Math.round((offsetMs * rate) / 1000) * BYTES_PER_SAMPLE, out);
       else {
         this.#jumpMs += offsetMs;
-        this.#jumps.push({ at: this.#outSamples, ms: offsetMs });
+        this.#jumps.push({ at: this.#samples, ms: offsetMs });
       }
     } else if (offsetMs < -TOLERANCE_MS) {
-      const skip = Math.round((-offsetMs * rate) / 1000) * BYTES_PER_SAMPLE;
+      skip = Math.round((-offsetMs * rate) / 1000) * BYTES_PER_SAMPLE;
       if (skip >= pcm.length) return; // entirely before what is already there
-      chunk = pcm.subarray(skip);
     }
-    this.#append(chunk);
+    this.#append(pcm.subarray(skip), pcm.length - skip, out);
   }
 
-  #append(b: Buffer): void {
-    this.#outSamples += b.length / BYTES_PER_SAMPLE;
-    this.#pending = this.#pending.length === 0 ? b : Buffer.concat([this.#pending, b]);
-  }
-
-  #encodeWhole(out: AacOut[]): AacOut[] {
-    const size = AAC_FRAME_SAMPLES * BYTES_PER_SAMPLE;
-    while (this.#pending.length >= size) {
-      const chunk = this.#pending.subarray(0, size);
-      this.#pending = this.#pending.subarray(size);
-      this.#encode(chunk, out);
+  /** Copies `bytes` of `b` (null: silence) into the frame being filled; encodes each frame it completes. */
+  #append(b: Buffer | null, bytes: number, out: AacOut[]): void {
+    for (let o = 0; o < bytes;) {
+      const n = Math.min(bytes - o, FRAME_BYTES - this.#filled);
+      if (b === null) this.#frameBuf.fill(0, this.#filled, this.#filled + n);
+      else b.copy(this.#frameBuf, this.#filled, o, o + n);
+      this.#filled += n;
+      o += n;
+      if (this.#filled === FRAME_BYTES) {
+        this.#encode(this.#frameBuf, out);
+        this.#filled = 0;
+      }
     }
-    return out;
   }
 
   /** Encodes one frame (or flushes with null) and collects what comes out. */
@@ -252,9 +256,9 @@ export class AacEngine {
     let frame: Frame | null = null;
     if (chunk !== null) {
       frame = Frame.fromAudioBuffer(chunk, {
-        nbSamples: AAC_FRAME_SAMPLES, format: AV_SAMPLE_FMT_FLTP, sampleRate: rate, channelLayout: MONO, timeBase: new Rational(1, rate),
+        nbSamples: AAC_FRAME_SAMPLES, format: AV_SAMPLE_FMT_FLTP, sampleRate: rate, channelLayout: MONO, timeBase: this.#timeBase,
       });
-      frame.pts = BigInt(this.#outSamples - this.#pending.length / BYTES_PER_SAMPLE - AAC_FRAME_SAMPLES);
+      frame.pts = BigInt(this.#frames++ * AAC_FRAME_SAMPLES);
     }
     const sent = enc.sendFrameSync(frame);
     frame?.free();

@@ -12,7 +12,13 @@ if (port === null) throw new Error('codec-worker.ts runs as a worker thread');
 
 const engines = new Map<number, AacEngine>();
 
-const copy = (outs: AacOut[]): { raw: Uint8Array; ptsMs: number }[] => outs.map((o) => ({ raw: new Uint8Array(o.raw), ptsMs: o.ptsMs }));
+/** Each frame in a buffer of its own, moved (not cloned) to the event loop's thread. */
+let transfer: ArrayBuffer[] = [];
+const copy = (outs: AacOut[]): { raw: Uint8Array; ptsMs: number }[] => outs.map((o) => {
+  const raw = new Uint8Array(o.raw);
+  transfer.push(raw.buffer);
+  return { raw, ptsMs: o.ptsMs };
+});
 
 port.on('message', (batch: ToWorker[]) => {
   const replies: FromWorker[] = [];
@@ -60,5 +66,6 @@ port.on('message', (batch: ToWorker[]) => {
   for (const [id, w] of written) {
     if (engines.has(id)) replies.push({ t: 'frames', id, frames: copy(w.frames), done: w.done, decodeErrors: engines.get(id)?.decodeErrors ?? 0 });
   }
-  port.postMessage(replies);
+  port.postMessage(replies, transfer);
+  transfer = [];
 });
