@@ -6,10 +6,8 @@ RUN SKIP_FFMPEG=true npm ci --no-audit --no-fund
 COPY src ./src
 RUN npm run build
 
+# No ffmpeg: codecs run in-process (libavcodec from the node-av package).
 FROM node:20-bookworm-slim
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN SKIP_FFMPEG=true npm ci --omit=dev --no-audit --no-fund

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs everything the gateway and its tests need on a fresh Debian machine:
-# Debian packages (ffmpeg for transcoding; SIPp, nginx with its RTMP module,
-# Kamailio and baresip with its FFmpeg video modules as the test suite's real peers) and the npm packages. Idempotent.
+# Installs everything the gateway and its tests need on a fresh Debian machine.
+# The gateway itself needs only the npm packages (its codecs are libavcodec
+# inside the process, from the node-av package). With --test: the Debian
+# packages of the test suite's real peers (ffmpeg/ffprobe, SIPp, nginx with its
+# RTMP module, Kamailio, baresip with its FFmpeg video modules, Chromium). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime_pkgs=(ffmpeg)
-test_pkgs=(sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium)
-pkgs=("${runtime_pkgs[@]}")
+test_pkgs=(ffmpeg sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium)
+pkgs=()
 if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 
 missing=()

@@ -16,6 +16,7 @@ import { basicAuth, createRestApp, hlsRouter, pushRouter } from './rest/index.js
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
 import { dashboardRouter } from './dashboard/index.js';
+import { codecPool } from './transcode/index.js';
 
 
 export interface Gateway {
@@ -78,7 +79,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
   if (notYet.length > 0) log.warn({ codecs: notYet }, 'codecs not offered: this build does not receive them yet');
 
   const metrics = new GatewayMetrics();
-  const callMetrics = new CallMetricsCollector(metrics);
+  const callMetrics = new CallMetricsCollector(metrics, () => codecPool().busySeconds());
   // Read at boot so a wrong path fails the start, never a call.
   const rtmpsCa = config.rtmp.tls.ca !== null ? readFileSync(config.rtmp.tls.ca, 'utf8') : undefined;
   // Everything started below is released by this scope, last started first: calls hang up (BYE)

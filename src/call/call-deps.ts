@@ -23,7 +23,7 @@ export interface CallDeps {
   authRealms?: readonly string[];
   /** Smallest session interval taken (`sip.minSessionExpiresS`). */
   minSessionExpiresS?: number;
-  transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+  transcode: { audioBitrate: number; audioSampleRate: number };
   /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
   mediaTuning?: Partial<CallMediaTuning>;
   rtmpConnectTimeoutMs: number;

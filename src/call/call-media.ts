@@ -1,13 +1,25 @@
-import { type Logger, TypedEmitter, InvalidStateError, Scope, AUDIO_CODEC_NAMES, CODECS, NAL, VIDEO_CODEC_NAMES, nalType, type AudioFrame } from '../shared/index.js';
 import {
-  MediaGenerator, RtpSession, accessUnitsFromAud, mediaClockNow, packetizeH264, packetizeVp8, splitAnnexB,
+  type Logger, TypedEmitter, InvalidStateError, Scope, AUDIO_CODEC_NAMES, CODECS, NAL, VIDEO_CODEC_NAMES, nalType, splitAnnexB, accessUnitsFromAud,
+  type AudioFrame,
+} from '../shared/index.js';
+import {
+  MediaGenerator, RtpSession, mediaClockNow, packetizeH264, packetizeVp8,
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,
 } from '../rtp/index.js';
 import {
-  ALAW_SILENCE, OPUS_SILENCE_20MS, ULAW_SILENCE, makeG722Silence, makeSlateH264, makeSlateVp8, makeSpeexSilence,
+  ALAW_SILENCE, G722_SILENCE_20MS, OPUS_SILENCE_20MS, SPEEX_SILENCE_20MS, ULAW_SILENCE, makeSlateH264, makeSlateVp8,
 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
 import { MediaOutput } from './media-output.js';
+
+/** 20 ms of silence per audio codec, for far ends that want media from us (SPEC §5). */
+const SILENCE: Record<string, Buffer> = {
+  PCMA: Buffer.alloc(160, ALAW_SILENCE),
+  PCMU: Buffer.alloc(160, ULAW_SILENCE),
+  OPUS: OPUS_SILENCE_20MS,
+  G722: G722_SILENCE_20MS,
+  SPEEX: SPEEX_SILENCE_20MS,
+};
 
 /** Media settings beyond the jitter buffer and the AAC encoder (config `rtp.*`, `transcode.*`); every key has a default. */
 export interface CallMediaTuning {
@@ -30,7 +42,7 @@ export interface CallMediaTuning {
 export interface CallMediaOptions {
   ports: PortAllocator;
   jitterBufferMs: number;
-  transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+  transcode: { audioBitrate: number; audioSampleRate: number };
   tuning?: Partial<CallMediaTuning>;
   log: Logger;
 }
@@ -168,7 +180,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     const setting = this.#tuning.placeholderVideo;
     const fps = 10;
     makeSlateH264({
-      ffmpegPath: this.opts.transcode.ffmpegPath, width: 640, height: 360, fps,
+      width: 640, height: 360, fps,
       ...(setting === 'black' ? {} : { imagePath: setting }),
     }).then((annexB) => {
       if (this.#closed) return;
@@ -223,29 +235,19 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #generate(s: RtpSession, media: NegotiatedMedia): void {
     const name = media.codec.name.toUpperCase();
     const paused = (): boolean => this.#onHold || s.sendingDtmf;
-    if (s.kind === 'audio' && (name === 'PCMA' || name === 'PCMU')) {
-      const silence = Buffer.alloc(160, name === 'PCMA' ? ALAW_SILENCE : ULAW_SILENCE);
+    const silence = s.kind === 'audio' ? SILENCE[name] : undefined;
+    if (silence !== undefined) {
       this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
-    } else if (s.kind === 'audio' && name === 'OPUS') {
-      this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: OPUS_SILENCE_20MS, marker: false }]], unitMs: 20 }, paused);
-    } else if (s.kind === 'audio' && name === 'G722') {
-      makeG722Silence(this.opts.transcode.ffmpegPath).then((silence) => {
-        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
-      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make G.722 silence for the far end'));
     } else if (s.kind === 'video' && name === 'H264') {
-      makeSlateH264({ ffmpegPath: this.opts.transcode.ffmpegPath, fps: 10 }).then((annexB) => {
+      makeSlateH264({ fps: 10 }).then((annexB) => {
         if (this.#closed) return;
         // The encoder's SEI (its version string) is dropped: ~600 bytes every loop, useless to a decoder.
         const units: GeneratedUnit[] = accessUnitsFromAud(splitAnnexB(annexB))
           .map((au) => packetizeH264(au.filter((n) => nalType(n) !== NAL.SEI)));
         this.#startGenerator(s, { payloadType: media.codec.pt, units, unitMs: 100 }, paused);
       }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black video for the far end'));
-    } else if (s.kind === 'audio' && name === 'SPEEX') {
-      makeSpeexSilence(this.opts.transcode.ffmpegPath).then((silence) => {
-        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
-      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make Speex silence for the far end'));
     } else if (s.kind === 'video' && name === 'VP8') {
-      makeSlateVp8(this.opts.transcode.ffmpegPath, 10).then((frames) => {
+      makeSlateVp8(10).then((frames) => {
         if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: frames.map((f) => packetizeVp8(f)), unitMs: 100 }, paused);
       }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black VP8 video for the far end'));
     } else {
@@ -313,6 +315,8 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
 
   /** Asks the far end for a video keyframe (a new RTMP target or a reconnect needs one). */
   requestKeyframe(reason: string): void {
+    // Re-encoded video gets its keyframe from our encoder at once; the far end is asked otherwise.
+    if (this.#output?.requestKeyframe() === true) return;
     this.#sessions.video?.requestKeyframe(reason);
   }
 

@@ -12,7 +12,8 @@ import type { CallDeps } from './call-deps.js';
 export interface CallStats {
   rtp: ReturnType<CallMedia['stats']>;
   rtmp: ReturnType<CallOutputs['stats']>;
-  transcoderPids: number[];
+  /** Tracks re-encoded in-process (codec engines running for this call). */
+  transcoders: ('audio' | 'video')[];
 }
 
 export interface CallEvents {
@@ -112,13 +113,13 @@ export class Call extends TypedEmitter<CallEvents> {
     return this.#outputs;
   }
 
-  /** Live statistics: RTP per track, every RTMP target, transcoder PIDs (metrics and dashboard). */
+  /** Live statistics: RTP per track, every RTMP target, transcoders (metrics and dashboard). */
   stats(): CallStats {
-    return { rtp: this.#media.stats(), rtmp: this.#outputs.stats(), transcoderPids: this.transcoderPids };
+    return { rtp: this.#media.stats(), rtmp: this.#outputs.stats(), transcoders: this.transcoders };
   }
 
-  get transcoderPids(): number[] {
-    return this.#media.output?.transcoderPids ?? [];
+  get transcoders(): ('audio' | 'video')[] {
+    return this.#media.output?.transcoders ?? [];
   }
 
   toJSON(): CallObject {

@@ -1,10 +1,12 @@
-import { type Logger, type MediaFrame, type VideoFrame, type AudioFrame, CODECS, NAL, codecByEncoding, nalType } from '../shared/index.js';
+import {
+  type Logger, type MediaFrame, type VideoFrame, type AudioFrame, CODECS, NAL, codecByEncoding, nalType, splitAnnexB,
+} from '../shared/index.js';
 import {
   avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, audioSpecificConfig, AAC_SAMPLE_RATES,
   Interleaver, type FlvTag, type FlvSink,
 } from '../pipeline/index.js';
 import { mediaClockNow } from '../rtp/index.js';
-import { AacEncoder, VideoTranscoder } from '../transcode/index.js';
+import { AacEncoder, H264Encoder } from '../transcode/index.js';
 import { AudioGapFiller } from './audio-gap-filler.js';
 
 export interface MediaOutputOptions {
@@ -15,11 +17,11 @@ export interface MediaOutputOptions {
   /** `aac` (default) or `copy`: G.711 and 16 kHz Speex go into FLV as they are; other codecs still become AAC. */
   audioOutput?: 'aac' | 'copy';
   hasVideo: boolean;
-  /** The incoming video codec; VP8 goes through the video transcoder (x264). Default H264. */
+  /** The incoming video codec; VP8 goes through the in-process video encoder (x264). Default H264. */
   videoCodec?: 'H264' | 'VP8';
   /** x264 settings for transcoded video. */
   video?: { preset: string; keyframeIntervalS: number };
-  transcode: { ffmpegPath: string; audioBitrate: number; audioSampleRate: number };
+  transcode: { audioBitrate: number; audioSampleRate: number };
 }
 
 /** FLV SoundFormat 11 (Speex), 16 kHz implied, 16-bit, mono (FLV spec E.4.2.1). */
@@ -46,7 +48,7 @@ export class MediaOutput {
   readonly #targets = new Set<FlvSink>();
   readonly #interleaver: Interleaver;
   #transcoder: AacEncoder | null = null;
-  #videoTranscoder: VideoTranscoder | null = null;
+  #videoTranscoder: H264Encoder | null = null;
   /** Audio copied into FLV without a transcoder (audio "copy"). */
   #copyAudio = false;
   #audioCodec: AudioFrame['codec'] | null;
@@ -153,16 +155,28 @@ export class MediaOutput {
   }
 
   #startVideoTranscoder(): void {
-    // Only the track RTMP cannot carry goes through ffmpeg (DESIGN §1).
-    const v = new VideoTranscoder({
-      ffmpegPath: this.opts.transcode.ffmpegPath, inputCodec: 'VP8',
+    // Only the track RTMP cannot carry is re-encoded (DESIGN §1), on a codec worker thread.
+    const v = new H264Encoder({
       preset: this.opts.video?.preset ?? 'veryfast', keyframeIntervalS: this.opts.video?.keyframeIntervalS ?? 2, log: this.opts.log,
     });
-    v.on('frame', (nalus, key, ptsMs) => {
-      if (!this.#closed) this.#h264({ kind: 'video', codec: 'H264', nalus, key, ptsMs });
+    v.on('frame', (raw, ptsMs, key) => {
+      if (!this.#closed && v === this.#videoTranscoder) this.#h264({ kind: 'video', codec: 'H264', nalus: splitAnnexB(raw), key, ptsMs });
+    });
+    v.on('exit', (code, signal, crashed) => {
+      if (crashed) this.opts.log.error({ code, signal }, 'video transcoder failed');
     });
     v.start();
     this.#videoTranscoder = v;
+  }
+
+  /**
+   * A target needs a keyframe: the video encoder makes one at once when this
+   * output re-encodes video (true); otherwise (false) only the far end can.
+   */
+  requestKeyframe(): boolean {
+    if (this.#videoTranscoder === null || this.#closed) return false;
+    this.#videoTranscoder.requestKeyframe();
+    return true;
   }
 
   /** Lets a replaced transcoder flush what it holds (its frames still go out) and exit. */
@@ -173,9 +187,10 @@ export class MediaOutput {
     void p.then(() => this.#retiring.delete(p));
   }
 
-  /** PIDs of every transcoder process of this output (audio, video). */
-  get transcoderPids(): number[] {
-    return [this.#transcoder?.pid, this.#videoTranscoder?.pid].filter((p): p is number => p !== undefined);
+  /** The tracks this output re-encodes in-process right now (audio → AAC, VP8 → H.264). */
+  get transcoders(): ('audio' | 'video')[] {
+    const running = (t: AacEncoder | H264Encoder | null): boolean => t !== null && t.state === 'running';
+    return [...(running(this.#transcoder) ? ['audio' as const] : []), ...(running(this.#videoTranscoder) ? ['video' as const] : [])];
   }
 
   addTarget(p: FlvSink): void {

@@ -154,7 +154,7 @@ export function buildRows(calls: readonly DashboardCall[], tracker: RateTracker,
         endpoint: t.endpoint, status: t.status, reconnects: t.reconnects, queuedBytes: t.queuedBytes,
         kbps: round1(((rates.get(`rtmp${i}.bytes`) ?? 0) * 8) / 1000),
       })),
-      transcoders: s.transcoderPids.length,
+      transcoders: s.transcoders.length,
     });
   }
   tracker.retain(live);

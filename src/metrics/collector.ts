@@ -1,21 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Call, CallObject } from '../call/index.js';
 import type { Counter } from 'prom-client';
 import type { GatewayMetrics } from './gateway-metrics.js';
-
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
-
-/** user+system CPU seconds of a process, or undefined once it is gone. */
-export function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
-  } catch {
-    return undefined;
-  }
-}
 
 type Totals = Record<string, number>;
 
@@ -67,13 +52,12 @@ function callTotals(call: Call): Totals {
 export class CallMetricsCollector {
   readonly #live = new Map<Call, Totals>();
   readonly #ended: Totals = {};
-  readonly #cpu = new Map<number, number>();
-  #endedCpu = 0;
   readonly #seen = new Map<string, { established: boolean; active: boolean }>();
 
   readonly #reported = new Map<object, Map<string, number>>();
 
-  constructor(private readonly m: GatewayMetrics) {}
+  /** `codecBusySeconds`: the codec worker threads' working time (the transcoders' CPU). */
+  constructor(private readonly m: GatewayMetrics, private readonly codecBusySeconds: () => number = () => 0) {}
 
   callStarted(call: Call): void {
     this.#live.set(call, {});
@@ -110,9 +94,8 @@ export class CallMetricsCollector {
   collect(): void {
     const totals: Totals = { ...this.#ended };
     const rtmpStates: Record<string, number> = {};
-    let transcoders = 0;
+    const transcoders = { audio: 0, video: 0 };
     const jitter = { audio: 0, video: 0 };
-    const livePids = new Set<number>();
     for (const [call, prev] of this.#live) {
       const now = this.#merge(prev, callTotals(call));
       this.#live.set(call, now);
@@ -120,20 +103,8 @@ export class CallMetricsCollector {
       const st = call.stats();
       for (const t of st.rtmp) rtmpStates[t.status] = (rtmpStates[t.status] ?? 0) + 1;
       for (const kind of ['audio', 'video'] as const) jitter[kind] = Math.max(jitter[kind], st.rtp[kind]?.jitter ?? 0);
-      for (const pid of st.transcoderPids) {
-        transcoders++;
-        livePids.add(pid);
-        const cpu = processCpuSeconds(pid);
-        if (cpu !== undefined) this.#cpu.set(pid, cpu);
-      }
+      for (const kind of st.transcoders) transcoders[kind]++;
     }
-    for (const [pid, cpu] of this.#cpu) {
-      if (livePids.has(pid)) continue;
-      this.#endedCpu += cpu;
-      this.#cpu.delete(pid);
-    }
-    let cpuTotal = this.#endedCpu;
-    for (const v of this.#cpu.values()) cpuTotal += v;
 
     const m = this.m;
     for (const kind of ['audio', 'video'] as const) {
@@ -150,8 +121,8 @@ export class CallMetricsCollector {
     this.#setCounter(m.rtmpReconnects, {}, totals.rtmpReconnects);
     m.rtmpConnections.reset();
     for (const [state, n] of Object.entries(rtmpStates)) m.rtmpConnections.set({ state }, n);
-    m.transcoders.set(transcoders);
-    this.#setCounter(m.transcoderCpu, {}, cpuTotal);
+    for (const kind of ['audio', 'video'] as const) m.transcoders.set({ kind }, transcoders[kind]);
+    this.#setCounter(m.transcoderCpu, {}, this.codecBusySeconds());
   }
 
   /** prom-client counters only go up by increments: add what the total grew by since the last scrape. */

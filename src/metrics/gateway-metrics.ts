@@ -32,8 +32,10 @@ export class GatewayMetrics {
   });
   readonly rtmpReconnects = this.#counter('gateway_rtmp_reconnects_total', 'RTMP reconnections', []);
   readonly rtmpBytes = this.#counter('gateway_rtmp_bytes_total', 'RTMP bytes sent', ['direction']);
-  readonly transcoders = this.#gauge('gateway_transcoder_processes', 'Running ffmpeg transcoder processes');
-  readonly transcoderCpu = this.#counter('gateway_transcoder_cpu_seconds_total', 'CPU seconds used by transcoder processes', []);
+  readonly transcoders = new Gauge({
+    name: 'gateway_transcoders', help: 'Tracks being re-encoded in-process (codec engines), by kind', labelNames: ['kind'] as const, registers: [this.registry],
+  });
+  readonly transcoderCpu = this.#counter('gateway_transcoder_cpu_seconds_total', 'Working seconds of the codec worker threads', []);
   readonly webhookDeliveries = this.#counter('gateway_webhook_deliveries_total', 'Webhook deliveries by result', ['result']);
   readonly restRequests = this.#counter('gateway_rest_requests_total', 'REST requests by route and status', ['route', 'status']);
 

@@ -1,2 +1,2 @@
 export { GatewayMetrics } from './gateway-metrics.js';
-export { CallMetricsCollector, processCpuSeconds } from './collector.js';
+export { CallMetricsCollector } from './collector.js';

@@ -4,7 +4,7 @@
  * fragments (§5.8). The marker bit is set on the last packet of the access
  * unit (§5.1). Pure: NAL units in, payloads out.
  */
-import { NAL, ParseError, nalType } from '../shared/index.js';
+import { NAL, ParseError } from '../shared/index.js';
 
 /** Payload bytes per packet: fits a 1500-byte MTU with IP/UDP/RTP headers and room for tunnels. */
 export const DEFAULT_MAX_PAYLOAD = 1200;
@@ -44,42 +44,4 @@ export function packetizeH264(nalus: readonly Buffer[], maxPayload = DEFAULT_MAX
   const last = out.at(-1);
   if (last) last.marker = true;
   return out;
-}
-
-/** Splits an Annex B byte stream into NAL units (start codes 00 00 01 / 00 00 00 01 removed). */
-export function splitAnnexB(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = -1;
-  let i = 0;
-  while (i + 2 < data.length) {
-    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
-      if (start >= 0) {
-        let end = i;
-        while (end > start && data[end - 1] === 0) end--; // trailing zero of a 4-byte start code
-        if (end > start) out.push(data.subarray(start, end));
-      }
-      i += 3;
-      start = i;
-    } else {
-      i++;
-    }
-  }
-  if (start >= 0 && start < data.length) out.push(data.subarray(start));
-  return out;
-}
-
-/** Groups NAL units into access units at access unit delimiters (type 9), which are dropped. */
-export function accessUnitsFromAud(nalus: readonly Buffer[]): Buffer[][] {
-  const aus: Buffer[][] = [];
-  let cur: Buffer[] = [];
-  for (const n of nalus) {
-    if (nalType(n) === NAL.AUD) {
-      if (cur.length > 0) aus.push(cur);
-      cur = [];
-    } else {
-      cur.push(n);
-    }
-  }
-  if (cur.length > 0) aus.push(cur);
-  return aus;
 }

@@ -25,7 +25,7 @@ export { DtmfSender, DTMF_INTER_DIGIT_GAP_MS, DTMF_PAUSE_MS } from './dtmf-sende
 export { KeyframeRequester, type KeyframeRequesterHooks } from './keyframe-requester.js';
 export { MediaGenerator, type GeneratedStream, type GeneratedUnit } from './media-generator.js';
 export {
-  accessUnitsFromAud, packetizeH264, splitAnnexB, DEFAULT_MAX_PAYLOAD, type H264Payload,
+  packetizeH264, DEFAULT_MAX_PAYLOAD, type H264Payload,
 } from './h264-packetizer.js';
 export {
   Vp8Depacketizer, parseVp8Descriptor, vp8KeyframeSize, type Vp8Counters, type Vp8Sinks,

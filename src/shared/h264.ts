@@ -17,3 +17,41 @@ export const NAL = {
 export function nalType(nalu: Uint8Array): number {
   return (nalu[0] ?? 0) & 0x1f;
 }
+
+/** Splits an Annex B byte stream into NAL units (start codes 00 00 01 / 00 00 00 01 removed). */
+export function splitAnnexB(data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = -1;
+  let i = 0;
+  while (i + 2 < data.length) {
+    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
+      if (start >= 0) {
+        let end = i;
+        while (end > start && data[end - 1] === 0) end--; // trailing zero of a 4-byte start code
+        if (end > start) out.push(data.subarray(start, end));
+      }
+      i += 3;
+      start = i;
+    } else {
+      i++;
+    }
+  }
+  if (start >= 0 && start < data.length) out.push(data.subarray(start));
+  return out;
+}
+
+/** Groups NAL units into access units at access unit delimiters (type 9), which are dropped. */
+export function accessUnitsFromAud(nalus: readonly Buffer[]): Buffer[][] {
+  const aus: Buffer[][] = [];
+  let cur: Buffer[] = [];
+  for (const n of nalus) {
+    if (nalType(n) === NAL.AUD) {
+      if (cur.length > 0) aus.push(cur);
+      cur = [];
+    } else {
+      cur.push(n);
+    }
+  }
+  if (cur.length > 0) aus.push(cur);
+  return aus;
+}

@@ -1,6 +1,7 @@
 /**
- * The codec worker threads of the process: calls' audio encoding runs there,
- * never on the event loop that moves their packets. Each call's engine lives
+ * The codec worker threads of the process: calls' audio and video encoding
+ * (and the generated media) runs there, never on the event loop that moves
+ * their packets. Each call's engine lives
  * on one worker (the least loaded when it opens); writes to a worker are
  * gathered for {@link FLUSH_MS} and sent as one message. A worker that dies
  * fails the engines it held (their calls log it and go on with silence) and
@@ -9,7 +10,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from './codec-messages.js';
+import type { EngineOptions, FromWorker, ToWorker } from './codec-messages.js';
+import type { SlateRequest } from './slate-engine.js';
 
 /** The worker entry next to this file: TypeScript under tsx (development, tests), JavaScript when built. */
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './codec-worker.ts' : './codec-worker.js', import.meta.url);
@@ -35,6 +37,8 @@ export type CodecListener = (m: FromWorker) => void;
 
 interface Slot {
   worker: Worker;
+  /** Busy (not idle) time of its event loop when last read, ms. */
+  busyMs: number;
   /** Engines open on it. */
   load: number;
   outbox: ToWorker[];
@@ -46,6 +50,8 @@ export class CodecPool {
   readonly #slots: Slot[] = [];
   readonly #owner = new Map<number, Slot>();
   #nextId = 1;
+  /** Busy time of workers that are gone, ms. */
+  #goneBusyMs = 0;
   #flushQueued = false;
   #closed = false;
 
@@ -53,22 +59,38 @@ export class CodecPool {
     this.#size = size;
   }
 
-  /** Opens an engine on the least loaded worker; `listener` gets every message about it. Returns its id. */
-  open(listener: CodecListener, msg: Omit<Extract<ToWorker, { t: 'open' }>, 'id'>): number {
+  /** Opens an engine (or a one-off) on the least loaded worker; `listener` gets every message about it. Returns its id. */
+  open(listener: CodecListener, msg: { t: 'open'; opts: EngineOptions } | { t: 'make'; req: SlateRequest }): number {
     if (this.#closed) throw new Error('codec pool closed');
     const slot = this.#pick();
     const id = this.#nextId++;
     slot.load++;
     slot.listeners.set(id, listener);
     this.#owner.set(id, slot);
-    this.#send(slot, { ...msg, id });
+    this.#send(slot, msg.t === 'open' ? { t: 'open', id, opts: msg.opts } : { t: 'make', id, req: msg.req });
     return id;
   }
 
-  write(id: number, data: Buffer, ptsMs: number): void {
+  write(id: number, data: Buffer, ptsMs: number, key = false): void {
     const slot = this.#owner.get(id);
     // A copy of the payload alone: posting the view would clone the whole buffer it sits in.
-    if (slot !== undefined) this.#send(slot, { t: 'write', id, data: new Uint8Array(data), ptsMs });
+    if (slot !== undefined) this.#send(slot, { t: 'write', id, data: new Uint8Array(data), ptsMs, key });
+  }
+
+  /** The engine's next output frame is a keyframe (video engines). */
+  keyframe(id: number): void {
+    const slot = this.#owner.get(id);
+    if (slot !== undefined) this.#send(slot, { t: 'keyframe', id });
+  }
+
+  /** Generated media, made on a worker (slate-engine.ts). */
+  make(req: SlateRequest): Promise<Buffer[]> {
+    return new Promise((resolve, reject) => {
+      this.open((m) => {
+        if (m.t === 'made') resolve(m.data.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
+        else if (m.t === 'failed') reject(new Error(m.message));
+      }, { t: 'make', req });
+    });
   }
 
   /** Flushes and frees the engine; its last frames and `closed` still reach the listener. */
@@ -80,7 +102,22 @@ export class CodecPool {
   /** Stops every worker (gateway shutdown). */
   async terminate(): Promise<void> {
     this.#closed = true;
+    this.busySeconds();
     await Promise.all(this.#slots.splice(0).map((s) => s.worker.terminate()));
+  }
+
+  /** Seconds the workers have spent working (not waiting for messages): their share of the process's CPU. */
+  busySeconds(): number {
+    let ms = this.#goneBusyMs;
+    for (const s of this.#slots) {
+      try {
+        s.busyMs = s.worker.performance.eventLoopUtilization().active;
+      } catch {
+        // A worker that is exiting keeps its last reading.
+      }
+      ms += s.busyMs;
+    }
+    return ms / 1000;
   }
 
   #pick(): Slot {
@@ -93,16 +130,19 @@ export class CodecPool {
   #spawn(): Slot {
     const worker = startWorker();
     worker.unref();
-    const slot: Slot = { worker, load: 0, outbox: [], listeners: new Map() };
+    const slot: Slot = { worker, busyMs: 0, load: 0, outbox: [], listeners: new Map() };
     worker.on('message', (batch: FromWorker[]) => {
       for (const m of batch) {
         slot.listeners.get(m.id)?.(m);
-        if (m.t === 'closed' || m.t === 'failed') this.#release(slot, m.id);
+        if (m.t === 'closed' || m.t === 'failed' || m.t === 'made') this.#release(slot, m.id);
       }
     });
     const fail = (message: string): void => {
       const i = this.#slots.indexOf(slot);
-      if (i >= 0) this.#slots.splice(i, 1);
+      if (i >= 0) {
+        this.#slots.splice(i, 1);
+        this.#goneBusyMs += slot.busyMs;
+      }
       for (const [id, l] of [...slot.listeners]) {
         this.#release(slot, id);
         l({ t: 'failed', id, message });

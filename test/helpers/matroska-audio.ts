@@ -3,7 +3,7 @@
  * end's packets in them so ffmpeg can decode what the gateway sends or makes.
  */
 import type { AudioFrameCodec } from '../../src/shared/index.js';
-import type { MatroskaTrack } from '../../src/transcode/matroska.js';
+import type { MatroskaTrack } from './matroska.js';
 
 /** A_MS/ACM CodecPrivate: a WAVEFORMATEX (wFormatTag per RFC 2361 / ffmpeg riff tags). */
 export function waveFormatEx(formatTag: number, channels: number, sampleRate: number, avgBytesPerSec: number, blockAlign: number, bitsPerSample: number): Buffer {

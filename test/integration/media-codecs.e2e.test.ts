@@ -66,15 +66,15 @@ describe('codecs in → H.264 + AAC out', () => {
     });
   });
 
-  it('transcode.audio "copy": PCMU and Speex go into FLV as they are; Opus still becomes AAC; no audio process at all', async () => {
+  it('transcode.audio "copy": PCMU and Speex go into FLV as they are; Opus still becomes AAC, the only track re-encoded', async () => {
     await gw.close();
     gw = await startTestGateway({ rtp: { generateMediaForUa: false }, transcode: { audio: 'copy' } });
     const codecs: FarAudioCodec[] = ['pcmu', 'speex16', 'opus'];
     await Promise.all(codecs.map((c) => call(c, `copy_${c}`)));
     await waitUntil(async () => (await gw.rest('/call/find_all', {})).body.filter((c: { rtmpStreamStatus: string }) => c.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE').length === 3, 15_000, 200, 'three active streams');
-    const pids = Object.fromEntries(gw.gw.calls.registry.all().map((c) => [c.toStream, c.transcoderPids.length]));
-    // Audio never spawns a process: Opus → AAC runs on a codec worker thread.
-    expect(pids).toEqual({ copy_pcmu: 0, copy_speex16: 0, copy_opus: 0 });
+    const transcoders = Object.fromEntries(gw.gw.calls.registry.all().map((c) => [c.toStream, c.transcoders]));
+    // Only Opus is re-encoded (in-process, on a codec worker thread); H.264 passes.
+    expect(transcoders).toEqual({ copy_pcmu: [], copy_speex16: [], copy_opus: ['audio'] });
     const [pcmu, speex, opus] = await Promise.all(codecs.map((c) => probeStream(`${gw.embeddedRtmpUrl}/copy_${c}`, { seconds: 4 })));
     expect(pcmu!.errors).toEqual([]);
     expect(pcmu!.audio).toMatchObject({ codec: 'pcm_mulaw', sampleRate: 8000, channels: 1 });

@@ -7,7 +7,7 @@ import { silentLogger } from '../../../src/shared/logger.js';
 import { freeUdpPortRange } from '../../helpers/ports.js';
 
 function media(ports: PortAllocator): CallMedia {
-  return new CallMedia({ ports, jitterBufferMs: 50, transcode: { ffmpegPath: 'ffmpeg', audioBitrate: 64000, audioSampleRate: 48000 }, log: silentLogger() });
+  return new CallMedia({ ports, jitterBufferMs: 50, transcode: { audioBitrate: 64000, audioSampleRate: 48000 }, log: silentLogger() });
 }
 
 async function bindable(port: number): Promise<boolean> {

@@ -85,7 +85,7 @@ async function dial(params: Partial<StartupParams> = {}, deps: Partial<CallDeps>
     nodeId: 'n', sessionId: 's', sip: ua, ports: new PortAllocator({ min: base, max: base + 7, host: '127.0.0.1' }),
     sdpAddress: '127.0.0.1', ringTimeoutMs: 30_000, jitterBufferMs: 50,
     codecs: { audio: ['pcmu', 'pcma'], video: ['h264'], h264Profiles: [] },
-    transcode: { ffmpegPath: 'ffmpeg-must-not-run', audioBitrate: 64000, audioSampleRate: 48000 },
+    transcode: { audioBitrate: 64000, audioSampleRate: 48000 },
     mediaTuning: { audioOutput: 'copy', generateMediaForUa: false, rtpActivityTimeoutMs: 0 },
     rtmpConnectTimeoutMs: 2000, embeddedRtmpUrl: null, log: silentLogger(), ...deps,
   }, null);
@@ -225,7 +225,7 @@ describe('Call (fake SIP user agent)', () => {
       ports: new PortAllocator({ min: base, max: base + 1, host: '127.0.0.1' }),
       sdpAddress: '127.0.0.1', ringTimeoutMs: 30_000, jitterBufferMs: 50,
       codecs: { audio: ['pcmu'], video: ['h264'], h264Profiles: [] },
-      transcode: { ffmpegPath: 'ffmpeg-must-not-run', audioBitrate: 64000, audioSampleRate: 48000 },
+      transcode: { audioBitrate: 64000, audioSampleRate: 48000 },
       rtmpConnectTimeoutMs: 2000, embeddedRtmpUrl: null, log: silentLogger(),
     }, null);
     live.push(call);

@@ -29,7 +29,7 @@ function growingCall(id: string): DashboardCall {
       return {
         rtp: { audio: track(bytes / 10, bytes / 1000), video: track(bytes, bytes / 1000) },
         rtmp: [{ endpoint: 'rtmp://h:1935/live', status: 'RTMP_STREAM_ACTIVE', queuedBytes: 0, reconnects: 0, bytesOut: bytes, tagsWritten: 0, videoDropped: 0, audioDropped: 0 }],
-        transcoderPids: [],
+        transcoders: [],
       } as unknown as CallStats;
     },
   };

@@ -21,7 +21,7 @@ function fakeCall(id: string, counters: { a: [number, number, number]; v: [numbe
     stats: (): CallStats => ({
       rtp: { audio: track(...counters.a), video: track(...counters.v) },
       rtmp: [{ endpoint: 'rtmp://h:1935/live', status: 'RTMP_STREAM_ACTIVE', queuedBytes: 0, reconnects: 0, bytesOut: counters.out, tagsWritten: 0, videoDropped: 0, audioDropped: 0 }],
-      transcoderPids: [123],
+      transcoders: ['audio'],
     }) as unknown as CallStats,
   };
 }

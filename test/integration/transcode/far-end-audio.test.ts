@@ -1,31 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { AacEncoder } from '../../../src/transcode/aac-encoder.js';
-import { MatroskaWriter, vintSize } from '../../../src/transcode/matroska.js';
+import { MatroskaWriter, vintSize } from '../../helpers/matroska.js';
+import { oggPackets } from '../../helpers/containers.js';
 import { audioTrackFor } from '../../helpers/matroska-audio.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-
-/** Packets of an Ogg stream (RFC 3533 lacing), header packets included. */
-function oggPackets(ogg: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let partial: Buffer[] = [];
-  let o = 0;
-  while (o + 27 <= ogg.length) {
-    const nseg = ogg[o + 26]!;
-    const table = ogg.subarray(o + 27, o + 27 + nseg);
-    let p = o + 27 + nseg;
-    for (const len of table) {
-      partial.push(ogg.subarray(p, p + len));
-      p += len;
-      if (len < 255) {
-        out.push(Buffer.concat(partial));
-        partial = [];
-      }
-    }
-    o = p;
-  }
-  return out;
-}
 
 /** 20 ms RTP payloads of `ms` of a 440 Hz tone in the codec, as a far end would send them. */
 function packets(codec: 'OPUS' | 'G722' | 'SPEEX', ms: number): Buffer[] {

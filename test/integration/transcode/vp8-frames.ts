@@ -1,5 +1,6 @@
 /** VP8 frames for tests: ffmpeg encodes a test pattern, we read the IVF container. */
 import { execFileSync } from 'node:child_process';
+import { ivfFrames } from '../../helpers/containers.js';
 
 /** `n` VP8 frames of a 320×240 test pattern at 25 fps, keyframe every `gop` frames. */
 export function vp8Frames(n: number, gop = 50): { data: Buffer; key: boolean }[] {
@@ -7,13 +8,5 @@ export function vp8Frames(n: number, gop = 50): { data: Buffer; key: boolean }[]
     '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=s=320x240:r=25`, '-frames:v', String(n),
     '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-g', String(gop), '-f', 'ivf', '-',
   ]);
-  const out: { data: Buffer; key: boolean }[] = [];
-  let o = ivf.readUInt16LE(6); // header length
-  while (o + 12 <= ivf.length) {
-    const size = ivf.readUInt32LE(o);
-    const data = ivf.subarray(o + 12, o + 12 + size);
-    out.push({ data, key: (data[0]! & 1) === 0 });
-    o += 12 + size;
-  }
-  return out;
+  return ivfFrames(ivf).map((data) => ({ data, key: (data[0]! & 1) === 0 }));
 }

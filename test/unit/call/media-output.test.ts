@@ -31,7 +31,7 @@ class FakeSink implements FlvSink {
 function output(opts: Partial<ConstructorParameters<typeof MediaOutput>[0]> = {}): MediaOutput {
   return new MediaOutput({
     log: silentLogger(), audioCodec: 'PCMA', audioClockRate: 8000, audioOutput: 'copy', hasVideo: true, videoCodec: 'H264',
-    transcode: { ffmpegPath: 'ffmpeg-must-not-run', audioBitrate: 64000, audioSampleRate: 48000 },
+    transcode: { audioBitrate: 64000, audioSampleRate: 48000 },
     ...opts,
   });
 }

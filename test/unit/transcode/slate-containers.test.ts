@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { ivfFrames, oggPackets } from '../../../src/transcode/index.js';
+import { ivfFrames, oggPackets } from '../../helpers/containers.js';
 import { packetizeVp8 } from '../../../src/rtp/index.js';
 
-describe('slate containers and VP8 packetizing', () => {
+describe('test containers (IVF, Ogg) and VP8 packetizing', () => {
   it('reads IVF frames', () => {
     const header = Buffer.alloc(32);
     header.write('DKIF', 0, 'latin1');
