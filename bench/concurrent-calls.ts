@@ -5,7 +5,7 @@
  * side: calls held, CPU and RSS per call, startup → first keyframe on RTMP,
  * and RTP-in → RTMP-out video latency of one call.
  *
- * - Gateway: `node --import tsx src/main.ts` as a child process (log warn,
+ * - Gateway: `node dist/main.js` (the production build) as a child process (log warn,
  *   webhook disabled, rest.maxCalls high, a wide RTP port range), started
  *   once for all N; N SIPp UAS far ends (`uas-answer.xml` in the bench media
  *   folder, bench/lib/sipp.ts), one per call; every call publishes to one
@@ -98,8 +98,14 @@ async function players(nginx: NginxRtmp, streams: string[]): Promise<RtmpPlayer[
   return ps;
 }
 
-/** A running gateway child. */
-interface Gateway { pid: number; base: string; log: string; rtpMin: number; rtpMax: number; idle: ProcSummary }
+/**
+ * A running gateway: its node process and the embedded viewer server's child
+ * (both are the gateway's cost), idle before any call.
+ */
+interface Gateway {
+  pid: number; embeddedPid: number | undefined; base: string; log: string; rtpMin: number; rtpMax: number;
+  idle: ProcSummary; embeddedIdle: ProcSummary | undefined; stop: () => Promise<void>;
+}
 
 async function startGateway(): Promise<Gateway> {
   const rtpMin = await freeUdpPortRange(400);
@@ -114,19 +120,24 @@ async function startGateway(): Promise<Gateway> {
   };
   const cfgFile = path.join(work, 'gateway.json');
   writeFileSync(cfgFile, JSON.stringify(config, null, 2));
-  const gw = spawnLogged(work, process.execPath, gatewayArgs(cfgFile), 'gateway.log');
-  closers.push(() => stopChild(gw.child, gw.exited, 10_000));
+  const gw = spawnLogged(work, process.execPath, gatewayArgs(cfgFile), `gateway-${++gateways}.log`);
+  const stop = (): Promise<void> => stopChild(gw.child, gw.exited, 10_000);
+  closers.push(stop);
   const base = `http://127.0.0.1:${config.rest.httpPort}`;
   await waitUntil(async () => (await fetch(`${base}/rest-api/call/find_all`, { method: 'POST' }).catch(() => null))?.status, 30_000, 100,
     'gateway did not start').catch((e: Error) => {
     throw new Error(`${e.message}\n${tail(gw.log)}`);
   });
-  await sleep(2000); // let start-up work (module loading, JIT) settle
+  await sleep(5000); // let start-up work (module loading, JIT, the embedded server's start) settle
   const pid = gw.child.pid!;
-  const idle = (await sampleProcs([pid], idleS)).summaries.get(pid);
+  const embeddedPid = childrenNamed(pid, 'node')[0];
+  const sampled = (await sampleProcs(embeddedPid === undefined ? [pid] : [pid, embeddedPid], idleS)).summaries;
+  const idle = sampled.get(pid);
   if (!idle) throw new Error(`gateway exited\n${tail(gw.log)}`);
-  return { pid, base, log: gw.log, rtpMin, rtpMax: rtpMin + 399, idle };
+  const embeddedIdle = embeddedPid === undefined ? undefined : sampled.get(embeddedPid);
+  return { pid, embeddedPid, base, log: gw.log, rtpMin, rtpMax: rtpMin + 399, idle, embeddedIdle, stop };
 }
+let gateways = 0;
 
 /** What a window measured on one side. */
 interface Window { fromMs: number; toMs: number; kbps: Map<string, number>; busy: number; procs: Map<number, ProcSummary> }
@@ -189,7 +200,8 @@ async function gatewayRun(gw: Gateway, nginx: NginxRtmp, media: BenchMedia, n: n
   await sleep(warmupS * 1000);
   const ff = childrenNamed(gw.pid, 'ffmpeg');
   const farPids = fars.map((f) => f.sipp.pid);
-  const w = await measureWindow(nginx, [gw.pid, ...ff, ...farPids]);
+  const emb = gw.embeddedPid === undefined ? [] : [gw.embeddedPid];
+  const w = await measureWindow(nginx, [gw.pid, ...emb, ...ff, ...farPids]);
   const live = new Map((await liveCalls(gw.base)).map((c) => [c.callId, c]));
   const pubs = new Set(await nginx.publishers());
   let held = 0;
@@ -210,23 +222,24 @@ async function gatewayRun(gw: Gateway, nginx: NginxRtmp, media: BenchMedia, n: n
   for (const f of fars) await f.sipp.close();
   await waitUntil(() => childrenNamed(gw.pid, 'ffmpeg').length === 0, 10_000, 100, 'ffmpeg children still running after the calls')
     .catch((e: Error) => failures.push(e.message));
-  await sleep(1000);
-  const idleAfter = (await sampleProcs([gw.pid], Math.min(idleS, 3))).summaries.get(gw.pid);
-  if (!idleAfter) throw new Error(`gateway exited\n${tail(gw.log)}`);
 
   const node = w.procs.get(gw.pid);
   if (!node) throw new Error(`gateway exited during the window\n${tail(gw.log)}`);
+  const e = gw.embeddedPid === undefined ? undefined : w.procs.get(gw.embeddedPid);
+  const embeddedCpu = (e?.cpuPct ?? 0) - (gw.embeddedIdle?.cpuPct ?? 0);
+  const embeddedRss = (e?.rssMeanMiB ?? 0) - (gw.embeddedIdle?.rssMeanMiB ?? 0);
   const ffs = ff.map((p) => w.procs.get(p)).filter((s): s is ProcSummary => s !== undefined);
   const ffCpu = mean(ffs.map((s) => s.cpuPct));
   const ffRss = mean(ffs.map((s) => s.rssMeanMiB));
   const kbpsList = ids.map((c) => w.kbps.get(c.stream) ?? 0);
   return {
     side: 'gateway', n, active: active.filter(Boolean).length, held, failures,
-    cpuPerCallPct: (node.cpuPct - gw.idle.cpuPct) / n + (ffs.length ? ffCpu : 0),
-    rssPerCallMiB: (node.rssMeanMiB - idleAfter.rssMeanMiB) / n + (ffs.length ? ffRss : 0),
-    totalCpuPct: node.cpuPct + sum(ffs.map((s) => s.cpuPct)),
-    totalRssMiB: node.rssMeanMiB + sum(ffs.map((s) => s.rssMeanMiB)),
-    node: { cpuPct: node.cpuPct, rssMiB: node.rssMeanMiB, rssMaxMiB: node.rssMaxMiB, idleCpuPct: gw.idle.cpuPct, idleAfterRssMiB: idleAfter.rssMeanMiB },
+    cpuPerCallPct: (node.cpuPct - gw.idle.cpuPct + embeddedCpu) / n + (ffs.length ? ffCpu : 0),
+    rssPerCallMiB: (node.rssMeanMiB - gw.idle.rssMeanMiB + embeddedRss) / n + (ffs.length ? ffRss : 0),
+    totalCpuPct: node.cpuPct + (e?.cpuPct ?? 0) + sum(ffs.map((s) => s.cpuPct)),
+    totalRssMiB: node.rssMeanMiB + (e?.rssMeanMiB ?? 0) + sum(ffs.map((s) => s.rssMeanMiB)),
+    node: { cpuPct: node.cpuPct, rssMiB: node.rssMeanMiB, rssMaxMiB: node.rssMaxMiB, idleCpuPct: gw.idle.cpuPct, idleRssMiB: gw.idle.rssMeanMiB },
+    ...(e ? { embedded: { cpuPct: e.cpuPct, rssMiB: e.rssMeanMiB, idleCpuPct: gw.embeddedIdle?.cpuPct ?? 0, idleRssMiB: gw.embeddedIdle?.rssMeanMiB ?? 0 } } : {}),
     ffmpeg: { count: ffs.length, cpuMeanPct: ffCpu, rssMeanMiB: ffRss },
     firstKeyMs: dist(keys), latency,
     rtmpKbps: { mean: mean(kbpsList), min: Math.min(...kbpsList) },
@@ -235,6 +248,7 @@ async function gatewayRun(gw: Gateway, nginx: NginxRtmp, media: BenchMedia, n: n
     hostBusyPct: w.busy,
     procs: [
       { role: 'gateway node', summary: node },
+      ...(e ? [{ role: 'gateway embedded server', summary: e }] : []),
       ...ffs.map((summary) => ({ role: 'gateway ffmpeg child', summary })),
       ...farPids.flatMap((p) => (w.procs.has(p) ? [{ role: 'far-end SIPp UAS', summary: w.procs.get(p)! }] : [])),
     ],
@@ -344,12 +358,16 @@ async function main(): Promise<void> {
   const nginx = await startNginxRtmp();
   closers.push(() => nginx.close());
   const loadBefore = loadavg();
-  const gw = await startGateway();
-  log(`gateway up (pid ${gw.pid}), idle ${gw.idle.cpuPct.toFixed(1)} % CPU, ${gw.idle.rssMeanMiB.toFixed(0)} MiB`);
   const runs: ConcurrentResult['runs'] = [];
   let stopped: string | null = null;
+  let firstIdle: ProcSummary | undefined;
   for (const n of ns) {
+    // A fresh gateway per N: its idle CPU and RSS, measured before the calls, are what the calls are set against.
+    const gw = await startGateway();
+    firstIdle ??= gw.idle;
+    log(`gateway up (pid ${gw.pid}), idle ${gw.idle.cpuPct.toFixed(1)} % CPU, ${gw.idle.rssMeanMiB.toFixed(0)} MiB`);
     const gateway = await gatewayRun(gw, nginx, media, n);
+    await gw.stop();
     const relay = await relayRun(nginx, media, n);
     runs.push({ n, gateway, relay });
     log(`N=${n}: gateway held ${gateway.held}/${n}, relay held ${relay.held}/${n}`);
@@ -364,7 +382,7 @@ async function main(): Promise<void> {
     code: { commit, srcDirty: dirty },
     media: { width, height, fps: 25, gopS: 2, videoKbps: media.videoKbps, videoPps: media.videoPps, audio: 'PCMA 8 kHz, 20 ms (64 kbit/s)' },
     params: { ns, windowS, warmupS, idleS, embedded },
-    gatewayIdle: gw.idle, runs, stopped, totalS: 0,
+    gatewayIdle: firstIdle!, runs, stopped, totalS: 0,
   };
   result.totalS = (performance.now() - t0) / 1000;
   const md = renderConcurrentMarkdown(result);

@@ -4,7 +4,7 @@
  * latency, next to a plain ffmpeg relay of the same RTP measured in the same
  * run (`ffmpeg -i call.sdp -c:v copy|libx264 -c:a aac -f flv rtmp://…`).
  *
- * Each scenario: a fresh gateway child (`node --import tsx src/main.ts`, its
+ * Each scenario: a fresh gateway child (`node dist/main.js` (the production build), its
  * embedded server off) calls a SIPp UAS (test/fixtures/media/uas-codec.xml)
  * answering with the codecs; ffmpeg sends 640×360 25 fps video + audio as
  * RTP through a tap in this process (it records when each video frame's

@@ -4,7 +4,7 @@
  * RTP — what one would otherwise script (`ffmpeg -i call.sdp -c:v copy
  * -c:a aac -f flv rtmp://...`).
  *
- * (a) Gateway: `node --import tsx src/main.ts --config <tmp>` as a child
+ * (a) Gateway: `node dist/main.js --config <tmp>` (the production build) as a child
  *     process, everything on 127.0.0.1. Idle baseline, then one call to a
  *     SIPp UAS (`uas-answer.xml`) publishing to an nginx-rtmp of the bench
  *     (and to the gateway's embedded server). Measured: the node process and

@@ -3,7 +3,7 @@
  * against a SIPp UAS that sends no media, and the gateway CPU each setup
  * costs.
  *
- * The gateway runs as a child process (`node --import tsx src/main.ts`, log
+ * The gateway runs as a child process (`node dist/main.js` (the production build), log
  * level warn, embedded RTMP server on, webhook to a receiver in this
  * process). For each series, `POST /rest-api/call/startup` is sent at a fixed
  * offered rate for a bounded time; each call is terminated `--hold` ms after

@@ -3,13 +3,16 @@
 # The gateway itself needs only the npm packages (its codecs are libavcodec
 # inside the process, from the node-av package). With --test: the Debian
 # packages of the test suite's real peers (ffmpeg/ffprobe, SIPp, nginx with its
-# RTMP module, Kamailio, baresip with its FFmpeg video modules, Chromium). Idempotent.
+# RTMP module, Kamailio, baresip with its FFmpeg video modules, Chromium); with
+# --bench, those and tcpdump. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 test_pkgs=(ffmpeg sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium)
 pkgs=()
-if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then pkgs+=("${test_pkgs[@]}"); fi
+# The benchmarks also capture RTP on loopback (bench/lib/latency.ts).
+if [ "${1:-}" = "--bench" ]; then pkgs+=(tcpdump); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -28,11 +28,13 @@ export interface SideRun {
   /** Per-call CPU, percent of one core (see {@link renderConcurrentMarkdown} for the arithmetic). */
   cpuPerCallPct: number;
   rssPerCallMiB: number;
-  /** Every process of the side (gateway: node + ffmpeg children; relay: the ffmpegs), summed. */
+  /** Every process of the side (gateway: node, embedded server, ffmpeg children; relay: the ffmpegs), summed. */
   totalCpuPct: number;
   totalRssMiB: number;
-  /** Gateway only: the node process in the window, its idle CPU before any call and its idle RSS after these calls. */
-  node?: { cpuPct: number; rssMiB: number; rssMaxMiB: number; idleCpuPct: number; idleAfterRssMiB: number };
+  /** Gateway only: the node process in the window, and idle before any call (a fresh gateway per N). */
+  node?: { cpuPct: number; rssMiB: number; rssMaxMiB: number; idleCpuPct: number; idleRssMiB: number };
+  /** Gateway only: the embedded viewer server's process (receives every call's stream), in the window and idle. */
+  embedded?: { cpuPct: number; rssMiB: number; idleCpuPct: number; idleRssMiB: number };
   /** The ffmpeg processes (gateway: transcoder children; relay: the relays). */
   ffmpeg: { count: number; cpuMeanPct: number; rssMeanMiB: number };
   /** POST startup (gateway) / UAC start (relay) → first video keyframe played back from nginx. */
@@ -97,7 +99,9 @@ export function renderConcurrentMarkdown(r: ConcurrentResult): string {
     const g = run.gateway;
     if (g.node) {
       notes.push(`N = ${run.n}: gateway node ${f1(g.node.cpuPct)} % CPU (idle ${f1(g.node.idleCpuPct)} %), RSS ${f1(g.node.rssMiB)} MiB ` +
-        `(max ${f1(g.node.rssMaxMiB)}; idle after the calls ${f1(g.node.idleAfterRssMiB)}); ${g.ffmpeg.count} ffmpeg child${g.ffmpeg.count === 1 ? '' : 'ren'} ` +
+        `(max ${f1(g.node.rssMaxMiB)}; idle before the calls ${f1(g.node.idleRssMiB)})` +
+        (g.embedded ? `; embedded server ${f1(g.embedded.cpuPct)} % CPU (idle ${f1(g.embedded.idleCpuPct)} %), RSS ${f1(g.embedded.rssMiB)} MiB (idle ${f1(g.embedded.idleRssMiB)})` : '') +
+        `; ${g.ffmpeg.count} ffmpeg child${g.ffmpeg.count === 1 ? '' : 'ren'} ` +
         `${f1(g.ffmpeg.cpuMeanPct)} % / ${f1(g.ffmpeg.rssMeanMiB)} MiB each; far-end SIPp ${f1(g.farEndCpuPct)} % in all` +
         (run.relay ? `; relay side: far-end SIPp UAS + UAC ${f1(run.relay.farEndCpuPct)} % in all` : '') +
         `. Latency pairs: gateway ${g.latency.paired} (${g.latency.unpaired} not)` +
@@ -112,8 +116,9 @@ export function renderConcurrentMarkdown(r: ConcurrentResult): string {
       `(IDR every ${m.gopS} s, ${f0(m.videoKbps)} kbit/s of RTP) + ${m.audio}, all published to one nginx-rtmp; ` +
       `then the same RTP to N plain ffmpeg relays (SDP → FLV, video copy, audio → AAC). ` +
       `Window ${r.params.windowS} s per side after ${r.params.warmupS} s of warm-up. ` +
-      'CPU in percent of one core; RSS in MiB. Per call: gateway = (node − node idle) / N + mean ffmpeg child, ' +
-      'RSS = (node − node idle after the calls) / N + mean ffmpeg child; relay = mean ffmpeg. ' +
+      'CPU in percent of one core; RSS in MiB. Per call: gateway = (node + embedded server − both idle) / N + mean ffmpeg child ' +
+      '(a fresh gateway per N, idle measured before its calls; codec worker threads are inside the node process), ' +
+      'RSS the same way; relay = mean ffmpeg. ' +
       'First keyframe: startup request (relay: SIPp caller start) → first video keyframe played back from nginx by an RTMP player ' +
       'subscribed before publishing began. Latency: first call only, a video frame\'s first RTP packet on the wire (tcpdump on lo) → ' +
       'its FLV tag played back from nginx, over the window.',
@@ -126,7 +131,7 @@ export function renderConcurrentMarkdown(r: ConcurrentResult): string {
     ...(r.stopped ? [`- Stopped increasing N: ${r.stopped}`] : []),
     '',
     `Gateway node idle after start-up: ${f1(r.gatewayIdle.cpuPct)} % CPU, ${f1(r.gatewayIdle.rssMeanMiB)} MiB` +
-      `${r.params.embedded ? '; embedded RTMP server on (every call also published inside the node process)' : '; embedded RTMP server off'}. ` +
+      `${r.params.embedded ? '; embedded RTMP server on (every call also published to it, in its own process, counted as the gateway\'s)' : '; embedded RTMP server off'}. ` +
       `Machine: ${r.machine.cpus} × ${r.machine.model}, load average ${r.machine.loadavgBefore.map(f2).join(' ')} before, ` +
       `${r.machine.loadavgAfter.map(f2).join(' ')} after ("host busy" counts everything, the bench's far ends and nginx included); ` +
       `Node ${r.machine.node}; ${r.machine.ffmpeg.replace(/ Copyright.*$/, '')}. ` +

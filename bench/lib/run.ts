@@ -1,10 +1,10 @@
 /**
  * What every benchmark entry point shares: the repository root, a work
  * directory, processes started with their output in a log file (and stopped by
- * their own PID by the caller), the gateway command line, log tails for
+ * their own PID by the caller), the gateway command line (the production build), log tails for
  * diagnostics, and polling with a diagnostic on timeout.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,9 +34,21 @@ export function spawnLogged(dir: string, cmd: string, args: readonly string[], l
   return { child, exited, log };
 }
 
-/** node's arguments to run the gateway from its sources with `configFile` (node itself is the child, so its PID is the gateway's). */
+let built = false;
+
+/**
+ * node's arguments to run the gateway as users do, compiled (`npm run build`
+ * → dist/main.js, built once per bench run), with `configFile`; node itself is
+ * the child, so its PID is the gateway's.
+ */
 export function gatewayArgs(configFile: string): string[] {
-  return ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), '--config', configFile];
+  if (!built) {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    built = true;
+  }
+  // BENCH_CPU_PROF=<dir>: the gateway's main thread writes a V8 CPU profile there when it exits (bench/cpu-profile.ts reads it).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  return [...prof, path.join(ROOT, 'dist', 'main.js'), '--config', configFile];
 }
 
 /** The last 3000 characters of a log file ('' when unreadable). */

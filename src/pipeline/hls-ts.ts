@@ -216,19 +216,23 @@ export class TsMuxer {
     return p;
   }
 
-  /** Splits a PES into packets; the first carries the PCR and random_access_indicator when asked. */
+  /**
+   * Splits a PES into packets (one buffer: they are written in place, no
+   * allocation per packet); the first carries the PCR and
+   * random_access_indicator when asked.
+   */
   #packetize(pid: number, pes: Buffer, pcr: number | undefined, randomAccess: boolean): Buffer {
-    const out: Buffer[] = [];
+    const firstAf = pcr !== undefined ? 7 : randomAccess ? 1 : 0;
+    const firstRoom = 184 - (firstAf > 0 ? 1 + firstAf : 0);
+    const count = pes.length <= firstRoom ? 1 : 1 + Math.ceil((pes.length - firstRoom) / 184);
+    const out = Buffer.allocUnsafe(count * TS_PACKET_SIZE);
     let off = 0;
-    let first = true;
-    while (off < pes.length) {
-      const p = Buffer.alloc(TS_PACKET_SIZE, 0xff);
-      p[0] = 0x47;
-      p.writeUInt16BE((first ? 0x4000 : 0) | pid, 1);
+    for (let i = 0, at = 0; i < count; i++, at += TS_PACKET_SIZE) {
+      const first = i === 0;
       const withPcr = first && pcr !== undefined;
       const rai = first && randomAccess;
       // adaptation_field_length: flags byte (+ 6 PCR bytes) when needed.
-      let afLen = withPcr ? 7 : rai ? 1 : 0;
+      let afLen = first ? firstAf : 0;
       let hasAf = afLen > 0;
       const room = 184 - (hasAf ? 1 + afLen : 0);
       const remaining = pes.length - off;
@@ -238,19 +242,21 @@ export class TsMuxer {
         hasAf = true;
       }
       const payload = Math.min(remaining, 184 - (hasAf ? 1 + afLen : 0));
-      p[3] = (hasAf ? 0x30 : 0x10) | this.#nextCc(pid);
+      out[at] = 0x47;
+      out.writeUInt16BE((first ? 0x4000 : 0) | pid, at + 1);
+      out[at + 3] = (hasAf ? 0x30 : 0x10) | this.#nextCc(pid);
       if (hasAf) {
-        p[4] = afLen;
+        out[at + 4] = afLen;
         if (afLen > 0) {
-          p[5] = (rai ? 0x40 : 0) | (withPcr ? 0x10 : 0);
-          if (withPcr) writePcr(p, 6, pcr);
+          out[at + 5] = (rai ? 0x40 : 0) | (withPcr ? 0x10 : 0);
+          const flagsEnd = at + 6;
+          if (withPcr) writePcr(out, flagsEnd, pcr);
+          out.fill(0xff, withPcr ? flagsEnd + 6 : flagsEnd, at + TS_PACKET_SIZE - payload);
         }
       }
-      pes.copy(p, TS_PACKET_SIZE - payload, off, off + payload);
+      pes.copy(out, at + TS_PACKET_SIZE - payload, off, off + payload);
       off += payload;
-      first = false;
-      out.push(p);
     }
-    return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+    return out;
   }
 }
