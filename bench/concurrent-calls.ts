@@ -31,7 +31,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startNginxRtmp, type NginxRtmp } from '../test/helpers/nginx.js';
-import { freeTcpPort, freeUdpPort, freeUdpPortRange } from '../test/helpers/ports.js';
+import { freeUdpPort, freeUdpPortRange } from '../test/helpers/ports.js';
 import { run, stopChild } from '../test/helpers/proc.js';
 import { udpPortBound } from '../test/helpers/sipp.js';
 import { waitUntil } from '../test/helpers/wait.js';
@@ -43,7 +43,8 @@ import { captureRtp, pairLatencies, type RtpCapture } from './lib/latency.js';
 import { playRtmp, type RtmpPlayer } from './lib/rtmp-player.js';
 import { dist, renderConcurrentMarkdown, type ConcurrentResult, type SideRun } from './lib/concurrent-report.js';
 import { hostBusyPct, hostCpu, liveCalls, nginxBytesIn, restPost, sampleProcs, udpDrops } from './lib/host.js';
-import { ROOT, gatewayArgs, spawnLogged, tail } from './lib/run.js';
+import { ROOT, spawnLogged, tail } from './lib/run.js';
+import { startBenchGateway, type BenchGateway } from './lib/gateway.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (s: string): void => void process.stderr.write(`[concurrent] ${s}\n`);
@@ -98,46 +99,14 @@ async function players(nginx: NginxRtmp, streams: string[]): Promise<RtmpPlayer[
   return ps;
 }
 
-/**
- * A running gateway: its node process and the embedded viewer server's child
- * (both are the gateway's cost), idle before any call.
- */
-interface Gateway {
-  pid: number; embeddedPid: number | undefined; base: string; log: string; rtpMin: number; rtpMax: number;
-  idle: ProcSummary; embeddedIdle: ProcSummary | undefined; stop: () => Promise<void>;
-}
+type Gateway = BenchGateway;
 
-async function startGateway(): Promise<Gateway> {
-  const rtpMin = await freeUdpPortRange(400);
-  const config = {
-    nodeId: 'bench-concurrent',
-    rest: { host: '127.0.0.1', httpPort: await freeTcpPort(), maxCalls: 1000 },
-    sip: { host: '127.0.0.1', port: await freeUdpPort() },
-    rtp: { host: '127.0.0.1', portMin: rtpMin, portMax: rtpMin + 399 },
-    rtmp: { embedded: { enabled: embedded, host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
-    webhook: { apps: { callApp: '' } },
-    log: { level: 'warn' },
-  };
-  const cfgFile = path.join(work, 'gateway.json');
-  writeFileSync(cfgFile, JSON.stringify(config, null, 2));
-  const gw = spawnLogged(work, process.execPath, gatewayArgs(cfgFile), `gateway-${++gateways}.log`);
-  const stop = (): Promise<void> => stopChild(gw.child, gw.exited, 10_000);
-  closers.push(stop);
-  const base = `http://127.0.0.1:${config.rest.httpPort}`;
-  await waitUntil(async () => (await fetch(`${base}/rest-api/call/find_all`, { method: 'POST' }).catch(() => null))?.status, 30_000, 100,
-    'gateway did not start').catch((e: Error) => {
-    throw new Error(`${e.message}\n${tail(gw.log)}`);
-  });
-  await sleep(5000); // let start-up work (module loading, JIT, the embedded server's start) settle
-  const pid = gw.child.pid!;
-  const embeddedPid = childrenNamed(pid, 'node')[0];
-  const sampled = (await sampleProcs(embeddedPid === undefined ? [pid] : [pid, embeddedPid], idleS)).summaries;
-  const idle = sampled.get(pid);
-  if (!idle) throw new Error(`gateway exited\n${tail(gw.log)}`);
-  const embeddedIdle = embeddedPid === undefined ? undefined : sampled.get(embeddedPid);
-  return { pid, embeddedPid, base, log: gw.log, rtpMin, rtpMax: rtpMin + 399, idle, embeddedIdle, stop };
-}
 let gateways = 0;
+async function startGateway(): Promise<Gateway> {
+  const gw = await startBenchGateway({ work, embedded, rtpPorts: 400, idleS, name: `gateway-${++gateways}` });
+  closers.push(gw.stop);
+  return gw;
+}
 
 /** What a window measured on one side. */
 interface Window { fromMs: number; toMs: number; kbps: Map<string, number>; busy: number; procs: Map<number, ProcSummary> }

@@ -13,7 +13,7 @@
  * (utime+stime of node; cutime+cstime for its reaped ffmpeg children), RSS.
  *
  * Two far-end answers (bench/sip-setup-rate-uas.xml):
- *   av     PCMA + H.264: every call starts an ffmpeg G.711 → AAC transcoder.
+ *   av     PCMA + H.264: every call runs an in-process G.711 → AAC engine (a codec worker thread; ffmpeg children, counted below, are none now).
  *   video  audio rejected (port 0), H.264 only: no audio, so no transcoder.
  *
  * Usage: npx tsx bench/sip-setup-rate.ts [--duration 15] [--rates 5,10,20,40]

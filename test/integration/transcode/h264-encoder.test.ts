@@ -7,6 +7,10 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { H264Encoder } from '../../../src/transcode/h264-encoder.js';
+import { MediaOutput } from '../../../src/call/media-output.js';
+import { mediaClockNow } from '../../../src/rtp/media-clock.js';
+import type { FlvHeaders, FlvSink } from '../../../src/pipeline/fanout.js';
+import type { FlvTag } from '../../../src/pipeline/flv.js';
 import { splitAnnexB } from '../../../src/shared/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { vp8Frames } from './vp8-frames.js';
@@ -99,5 +103,35 @@ describe('H264Encoder (VP8 → H.264 in-process)', () => {
     // 12 refused, 13–19 skipped until the keyframe at 20.
     expect(out).toHaveLength(30 - 8);
     expect(probe(out)).toMatchObject({ codec_name: 'h264', nb_read_frames: String(30 - 8) });
+  });
+});
+
+describe('MediaOutput re-encoding VP8', () => {
+  it('meets a target\'s keyframe request with an IDR from its encoder at once; passed-through H.264 cannot', async () => {
+    const tags: FlvTag[] = [];
+    const sink: FlvSink = { setHeaders: (_h: FlvHeaders) => undefined, write: (t) => void tags.push(t) };
+    const out = new MediaOutput({
+      log: silentLogger(), audioCodec: null, hasVideo: true, videoCodec: 'VP8', audioOutput: 'copy',
+      video: { preset: 'ultrafast', keyframeIntervalS: 60 }, transcode: { audioBitrate: 64000, audioSampleRate: 48000 },
+    });
+    out.addTarget(sink);
+    const frames = vp8Frames(30, 250);
+    const t0 = mediaClockNow();
+    for (const [i, f] of frames.entries()) {
+      if (i === 15) expect(out.requestKeyframe()).toBe(true);
+      out.onFrame({ kind: 'video', codec: 'VP8', ptsMs: t0 + i * 40, key: f.key, nalus: [f.data] });
+      await new Promise((r) => setTimeout(r, 40)); // real time: the output interleaves with generated silence
+    }
+    await out.close();
+    const video = tags.filter((t) => t.type === 'video');
+    expect(video.length).toBeGreaterThanOrEqual(28);
+    // Keyframes: the first, and the one asked for (a 60 s cadence would give no other).
+    expect(video.filter((t) => t.key).map((t) => t.timestamp)).toEqual([0, 15 * 40]);
+
+    const h264 = new MediaOutput({
+      log: silentLogger(), audioCodec: null, hasVideo: true, videoCodec: 'H264', audioOutput: 'copy', transcode: { audioBitrate: 64000, audioSampleRate: 48000 },
+    });
+    expect(h264.requestKeyframe()).toBe(false);
+    await h264.close();
   });
 });
