@@ -11,7 +11,7 @@ import { SipUserAgent } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
 import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
 import { HlsStore } from './pipeline/index.js';
-import { CallService, HlsService, PushService, RECEIVABLE_CODECS } from './call/index.js';
+import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
 import { basicAuth, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
@@ -182,6 +182,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users, allowedHosts: config.rest.allowedHosts,
+      appKeys: { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey },
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
     });
     const server = await listen(http.createServer(app), config.rest.httpPort, config.rest.host);
@@ -195,6 +196,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       httpsPort = (tlsServer.address() as AddressInfo).port;
     }
 
+    warmGeneratedMedia({ generateMediaForUa: config.rtp.generateMediaForUa, placeholderVideo: config.transcode.placeholderVideo }, log);
     const restPort = (server.address() as AddressInfo).port;
     log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, httpsPort, sipPort: sip.localAddress.port,
       embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },

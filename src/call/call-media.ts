@@ -7,10 +7,31 @@ import {
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,
 } from '../rtp/index.js';
 import {
-  ALAW_SILENCE, G722_SILENCE_20MS, OPUS_SILENCE_20MS, SPEEX_SILENCE_20MS, ULAW_SILENCE, makeSlateH264, makeSlateVp8,
+  ALAW_SILENCE, G722_SILENCE_20MS, OPUS_SILENCE_20MS, SPEEX_SILENCE_20MS, ULAW_SILENCE, makeSlateH264, makeSlateVp8, type SlateOptions,
 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
 import { MediaOutput } from './media-output.js';
+
+/** The black H.264 loop far ends get (SPEC §5 generateMediaForUa): 320×240, 10 fps. */
+const FAR_END_SLATE = { fps: 10 };
+/** The placeholder video track (SPEC §9.5): 640×360 at 10 fps, black or an image. */
+const placeholderSlate = (setting: string): SlateOptions => ({
+  width: 640, height: 360, fps: 10, ...(setting === 'black' ? {} : { imagePath: setting }),
+});
+
+/**
+ * Makes the generated media the configuration will use, once, at start: the
+ * first call then has it at once instead of waiting for a codec worker and
+ * the encoder. A failure is logged (calls log it again when they need it).
+ */
+export function warmGeneratedMedia(t: Pick<CallMediaTuning, 'generateMediaForUa' | 'placeholderVideo'>, log: Logger): void {
+  const warn = (what: string) => (e: unknown): void => log.warn({ err: (e as Error).message }, `cannot make ${what}`);
+  if (t.generateMediaForUa) {
+    makeSlateH264(FAR_END_SLATE).catch(warn('the black H.264 video for far ends'));
+    makeSlateVp8(10).catch(warn('the black VP8 video for far ends'));
+  }
+  if (t.placeholderVideo !== 'none') makeSlateH264(placeholderSlate(t.placeholderVideo)).catch(warn('the placeholder video'));
+}
 
 /** 20 ms of silence per audio codec, for far ends that want media from us (SPEC §5). */
 const SILENCE: Record<string, Buffer> = {
@@ -25,6 +46,8 @@ const SILENCE: Record<string, Buffer> = {
 export interface CallMediaTuning {
   /** No RTP for this long while not on hold → 'inactive'; 0 disables. Default 60000. */
   rtpActivityTimeoutMs: number;
+  /** A lobby after the media starts: no RTP during it is not inactivity (the timeout counts from its end). Default 0. */
+  lobbyTimeoutMs: number;
   /** Send silence / black video (and RTCP SR) on the media offered sendrecv. Default true. */
   generateMediaForUa: boolean;
   /** `aac` (default) or `copy` (G.711 / Speex into FLV as they are). */
@@ -100,7 +123,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   constructor(private readonly opts: CallMediaOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call media listener failed'));
     this.#tuning = {
-      rtpActivityTimeoutMs: 60_000, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2,
+      rtpActivityTimeoutMs: 60_000, lobbyTimeoutMs: 0, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2,
       placeholderVideo: 'none', symmetricLatching: false,
       ...opts.tuning,
     };
@@ -178,11 +201,9 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
    */
   #startPlaceholder(output: MediaOutput): void {
     const setting = this.#tuning.placeholderVideo;
-    const fps = 10;
-    makeSlateH264({
-      width: 640, height: 360, fps,
-      ...(setting === 'black' ? {} : { imagePath: setting }),
-    }).then((annexB) => {
+    const slate = placeholderSlate(setting);
+    const fps = slate.fps ?? 10;
+    makeSlateH264(slate).then((annexB) => {
       if (this.#closed) return;
       const units = accessUnitsFromAud(splitAnnexB(annexB)).map((au) => au.filter((n) => nalType(n) !== NAL.SEI));
       const t0 = mediaClockNow();
@@ -239,7 +260,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     if (silence !== undefined) {
       this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
     } else if (s.kind === 'video' && name === 'H264') {
-      makeSlateH264({ fps: 10 }).then((annexB) => {
+      makeSlateH264(FAR_END_SLATE).then((annexB) => {
         if (this.#closed) return;
         // The encoder's SEI (its version string) is dropped: ~600 bytes every loop, useless to a decoder.
         const units: GeneratedUnit[] = accessUnitsFromAud(splitAnnexB(annexB))
@@ -296,7 +317,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #armActivityWatch(): void {
     const timeout = this.#tuning.rtpActivityTimeoutMs;
     if (timeout <= 0 || this.#activityTimer !== null) return;
-    this.#activitySince = Date.now();
+    this.#activitySince = Date.now() + this.#tuning.lobbyTimeoutMs;
     this.#activityTimer = this.#scope.setInterval(() => {
       if (this.#onHold || this.#closed) return;
       let last = this.#activitySince;

@@ -3,7 +3,7 @@ import { isHoldOffer, newCallId, type SipClientCall, type SipRegistration, type 
 import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
-import type { CallObject, DtmfType, RtmpStreamStatus, StartupParams } from './types.js';
+import type { CallObject, DtmfType, JoinDtmfResult, RtmpStreamStatus, StartupParams } from './types.js';
 import { digestCredentials, resolveTarget, type SipTarget } from './sip-target.js';
 import { CallSdp } from './call-sdp.js';
 import type { CallDeps } from './call-deps.js';
@@ -39,6 +39,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #sipStatus: number | null = null;
   #info: string | null = null;
   #rtmpStatus: RtmpStreamStatus | null = null;
+  #joinDtmf: JoinDtmfResult | null = null;
   #audioCodec: string | null = null;
   #videoCodec: string | null = null;
   #sipCall: SipClientCall | undefined;
@@ -74,7 +75,12 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#sdp = new CallSdp({
       address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
     }, this.log);
-    this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning: ctx.mediaTuning, log: this.log });
+    const tuning = {
+      ...ctx.mediaTuning,
+      ...(params.rtpActivityTimeoutMs === undefined ? {} : { rtpActivityTimeoutMs: params.rtpActivityTimeoutMs }),
+      ...(params.lobbyTimeoutMs === undefined ? {} : { lobbyTimeoutMs: params.lobbyTimeoutMs }),
+    };
+    this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning, log: this.log });
     this.#media.on('dtmf', (_digit, durationMs) => this.log.info({ durationMs }, 'DTMF received'));
     this.#media.on('inactive', () => {
       this.log.warn('no RTP within rtpActivityTimeoutMs');
@@ -128,6 +134,7 @@ export class Call extends TypedEmitter<CallEvents> {
     return {
       callId: this.callId, parentCallId: null, incoming: false,
       status: this.#status, sipStatus: this.#sipStatus, info: this.#info,
+      sipMessageRaw: (this.#sipCall && this.ctx.sip.lastMessage(this.#sipCall)) ?? null, joinDtmfResult: this.#joinDtmf,
       caller, callee: p.callee, visibleName: p.visibleName ?? caller,
       toStream: this.toStream, streamName: this.toStream,
       rtmpUrl: this.rtmpUrl, rtmpStream: this.rtmpStream, rtmpStreamStatus: this.#rtmpStatus,
@@ -272,6 +279,8 @@ export class Call extends TypedEmitter<CallEvents> {
     sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
     this.log.info({ requestUri: t.requestUri, destination: t.destination, sipCallId }, 'sending INVITE');
     sipCall.start();
+    // WCS reports RTMP_STREAM_WAIT from TRYING on (the seeds' own event): the stream is awaited from here.
+    this.#rtmpStatus = this.#outputs.initialStatus;
     this.#setStatus('TRYING');
   }
 
@@ -341,11 +350,16 @@ export class Call extends TypedEmitter<CallEvents> {
       // Conference IVRs (Cisco Meeting Server) ask for a PIN after answering (SPEC §9.7).
       this.#resources.setTimeout(() => {
         if (this.#status !== 'ESTABLISHED') return;
+        const report = { digits: join.digits, type: join.type, at: Date.now() };
         try {
           this.sendDtmf(join.digits, join.type);
+          this.#joinDtmf = { ...report, result: 'SENT' };
         } catch (e) {
           this.log.warn({ err: (e as Error).message }, 'joinDtmf not sent');
+          this.#joinDtmf = { ...report, result: 'FAILED', error: (e as Error).message };
         }
+        // Reported at once (same status): a client learns the PIN went out, or why not.
+        this.emit('change', this.toJSON(), false);
       }, join.delayMs);
     }
   }

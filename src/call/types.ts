@@ -28,6 +28,20 @@ export interface StartupParams {
   custom: Record<string, unknown>;
   /** Digits sent once the call is ESTABLISHED (a conference PIN). */
   joinDtmf?: { digits: string; delayMs: number; type: DtmfType };
+  /** Overrides rtp.rtpActivityTimeoutMs for this call (0: never). */
+  rtpActivityTimeoutMs?: number;
+  /** A lobby: no RTP during this long after the answer does not end the call. */
+  lobbyTimeoutMs?: number;
+}
+
+/** What became of a call's joinDtmf (reported in the Call object once it was due). */
+export interface JoinDtmfResult {
+  digits: string;
+  type: DtmfType;
+  result: 'SENT' | 'FAILED';
+  /** When it was sent (or failed), ms since the epoch. */
+  at: number;
+  error?: string;
 }
 
 /** The Call object of SPEC §2.6, as answered and posted in events. */
@@ -37,6 +51,10 @@ export interface CallObject {
   incoming: false;
   status: CallStatus;
   sipStatus: number | null;
+  /** The SIP message that caused the last change (a 180, the 200 OK, the far end's BYE …), credentials stripped; null before any. */
+  sipMessageRaw: string | null;
+  /** The joinDtmf outcome once it was due; null before (or without joinDtmf). */
+  joinDtmfResult: JoinDtmfResult | null;
   info: string | null;
   caller: string;
   callee: string;

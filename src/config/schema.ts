@@ -153,7 +153,13 @@ export const configSchema = z.object({
     retries: z.number().int().min(0).max(10).default(3),
     secret: z.string().nullable().default(null),
     maxQueuePerCall: z.number().int().min(2).default(100),
-  }).prefault({}),
+    // The application of a call whose appKey `apps` does not name (and of a startup without appKey).
+    defaultApp: nonEmpty.default('callApp'),
+    // true: a startup naming an appKey `apps` does not have is refused (400) instead.
+    strictAppKey: z.boolean().default(false),
+  }).prefault({}).refine((w) => Object.keys(w.apps).length === 0 || w.defaultApp in w.apps, {
+    path: ['defaultApp'], message: 'names no application of webhook.apps',
+  }),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),

@@ -20,6 +20,11 @@ export interface RestOptions {
   apiRouters?: readonly express.Router[];
   /** Routes outside /rest-api (e.g. /hls), mounted at the root before the 404 handler. */
   rootRouters?: readonly express.Router[];
+  /**
+   * The webhook applications: a startup without appKey gets `defaultApp`;
+   * with `strict`, one naming an application not in `known` is refused.
+   */
+  appKeys?: { known: readonly string[]; defaultApp: string; strict: boolean };
 }
 
 const REASONS: Record<number, string> = {
@@ -107,8 +112,12 @@ export function createRestApp(opts: RestOptions): express.Express {
     for (const name of [p.sipLogin, p.sipAuthenticationName]) {
       if (name !== undefined && !SIP_USER.test(name)) throw new ValidationError(RESERVED_SYMBOLS_MESSAGE);
     }
+    const appKey = p.appKey ?? opts.appKeys?.defaultApp ?? 'callApp';
+    if (opts.appKeys?.strict && !opts.appKeys.known.includes(appKey)) {
+      throw new ValidationError(`appKey: no application "${appKey}" is configured (webhook.apps)`);
+    }
     const { sipVisibleName, visibleName, ...rest } = p;
-    res.json(opts.calls.startup({ ...rest, visibleName: visibleName ?? sipVisibleName }));
+    res.json(opts.calls.startup({ ...rest, appKey, visibleName: visibleName ?? sipVisibleName }));
   });
   r.post('/call/find', (req, res) => {
     const found = opts.calls.find(parse(findSchema, req.body));

@@ -47,8 +47,13 @@ export const startupSchema = z.object({
     z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
   sipContactParams: z.string().max(512).regex(/^[^\r\n]*$/, 'one line').optional(),
   sipSDP: z.array(z.string().regex(/^[a-z]=[^\r\n]*$/, 'SDP lines such as "b=AS:3000"')).max(20).optional(),
-  appKey: z.string().min(1).max(64).default('callApp'),
+  // Omitted: the configured default application (webhook.defaultApp).
+  appKey: z.string().min(1).max(64).optional(),
   custom: z.record(z.string(), z.unknown()).default({}),
+  /** Per call: no RTP for this long ends the call (0: never); default rtp.rtpActivityTimeoutMs. */
+  rtpActivityTimeoutMs: int(0, 86_400_000).optional(),
+  /** Per call: a conference lobby; no RTP during this long after the answer never ends the call (the timeout runs after it). */
+  lobbyTimeoutMs: int(0, 86_400_000).optional(),
   /** Extension: a PIN sent once ESTABLISHED (Cisco Meeting Server IVR). */
   joinDtmf: z.object({
     digits: dtmfDigits,

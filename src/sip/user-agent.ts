@@ -9,7 +9,9 @@ import { ALLOW, type CallContext, type InviteOptions, type SizeSwitchPolicy } fr
 import { sizeSwitchPolicy } from './size-switch.js';
 import { SipClientCall } from './client-call.js';
 import { newBranch, newTag } from './ids.js';
-import { createResponse, getCallId, getTo, tagOf, type SipHeader, type SipRequest, type SipResponse } from './message.js';
+import {
+  createResponse, getCallId, getCSeq, getTo, serializeMessage, tagOf, type SipHeader, type SipMessage, type SipRequest, type SipResponse,
+} from './message.js';
 import type { ServerTransaction } from './server-transaction.js';
 import { TransactionLayer } from './transaction-layer.js';
 import { DEFAULT_TIMERS, type TransactionTimers } from './transaction.js';
@@ -70,6 +72,7 @@ export class SipUserAgent {
   readonly #userAgent: string;
   readonly #timers: TransactionTimers;
   readonly #calls = new Map<string, SipClientCall>();
+  readonly #lastMessage = new WeakMap<SipClientCall, string>();
   readonly #registrations = new Set<SipRegistration>();
   readonly #registerExpiresS: number;
   readonly #sizeSwitch: SizeSwitchPolicy;
@@ -91,6 +94,8 @@ export class SipUserAgent {
     if (!udp) throw new InvalidStateError('no UDP transport');
     this.localAddress = advertisedAddress(opts.publicAddress, udp.boundAddress);
     for (const t of transports) {
+      // Before the transaction layer's listener: a message is recorded before the change it causes is reported.
+      t.on('message', (m: SipMessage) => this.#record(m));
       const layer = new TransactionLayer(t, this.#timers, opts.log);
       layer.on('request', (req, stx) => this.#onRequest(layer, req, stx));
       layer.on('strayResponse', (res) => this.#onStrayResponse(res));
@@ -246,6 +251,28 @@ export class SipUserAgent {
     stx.respond(createResponse(req, status, reason, { toTag: newTag(), headers: [...headers, { name: 'Server', value: this.#userAgent }] }));
   }
 
+  /**
+   * The last message received for a call that can change its state (a
+   * response past 100 to its INVITE or BYE; a BYE, INVITE, UPDATE or CANCEL
+   * from the far end), as text with credentials stripped: WCS's sipMessageRaw.
+   */
+  lastMessage(call: SipClientCall): string | undefined {
+    return this.#lastMessage.get(call);
+  }
+
+  #record(m: SipMessage): void {
+    try {
+      const call = this.#calls.get(getCallId(m));
+      if (call === undefined) return;
+      const changes = m.type === 'response'
+        ? m.status > 100 && (getCSeq(m).method === 'INVITE' || getCSeq(m).method === 'BYE')
+        : m.method === 'BYE' || m.method === 'INVITE' || m.method === 'UPDATE' || m.method === 'CANCEL';
+      if (changes) this.#lastMessage.set(call, rawWithoutCredentials(m));
+    } catch {
+      // A message without a usable Call-ID or CSeq belongs to no call; the transaction layer drops it.
+    }
+  }
+
   #onStrayResponse(res: SipResponse): void {
     try {
       this.#calls.get(getCallId(res))?.handleStrayResponse(res);
@@ -253,6 +280,12 @@ export class SipUserAgent {
       this.#log.debug({ err }, 'stray SIP response dropped');
     }
   }
+}
+
+/** A message as text, the values of Authorization / Proxy-Authorization headers replaced (they carry digest credentials). */
+function rawWithoutCredentials(m: SipMessage): string {
+  const headers = m.headers.map((h) => (/^(proxy-)?authorization$/i.test(h.name) ? { name: h.name, value: '<stripped>' } : h));
+  return serializeMessage({ ...m, headers }).toString('utf8');
 }
 
 /** The Via/Contact address: the configured public address, else the bound one (a real interface for a wildcard bind). */

@@ -4,6 +4,12 @@ import { type Logger, sleep } from '../shared/index.js';
 export interface WebhookOptions {
   /** appKey → base URL; '' disables that application. */
   apps: Readonly<Record<string, string>>;
+  /**
+   * The application that gets the events of an appKey `apps` does not name
+   * (WCS clients send `defaultApp`, the seeds' own example); unset, such
+   * events are not sent (strict mode: REST refused those calls already).
+   */
+  defaultApp?: string | null;
   timeoutMs: number;
   retries: number;
   /**
@@ -46,7 +52,7 @@ export class WebhookDispatcher {
    * do not leak into an earlier event.
    */
   post(appKey: string, event: 'CallStatusEvent' | 'PushStatusEvent', key: string, body: unknown, final = false): void {
-    const base = this.opts.apps[appKey];
+    const base = this.opts.apps[appKey] ?? (this.opts.defaultApp ? this.opts.apps[this.opts.defaultApp] : undefined);
     if (base === undefined) {
       this.opts.log.warn({ appKey }, 'webhook: unknown appKey, event not sent');
       return;

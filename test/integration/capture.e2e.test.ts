@@ -74,7 +74,7 @@ describe('capture: SIP H.264 + G.711 → RTMP', () => {
 
     // Events in order, each once: PENDING → TRYING → RING → ESTABLISHED(WAIT) → ACTIVE → FINISH.
     expect(statusesOf(callId)).toEqual([
-      'PENDING', 'TRYING', 'RING', 'ESTABLISHED/RTMP_STREAM_WAIT', 'ESTABLISHED/RTMP_STREAM_ACTIVE', 'FINISH/RTMP_STREAM_ACTIVE',
+      'PENDING', 'TRYING/RTMP_STREAM_WAIT', 'RING/RTMP_STREAM_WAIT', 'ESTABLISHED/RTMP_STREAM_WAIT', 'ESTABLISHED/RTMP_STREAM_ACTIVE', 'FINISH/RTMP_STREAM_ACTIVE',
     ]);
     const last = hooks.events.filter((e) => e.body?.callId === callId).at(-1);
     expect(last?.path).toBe('/CallStatusEvent');

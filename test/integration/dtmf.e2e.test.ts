@@ -133,6 +133,11 @@ describe('joinDtmf: a conference PIN sent once the call is established', () => {
       await waitUntil(() => receivedEvents(pinSink).filter((d) => d.ends === 3).length >= 5, 10_000, 50, 'five digits');
       expect(receivedEvents(pinSink).map((d) => d.event)).toEqual([1, 2, 3, 4, 11]);
       expect(Date.now() - est.at).toBeGreaterThanOrEqual(300);
+      expect(est.body.joinDtmfResult).toBeNull();
+      // Reported in an event of its own (still ESTABLISHED): what was sent, how and when.
+      const sent = await hooks.waitFor((e) => e.body?.callId === id && e.body.joinDtmfResult !== null && e.body.joinDtmfResult !== undefined, 5000);
+      expect(sent.body).toMatchObject({ status: 'ESTABLISHED', joinDtmfResult: { digits: '1234#', type: 'RFC2833', result: 'SENT' } });
+      expect(sent.body.joinDtmfResult.at - est.at).toBeGreaterThanOrEqual(250);
       expect((await gw.rest('/call/terminate', { callId: id })).status).toBe(200);
       await hooks.waitFor((e) => e.body?.callId === id && e.body.status === 'FINISH', 10_000);
     } finally {

@@ -176,4 +176,32 @@ describe('media liveness', () => {
     expect(vsink.stats.get(100)!.markers).toBeGreaterThanOrEqual(10);
     await gw.rest('/call/terminate', { callId });
   });
+
+  it('per call: rtpActivityTimeoutMs overrides the configuration, and a lobby (lobbyTimeoutMs) keeps a silent call until it is over', async () => {
+    const gw = await gateway({ rtpActivityTimeoutMs: 60_000, generateMediaForUa: false });
+    const quick = await silentFarEnd();
+    const lobby = await silentFarEnd();
+    const never = await silentFarEnd();
+    const start = async (callId: string, far: Sinks, extra: Record<string, unknown>): Promise<number> => {
+      expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipp.sipPort}`, toStream: callId.replace(/-/g, '_'), ...extra })).status).toBe(200);
+      await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+      return Date.now();
+    };
+    const t1 = await start('live-per-call', quick, { rtpActivityTimeoutMs: 1000 });
+    const t2 = await start('live-lobby', lobby, { rtpActivityTimeoutMs: 1000, lobbyTimeoutMs: 4000 });
+    await start('live-never', never, { rtpActivityTimeoutMs: 0 });
+    // 1 s without RTP ends the first (the configuration's 60 s would not).
+    const e1 = await hooks.waitFor((e) => e.body?.callId === 'live-per-call' && e.body.status === 'FAILED', 6000);
+    expect(e1.body.info).toBe('FAILED_BY_RTP_ACTIVITY');
+    expect(Date.now() - t1).toBeLessThan(4000);
+    // The lobby's 4 s are not inactivity: still up at 3 s; ended about 1 s after the lobby.
+    await new Promise((r) => setTimeout(r, Math.max(0, t2 + 3000 - Date.now())));
+    expect((await gw.rest('/call/find', { callId: 'live-lobby' })).body[0]).toMatchObject({ status: 'ESTABLISHED' });
+    const e2 = await hooks.waitFor((e) => e.body?.callId === 'live-lobby' && e.body.status === 'FAILED', 8000);
+    expect(e2.body.info).toBe('FAILED_BY_RTP_ACTIVITY');
+    expect(Date.now() - t2).toBeGreaterThanOrEqual(4900);
+    // 0: never.
+    expect((await gw.rest('/call/find', { callId: 'live-never' })).body[0]).toMatchObject({ status: 'ESTABLISHED' });
+    expect((await gw.rest('/call/terminate', { callId: 'live-never' })).status).toBe(200);
+  });
 });

@@ -77,6 +77,7 @@ async function dial(params: Partial<StartupParams> = {}, deps: Partial<CallDeps>
       invites.push(c);
       return c as unknown as SipClientCall;
     },
+    lastMessage: () => undefined,
   } as unknown as SipUserAgent;
   const call = new Call({
     callId: 'c1', toStream: 's1', callee: '1000', hasAudio: true, hasVideo: false, sipRegisterRequired: false,
@@ -221,7 +222,7 @@ describe('Call (fake SIP user agent)', () => {
       callId: 'c2', toStream: 's2', callee: '1000', hasAudio: true, hasVideo: false, sipRegisterRequired: false,
       sipDomain: '127.0.0.1', appKey: 'a', custom: {},
     }, {
-      nodeId: 'n', sessionId: 's', sip: { invite } as unknown as SipUserAgent,
+      nodeId: 'n', sessionId: 's', sip: { invite, lastMessage: () => undefined } as unknown as SipUserAgent,
       ports: new PortAllocator({ min: base, max: base + 1, host: '127.0.0.1' }),
       sdpAddress: '127.0.0.1', ringTimeoutMs: 30_000, jitterBufferMs: 50,
       codecs: { audio: ['pcmu'], video: ['h264'], h264Profiles: [] },
