@@ -196,7 +196,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       httpsPort = (tlsServer.address() as AddressInfo).port;
     }
 
-    warmGeneratedMedia({ generateMediaForUa: config.rtp.generateMediaForUa, placeholderVideo: config.transcode.placeholderVideo }, log);
+    // Started means ready: the first call's generated media does not wait for a codec worker to start.
+    await warmGeneratedMedia({ generateMediaForUa: config.rtp.generateMediaForUa, placeholderVideo: config.transcode.placeholderVideo }, log);
     const restPort = (server.address() as AddressInfo).port;
     log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, httpsPort, sipPort: sip.localAddress.port,
       embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },

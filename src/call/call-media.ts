@@ -22,15 +22,22 @@ const placeholderSlate = (setting: string): SlateOptions => ({
 /**
  * Makes the generated media the configuration will use, once, at start: the
  * first call then has it at once instead of waiting for a codec worker and
- * the encoder. A failure is logged (calls log it again when they need it).
+ * the encoder. Resolves when it is made, failed (logged; calls log it again
+ * when they need it) or `timeoutMs` passed.
  */
-export function warmGeneratedMedia(t: Pick<CallMediaTuning, 'generateMediaForUa' | 'placeholderVideo'>, log: Logger): void {
+export async function warmGeneratedMedia(
+  t: Pick<CallMediaTuning, 'generateMediaForUa' | 'placeholderVideo'>, log: Logger, timeoutMs = 10_000,
+): Promise<void> {
   const warn = (what: string) => (e: unknown): void => log.warn({ err: (e as Error).message }, `cannot make ${what}`);
+  const made: Promise<unknown>[] = [];
   if (t.generateMediaForUa) {
-    makeSlateH264(FAR_END_SLATE).catch(warn('the black H.264 video for far ends'));
-    makeSlateVp8(10).catch(warn('the black VP8 video for far ends'));
+    made.push(makeSlateH264(FAR_END_SLATE).catch(warn('the black H.264 video for far ends')));
+    made.push(makeSlateVp8(10).catch(warn('the black VP8 video for far ends')));
   }
-  if (t.placeholderVideo !== 'none') makeSlateH264(placeholderSlate(t.placeholderVideo)).catch(warn('the placeholder video'));
+  if (t.placeholderVideo !== 'none') made.push(makeSlateH264(placeholderSlate(t.placeholderVideo)).catch(warn('the placeholder video')));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(made), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+  clearTimeout(timer);
 }
 
 /** 20 ms of silence per audio codec, for far ends that want media from us (SPEC §5). */

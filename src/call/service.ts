@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TypedEmitter, type Logger } from '../shared/index.js';
+import { TypedEmitter, ValidationError, type CodecName, type Logger } from '../shared/index.js';
 import { Call } from './call.js';
 import type { CallDeps } from './call-deps.js';
 import { CallRegistry } from './registry.js';
@@ -40,7 +40,8 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     const callId = p.callId ?? newCallId();
     const toStream = p.toStream ?? callId;
     const params = { ...p, callId, toStream };
-    const call = new Call(params, { ...this.opts, sessionId: this.#sessionId }, this.opts.defaultDomain);
+    const codecs = withoutStripped(this.opts.codecs, p.stripCodecs);
+    const call = new Call(params, { ...this.opts, codecs, sessionId: this.#sessionId }, this.opts.defaultDomain);
     this.registry.add(call);
     call.on('change', (obj, final) => {
       if (final) this.registry.remove(call);
@@ -79,4 +80,14 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     await Promise.all(this.registry.all().map((c) => c.close('NORMAL_CALL_CLEARING')));
     await Promise.all([...this.#closing]);
   }
+}
+
+/** The configured codecs minus a call's `stripCodecs`; refuses a list that leaves nothing to offer. */
+function withoutStripped(c: CallDeps['codecs'], strip: readonly CodecName[] | undefined): CallDeps['codecs'] {
+  if (strip === undefined || strip.length === 0) return c;
+  const out = { ...c, audio: c.audio.filter((n) => !strip.includes(n)), video: c.video.filter((n) => !strip.includes(n)) };
+  if (!out.audio.some((n) => n !== 'telephone-event') && out.video.length === 0) {
+    throw new ValidationError('stripCodecs: leaves no audio or video codec to offer');
+  }
+  return out;
 }

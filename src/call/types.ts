@@ -1,4 +1,5 @@
 import type { CallStatus } from './call-state.js';
+import type { CodecName } from '../shared/index.js';
 
 export type RtmpStreamStatus = 'RTMP_STREAM_WAIT' | 'RTMP_STREAM_ACTIVE' | 'RTMP_CONNECTION_LOST' | 'RTMP_CONNECTION_FAILED';
 export type DtmfType = 'RFC2833' | 'INFO' | 'INFO_RELAY';
@@ -28,6 +29,8 @@ export interface StartupParams {
   custom: Record<string, unknown>;
   /** Digits sent once the call is ESTABLISHED (a conference PIN). */
   joinDtmf?: { digits: string; delayMs: number; type: DtmfType };
+  /** Codecs left out of this call's offer. */
+  stripCodecs?: readonly CodecName[];
   /** Overrides rtp.rtpActivityTimeoutMs for this call (0: never). */
   rtpActivityTimeoutMs?: number;
   /** A lobby: no RTP during this long after the answer does not end the call. */

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { basicAuth } from './basic-auth.js';
 import { z } from 'zod';
-import { GatewayError, NotFoundError, ValidationError, type Logger } from '../shared/index.js';
+import { GatewayError, NotFoundError, ValidationError, codecByName, type Logger } from '../shared/index.js';
 import type { CallService } from '../call/index.js';
 import { startupSchema, findSchema, terminateSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
 import { hostGuard, jsonOnly, sameOriginGuard } from './guards.js';
@@ -116,8 +116,13 @@ export function createRestApp(opts: RestOptions): express.Express {
     if (opts.appKeys?.strict && !opts.appKeys.known.includes(appKey)) {
       throw new ValidationError(`appKey: no application "${appKey}" is configured (webhook.apps)`);
     }
-    const { sipVisibleName, visibleName, ...rest } = p;
-    res.json(opts.calls.startup({ ...rest, appKey, visibleName: visibleName ?? sipVisibleName }));
+    const stripCodecs = p.stripCodecs?.map((name) => {
+      const c = codecByName(name);
+      if (c === undefined) throw new ValidationError(`stripCodecs: unknown codec "${name}"`);
+      return c;
+    });
+    const { sipVisibleName, visibleName, stripCodecs: _names, ...rest } = p;
+    res.json(opts.calls.startup({ ...rest, appKey, visibleName: visibleName ?? sipVisibleName, ...(stripCodecs ? { stripCodecs } : {}) }));
   });
   r.post('/call/find', (req, res) => {
     const found = opts.calls.find(parse(findSchema, req.body));

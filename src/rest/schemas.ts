@@ -50,6 +50,11 @@ export const startupSchema = z.object({
   // Omitted: the configured default application (webhook.defaultApp).
   appKey: z.string().min(1).max(64).optional(),
   custom: z.record(z.string(), z.unknown()).default({}),
+  /** Codecs left out of this call's offer (WCS's stripCodecs): a comma-separated string or an array of names. */
+  stripCodecs: z.union([
+    z.string().max(256).transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== '')),
+    z.array(z.string().min(1).max(32)).max(16),
+  ]).optional(),
   /** Per call: no RTP for this long ends the call (0: never); default rtp.rtpActivityTimeoutMs. */
   rtpActivityTimeoutMs: int(0, 86_400_000).optional(),
   /** Per call: a conference lobby; no RTP during this long after the answer never ends the call (the timeout runs after it). */

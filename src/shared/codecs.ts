@@ -55,6 +55,12 @@ export function codecByEncoding(encoding: string, clockRate?: number): CodecName
   return undefined;
 }
 
+/** A codec by its configuration name or its SDP encoding name, any case (`PCMA`, `speex16`, `speex`, `H264`): what `stripCodecs` accepts. */
+export function codecByName(name: string): CodecName | undefined {
+  const n = name.trim().toLowerCase();
+  return Object.hasOwn(CODECS, n) ? (n as CodecName) : codecByEncoding(n);
+}
+
 /** RFC 3551 static payload types a far end may use without an rtpmap line. */
 export const STATIC_PAYLOAD_TYPES: Readonly<Record<number, CodecName>> = { 0: 'pcmu', 8: 'pcma', 9: 'g722' };
 

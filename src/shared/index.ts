@@ -8,7 +8,7 @@ export { createLogger, silentLogger, REDACT_PATHS, type Logger } from './logger.
 export type { MediaFrame, VideoFrame, AudioFrame } from './media.js';
 export { seqDiff, tsDiff, sleep } from './time.js';
 export {
-  CODECS, AUDIO_CODEC_NAMES, VIDEO_CODEC_NAMES, STATIC_PAYLOAD_TYPES, AUDIO_FRAME_CODECS, codecByEncoding,
+  CODECS, AUDIO_CODEC_NAMES, VIDEO_CODEC_NAMES, STATIC_PAYLOAD_TYPES, AUDIO_FRAME_CODECS, codecByEncoding, codecByName,
   type CodecName, type AudioCodecName, type VideoCodecName, type AudioFrameCodec, type VideoFrameCodec, type CodecInfo,
 } from './codecs.js';
 export { Scope, type Closeable } from './scope.js';

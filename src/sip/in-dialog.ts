@@ -37,7 +37,7 @@ export interface DialogHost {
 }
 
 /** Methods we know but do not take inside a dialog: 405 with Allow (§8.2.1); anything else is 501. */
-const KNOWN_UNSUPPORTED = new Set(['PRACK', 'REFER', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH', 'REGISTER']);
+const KNOWN_UNSUPPORTED = new Set(['PRACK', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH', 'REGISTER']);
 
 /** The SDP of a request, if it carries one. */
 export function sdpOf(msg: SipRequest): string | undefined {
@@ -142,6 +142,10 @@ export class DialogRequests {
         return;
       case 'NOTIFY':
         this.#respond(stx, req, 200, 'OK');
+        return;
+      case 'REFER':
+        // A far end's transfer request (RFC 3515) is declined: a capture stays on the call it was started on.
+        this.#respond(stx, req, 603, 'Decline');
         return;
       case 'INVITE':
       case 'UPDATE':

@@ -61,6 +61,15 @@ describe('REST bad input leaves live calls untouched', () => {
     expectError(await gw.rest('/call/startup', { callee: '1', sipDomain: 'x.org', hasVideo: 'maybe' }), 400, /hasVideo/);
     expectError(await gw.rest('/call/startup', { callee: '1', sipDomain: 'x.org', sipPort: 'abc' }), 400, /sipPort/);
   });
+  it('stripCodecs naming an unknown codec, or leaving nothing to offer → 400 naming the field', async () => {
+    const unknown = await gw.rest('/call/startup', { callee: 'sip:x@127.0.0.1:9', stripCodecs: 'PCMU,SILK' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toBe('stripCodecs: unknown codec "SILK"');
+    const all = await gw.rest('/call/startup', { callee: 'sip:x@127.0.0.1:9', stripCodecs: ['opus', 'PCMA', 'pcmu', 'G722', 'speex', 'h264', 'VP8'] });
+    expect(all.status).toBe(400);
+    expect(all.body.message).toMatch(/^stripCodecs: leaves no audio or video codec/);
+  });
+
   it('reserved symbols in sipLogin or sipAuthenticationName → 400 with the WCS message', async () => {
     for (const bad of [{ sipLogin: 'john doe' }, { sipLogin: '<10009>' }, { sipAuthenticationName: 'a"b' }, { sipLogin: 'a@b' }]) {
       expectError(await gw.rest('/call/startup', { callee: '1', sipDomain: 'x.org', ...bad }), 400, 'SIP login or authentication name contains reserved symbols');

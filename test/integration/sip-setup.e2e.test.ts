@@ -120,7 +120,7 @@ describe('the INVITE and the dialog on the wire', () => {
       callId, callee: '10001', sipDomain: 'pbx.test', sipOutboundProxy: '127.0.0.1', sipPort: far.sipPort,
       sipLogin: '10009', sipPassword: 'bye-secret', visibleName: 'Capture Room',
       inviteParameters: { 'x-room': '7' }, sipContactParams: ';+sip.instance="<urn:uuid:00000000-0000-0000-0000-000000000001>"',
-      sipSDP: ['b=AS:3000'], hasVideo: false,
+      sipSDP: ['b=AS:3000'], hasVideo: false, stripCodecs: 'PCMU, g722',
     });
     expect(r.status).toBe(200);
     await final(callId, 'ESTABLISHED');
@@ -133,6 +133,10 @@ describe('the INVITE and the dialog on the wire', () => {
     expect(invite).toMatch(/^Via: SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;rport;branch=z9hG4bK\S+$/m);
     expect(invite).toMatch(/^Max-Forwards: 70$/m);
     expect(invite).toMatch(/c=IN IP4 \S+\r?\nb=AS:3000\r?\nt=0 0/);
+    // stripCodecs: neither PCMU nor G.722 is offered; the rest is.
+    expect(invite).not.toMatch(/a=rtpmap:\d+ (PCMU|G722)\/8000/);
+    expect(invite).toMatch(/a=rtpmap:8 PCMA\/8000/);
+    expect(invite).toMatch(/^m=audio \d+ RTP\/AVP (?!.*\b(0|9)\b)[\d ]+\r?$/m);
     expect(invite).toMatch(/m=video \d+ RTP\/AVP[^\n]*\n(?:a=[^\n]*\n)*a=recvonly/);
     // In-dialog requests from the far end were answered (the scenario checks the codes and Allow).
     await waitUntil(() => /MESSAGE 405 Allow/.test(far.logs()), 5000, 50, 'in-dialog requests');
