@@ -89,6 +89,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
   // One bad peer costs one call: an exception escaping a call's code ends that call only (error-boundary.ts).
   scope.defer(installErrorBoundary(log));
   try {
+    // Generated media is made while the rest starts (it never rejects; awaited before REST listens).
+    const warming = warmGeneratedMedia({ generateMediaForUa: config.rtp.generateMediaForUa, placeholderVideo: config.transcode.placeholderVideo }, log);
     let embedded: EmbeddedServer | null = null;
     if (config.rtmp.embedded.enabled) {
       embedded = await startEmbeddedServer({ ...config.rtmp.embedded, log: log.child({ module: 'embedded-rtmp' }) });
@@ -185,6 +187,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       appKeys: { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey },
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
     });
+    // Answering means ready: the first call's generated media does not wait for a codec worker to start.
+    await warming;
     const server = await listen(http.createServer(app), config.rest.httpPort, config.rest.host);
     web.defer(() => closeServer(server));
     let httpsPort: number | null = null;
@@ -196,8 +200,6 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       httpsPort = (tlsServer.address() as AddressInfo).port;
     }
 
-    // Started means ready: the first call's generated media does not wait for a codec worker to start.
-    await warmGeneratedMedia({ generateMediaForUa: config.rtp.generateMediaForUa, placeholderVideo: config.transcode.placeholderVideo }, log);
     const restPort = (server.address() as AddressInfo).port;
     log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, httpsPort, sipPort: sip.localAddress.port,
       embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },
