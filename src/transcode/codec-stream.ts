@@ -4,7 +4,7 @@
  * has the surface the ffmpeg transcoders had: `config` once (the AAC
  * AudioSpecificConfig; empty for video), `frame` per encoded frame, `exit`
  * once. Input is bounded: past `maxQueue` writes the worker has not processed
- * yet, new ones are dropped and counted (see `drop`).
+ * yet, new ones are dropped and counted (`dropped`).
  */
 import { TypedEmitter, InvalidStateError, type Logger } from '../shared/index.js';
 import type { EngineOptions, FromWorker } from './codec-messages.js';

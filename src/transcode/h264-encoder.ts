@@ -3,9 +3,9 @@
  * thread): no ffmpeg process. Input is bounded: past {@link MAX_VIDEO_QUEUE}
  * frames the worker has not processed yet, new ones are dropped (counted) and
  * input resumes at the far end's next keyframe (the frames after a gap do not
- * decode). `frame` gives each access unit as NAL units.
+ * decode). `frame` gives each access unit in Annex B (the caller splits it).
  */
-import { splitAnnexB, type Logger } from '../shared/index.js';
+import type { Logger } from '../shared/index.js';
 import type { CodecPool } from './codec-pool.js';
 import { CodecStream } from './codec-stream.js';
 
@@ -38,10 +38,5 @@ export class H264Encoder extends CodecStream {
   /** The next output frame is an IDR (a new or reconnected RTMP target needs one). */
   requestKeyframe(): void {
     this.keyframe();
-  }
-
-  /** Each output access unit split into NAL units. */
-  static nalus(raw: Buffer): Buffer[] {
-    return splitAnnexB(raw);
   }
 }
