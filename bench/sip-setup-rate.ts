@@ -423,7 +423,7 @@ function render(r: {
     '',
     `Each series offers \`POST /call/startup\` at a fixed rate for ${d} s to a SIPp UAS that sends no media; ` +
       `each call is terminated ${holdMs} ms after its ESTABLISHED webhook event. Far-end answer "PCMA + H.264": every call ` +
-      'starts an ffmpeg G.711 → AAC transcoder; "H.264 only" (audio m-line rejected with port 0): no audio, no transcoder. ' +
+      'opens an in-process G.711 → AAC engine on a codec worker thread; "H.264 only" (audio m-line rejected with port 0): no audio, no transcoder. ' +
       'Every call also publishes to the embedded RTMP server and posts its status events to the bench\'s webhook receiver.',
     '',
     '| far end answers | offered /s | calls | established | failed | setups /s¹ | latency ms p50 / p95 / max² | CPU ms per setup: node³ + ffmpeg = total | gateway cores⁴ | peak live calls / ffmpeg | RSS MiB max: node + ffmpeg⁵ | REST probe ms p95 / max⁶ | host busy % |',
