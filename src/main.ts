@@ -147,6 +147,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       webhook.post(call.appKey, 'CallStatusEvent', call.callId, call, final);
       callMetrics.onChange(call, final, calls.registry.size);
     });
+    calls.on('registration', (r) => webhook.post(r.appKey, 'RegistrationStatusEvent', r.callId, r));
     calls.on('callStarted', (call) => callMetrics.callStarted(call));
     calls.on('callClosed', (call) => callMetrics.callClosed(call));
     // The REST ports keep answering (503 for new calls) while the calls hang up: released after them.

@@ -3,7 +3,7 @@ import { isHoldOffer, newCallId, type SipClientCall, type SipRegistration, type 
 import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
-import type { CallObject, DtmfType, JoinDtmfResult, RtmpStreamStatus, StartupParams } from './types.js';
+import type { CallObject, DtmfType, JoinDtmfResult, RegistrationObject, RtmpStreamStatus, StartupParams } from './types.js';
 import { digestCredentials, resolveTarget, type SipTarget } from './sip-target.js';
 import { CallSdp } from './call-sdp.js';
 import type { CallDeps } from './call-deps.js';
@@ -21,6 +21,8 @@ export interface CallEvents {
   change: [call: CallObject, final: boolean];
   /** Media torn down, ports free. */
   closed: [];
+  /** The call's registration changed (sipRegisterRequired): registered, failed, unregistered at the end. */
+  registration: [r: RegistrationObject];
 }
 
 /**
@@ -70,7 +72,8 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#resources = new Scope((err) => this.log.warn({ err }, 'call teardown step failed'));
     // SPEC §2.1: unregister when the call ends (after BYE was started, media and outputs closed).
     this.#resources.defer(async () => {
-      await this.#registration?.unregister();
+      const r = await this.#registration?.unregister();
+      if (r) this.#reportRegistration('UNREGISTERED', r.status, r.reason);
     });
     this.#sdp = new CallSdp({
       address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
@@ -316,12 +319,21 @@ export class Call extends TypedEmitter<CallEvents> {
     this.log.info({ registrar: t.destination, user: t.fromUser }, 'registering');
     const r = await reg.register();
     this.#sipStatus = r.status;
+    this.#reportRegistration(r.status >= 300 ? 'FAILED' : 'REGISTERED', r.status, r.reason);
     if (r.status >= 300) {
       this.log.warn({ status: r.status, reason: r.reason }, 'registration failed');
       void this.#end('FAILED', r.reason, false);
       return false;
     }
     return true;
+  }
+
+  #reportRegistration(status: RegistrationObject['status'], sipStatus: number, info: string): void {
+    const t = this.target;
+    this.emit('registration', {
+      callId: this.callId, appKey: this.params.appKey, nodeId: this.ctx.nodeId, sipLogin: t.fromUser, sipDomain: t.fromHost,
+      status, sipStatus, info, timestamp: Date.now(),
+    });
   }
 
   #onEstablished(status: number, sdp: string): void {

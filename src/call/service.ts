@@ -3,7 +3,7 @@ import { TypedEmitter, ValidationError, type CodecName, type Logger } from '../s
 import { Call } from './call.js';
 import type { CallDeps } from './call-deps.js';
 import { CallRegistry } from './registry.js';
-import type { CallFilter, CallObject, DtmfType, StartupParams } from './types.js';
+import type { CallFilter, CallObject, DtmfType, RegistrationObject, StartupParams } from './types.js';
 
 export interface CallServiceOptions extends Omit<CallDeps, 'log' | 'sessionId'> {
   maxCalls: number;
@@ -18,6 +18,8 @@ export interface CallServiceEvents {
   callStarted: [call: Call];
   /** A call's media is torn down: its statistics are final. */
   callClosed: [call: Call];
+  /** A call's registration changed (RegistrationStatusEvent). */
+  registration: [r: RegistrationObject];
 }
 
 /** ≥16 random URL-safe characters (SPEC §2.1). */
@@ -43,6 +45,7 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     const codecs = withoutStripped(this.opts.codecs, p.stripCodecs);
     const call = new Call(params, { ...this.opts, codecs, sessionId: this.#sessionId }, this.opts.defaultDomain);
     this.registry.add(call);
+    call.on('registration', (r) => this.emit('registration', r));
     call.on('change', (obj, final) => {
       if (final) this.registry.remove(call);
       this.emit('change', obj, final);

@@ -37,6 +37,21 @@ export interface StartupParams {
   lobbyTimeoutMs?: number;
 }
 
+/** A call's registration (sipRegisterRequired) as posted in a RegistrationStatusEvent. */
+export interface RegistrationObject {
+  callId: string;
+  appKey: string;
+  nodeId: string;
+  /** The registered user and the registrar's domain. */
+  sipLogin: string;
+  sipDomain: string;
+  status: 'REGISTERED' | 'UNREGISTERED' | 'FAILED';
+  /** The registrar's final status (0 when none came). */
+  sipStatus: number;
+  info: string;
+  timestamp: number;
+}
+
 /** What became of a call's joinDtmf (reported in the Call object once it was due). */
 export interface JoinDtmfResult {
   digits: string;

@@ -20,7 +20,7 @@ let kam: Kamailio;
 let phone: Baresip;
 
 function statuses(callId: string): string[] {
-  return hooks.events.filter((e) => e.body?.callId === callId).map((e) => e.body.status as string)
+  return hooks.events.filter((e) => e.path === '/CallStatusEvent' && e.body?.callId === callId).map((e) => e.body.status as string)
     .filter((s, i, a) => i === 0 || a[i - 1] !== s);
 }
 
@@ -80,7 +80,7 @@ describe('baresip auto-answering behind Kamailio', () => {
     const callId = 'sip-baresip-0002';
     const before = (phone.log().match(/answering call on line \d+ from sip:10009@sip\.test/g) ?? []).length;
     await gw.rest('/call/startup', call({ callId, sipPassword: 'wrong' }));
-    const failed = await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
+    const failed = await hooks.waitFor((e) => e.path === '/CallStatusEvent' && e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
     expect(failed.body).toMatchObject({ sipStatus: 401 });
     expect(statuses(callId)).toEqual(['PENDING', 'FAILED']);
     expect((phone.log().match(/answering call on line \d+ from sip:10009@sip\.test/g) ?? []).length).toBe(before);

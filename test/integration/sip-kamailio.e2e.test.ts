@@ -20,7 +20,7 @@ let kam: Kamailio;
 let far: SippProcess;
 
 function statuses(callId: string): string[] {
-  return hooks.events.filter((e) => e.body?.callId === callId).map((e) => e.body.status as string)
+  return hooks.events.filter((e) => e.path === '/CallStatusEvent' && e.body?.callId === callId).map((e) => e.body.status as string)
     .filter((s, i, a) => i === 0 || a[i - 1] !== s);
 }
 
@@ -69,6 +69,11 @@ describe('Kamailio registrar and proxy with digest auth', () => {
     expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
     await waitUntil(() => registers().some((x) => x.expires === 0), 5_000, 50, 'the unregister');
+    // RegistrationStatusEvent: registered before the INVITE, unregistered after the call, each with the registrar's status.
+    await hooks.waitFor((e) => e.path === '/RegistrationStatusEvent' && e.body?.callId === callId && e.body.status === 'UNREGISTERED', 5000);
+    expect(hooks.events.filter((e) => e.path === '/RegistrationStatusEvent' && e.body?.callId === callId).map((e) => e.body)).toMatchObject([
+      { status: 'REGISTERED', sipStatus: 200, sipLogin: '10009' }, { status: 'UNREGISTERED', sipStatus: 200, sipLogin: '10009' },
+    ]);
     // (Kamailio's UDP workers may pass the 200 before the 180: RING is not guaranteed.)
     expect(statuses(callId).filter((s) => s !== 'RING')).toEqual(['PENDING', 'TRYING', 'ESTABLISHED', 'FINISH']);
     // BYE followed the route set through the proxy.
@@ -79,8 +84,10 @@ describe('Kamailio registrar and proxy with digest auth', () => {
   it('a wrong password: the registration fails → FAILED with the registrar\'s 401, no INVITE sent', async () => {
     const callId = 'sip-kam-0002';
     await gw.rest('/call/startup', viaKamailio({ callId, sipPassword: 'wrong' }));
-    const failed = await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
+    const failed = await hooks.waitFor((e) => e.path === '/CallStatusEvent' && e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
     expect(failed.body).toMatchObject({ sipStatus: 401 });
+    const reg = await hooks.waitFor((e) => e.path === '/RegistrationStatusEvent' && e.body?.callId === callId, 5000);
+    expect(reg.body).toMatchObject({ status: 'FAILED', sipStatus: 401 });
     expect(statuses(callId)).toEqual(['PENDING', 'FAILED']);
     expect(kam.log()).not.toMatch(new RegExp(`REQ INVITE .*\\n(?:.*\\n)*.*${callId}`));
   });
