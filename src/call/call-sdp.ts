@@ -57,6 +57,14 @@ export class CallSdp {
     return this.#sent(sdp);
   }
 
+  /** A fresh offer of ours inside the dialog (§8): on hold (RFC 3264 §8.4) or back off it. */
+  reoffer(ports: { audioPort: number; videoPort: number }, hold: boolean): string {
+    this.#version++;
+    return this.#sent(buildOffer({
+      ...this.#common(ports), sessionVersion: this.#version, h264Profiles: this.s.codecs.h264Profiles, extraSessionLines: this.s.extraSessionLines, hold,
+    }));
+  }
+
   /** The usable media of a far-end SDP, with the payload types to receive; nothing usable when it does not parse. */
   usable(sdp: string): UsableMedia {
     try {

@@ -1,5 +1,6 @@
-import { type Logger, ConflictError, Scope, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
-import { isHoldOffer, newCallId, type SipClientCall, type SipRegistration, type NegotiatedMedia } from '../sip/index.js';
+import { type Logger, ConflictError, InvalidStateError, Scope, SipError, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
+import { isHoldOffer, newCallId, type SipClientCall, type NegotiatedMedia } from '../sip/index.js';
+import { CallRegistration } from './call-registration.js';
 import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
@@ -42,10 +43,12 @@ export class Call extends TypedEmitter<CallEvents> {
   #info: string | null = null;
   #rtmpStatus: RtmpStreamStatus | null = null;
   #joinDtmf: JoinDtmfResult | null = null;
+  /** Our in-dialog offer on the call's ports, once dialled. */
+  #reoffer: ((hold: boolean) => string) | undefined;
   #audioCodec: string | null = null;
   #videoCodec: string | null = null;
   #sipCall: SipClientCall | undefined;
-  #registration: SipRegistration | undefined;
+  readonly #registration: CallRegistration;
   readonly #media: CallMedia;
   readonly #outputs: CallOutputs;
   /** What the call releases when it ends, last added first: media, then outputs, then the registration. */
@@ -71,10 +74,9 @@ export class Call extends TypedEmitter<CallEvents> {
     this.target = resolveTarget(params, defaultDomain);
     this.#resources = new Scope((err) => this.log.warn({ err }, 'call teardown step failed'));
     // SPEC §2.1: unregister when the call ends (after BYE was started, media and outputs closed).
-    this.#resources.defer(async () => {
-      const r = await this.#registration?.unregister();
-      if (r) this.#reportRegistration('UNREGISTERED', r.status, r.reason);
-    });
+    const reg = { callId: this.callId, params, target: this.target, nodeId: ctx.nodeId, log: this.log };
+    this.#registration = new CallRegistration(reg, (r) => this.emit('registration', r));
+    this.#resources.defer(() => this.#registration.unregister());
     this.#sdp = new CallSdp({
       address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
     }, this.log);
@@ -198,6 +200,24 @@ export class Call extends TypedEmitter<CallEvents> {
     });
   }
 
+  /**
+   * `/call/hold` (true) and `/call/unhold` (false): our re-INVITE, `sendonly`
+   * (RFC 3264 §8.4) or back to `sendrecv`; HOLD ↔ ESTABLISHED once the far end
+   * accepts. The output keeps going (generated audio fills the held track).
+   */
+  async setHold(hold: boolean): Promise<void> {
+    const from = hold ? 'ESTABLISHED' : 'HOLD';
+    const sipCall = this.#sipCall;
+    if (this.#status !== from || sipCall === undefined || this.#reoffer === undefined) {
+      throw new InvalidStateError(`the call is ${this.#status}, not ${from}`);
+    }
+    const status = await sipCall.reinvite(this.#reoffer(hold));
+    if (status < 200 || status >= 300) throw new SipError(status, `the far end refused the ${hold ? 'hold' : 'resume'} re-INVITE`);
+    if (this.#status !== from) return; // ended (or changed by the far end) meanwhile
+    this.#media.setOnHold(hold);
+    this.#setStatus(hold ? 'HOLD' : 'ESTABLISHED');
+  }
+
   /** `/call/send_dtmf`: queued per call, so digit strings never interleave. */
   sendDtmf(digits: string, type: DtmfType): void {
     if (this.#status !== 'ESTABLISHED') throw new ConflictError(`call ${this.callId} is ${this.#status}, not ESTABLISHED`);
@@ -241,7 +261,7 @@ export class Call extends TypedEmitter<CallEvents> {
     }
     const offer = this.#sdp.offer(ports);
     const t = this.target;
-    if (this.params.sipRegisterRequired && !(await this.#register(t))) return;
+    if (this.params.sipRegisterRequired && !(await this.#register())) return;
     if (isTerminal(this.#status)) return;
     // The SIP Call-ID is random, not the REST callId: whoever can read the API (or guess ids) cannot forge into the dialog.
     const sipCallId = newCallId();
@@ -260,6 +280,7 @@ export class Call extends TypedEmitter<CallEvents> {
     });
     this.#sipCall = sipCall;
     sipCall.answerSdp = (remote) => this.inScope(() => this.#sdp.answerRemoteOffer(remote, ports));
+    this.#reoffer = (hold) => this.#sdp.reoffer(ports, hold);
     sipCall.on('progress', this.#sipListener((status: number, _reason: string, sdp: string | undefined) => {
       this.#sipStatus = status;
       if (status === 100 || isTerminal(this.#status)) return;
@@ -305,35 +326,13 @@ export class Call extends TypedEmitter<CallEvents> {
   }
 
   /** SPEC §2.1 sipRegisterRequired: REGISTER (with digest) first; a refusal ends the call FAILED with its status. */
-  async #register(t: SipTarget): Promise<boolean> {
-    const reg = this.ctx.sip.register({
-      user: t.fromUser,
-      domain: t.fromHost,
-      destination: t.destination,
-      auth: digestCredentials(this.params, t, this.ctx.authRealms),
-      contactParams: this.params.sipContactParams,
-      transport: t.transport,
-      log: this.log,
-    });
-    this.#registration = reg;
-    this.log.info({ registrar: t.destination, user: t.fromUser }, 'registering');
-    const r = await reg.register();
+  async #register(): Promise<boolean> {
+    const r = await this.#registration.register(this.ctx.sip, this.ctx.authRealms);
     this.#sipStatus = r.status;
-    this.#reportRegistration(r.status >= 300 ? 'FAILED' : 'REGISTERED', r.status, r.reason);
-    if (r.status >= 300) {
-      this.log.warn({ status: r.status, reason: r.reason }, 'registration failed');
-      void this.#end('FAILED', r.reason, false);
-      return false;
-    }
-    return true;
-  }
-
-  #reportRegistration(status: RegistrationObject['status'], sipStatus: number, info: string): void {
-    const t = this.target;
-    this.emit('registration', {
-      callId: this.callId, appKey: this.params.appKey, nodeId: this.ctx.nodeId, sipLogin: t.fromUser, sipDomain: t.fromHost,
-      status, sipStatus, info, timestamp: Date.now(),
-    });
+    if (r.status < 300) return true;
+    this.log.warn({ status: r.status, reason: r.reason }, 'registration failed');
+    void this.#end('FAILED', r.reason, false);
+    return false;
   }
 
   #onEstablished(status: number, sdp: string): void {

@@ -73,6 +73,13 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     this.registry.get(callId).terminate();
   }
 
+  /** `/call/hold` / `/call/unhold`: resolves once the far end accepted; 404, 409 (wrong status) or 502 (refused). */
+  async setHold(callId: string, hold: boolean): Promise<CallObject> {
+    const call = this.registry.get(callId);
+    await call.setHold(hold);
+    return call.toJSON();
+  }
+
   sendDtmf(callId: string, digits: string, type: DtmfType): void {
     this.registry.get(callId).sendDtmf(digits, type);
   }

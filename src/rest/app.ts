@@ -139,6 +139,12 @@ export function createRestApp(opts: RestOptions): express.Express {
     opts.calls.terminate(callId);
     res.json({ callId, result: 'terminating' });
   });
+  for (const [route, hold] of [['/call/hold', true], ['/call/unhold', false]] as const) {
+    r.post(route, async (req, res) => {
+      const { callId } = parse(terminateSchema, req.body);
+      res.json(await opts.calls.setHold(callId, hold));
+    });
+  }
   r.post('/call/send_dtmf', (req, res) => {
     const { callId, dtmf, type } = parse(dtmfSchema, req.body);
     opts.calls.sendDtmf(callId, dtmf, type);

@@ -33,7 +33,6 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
   lastStatus: number | undefined;
   /** Set by the call layer: returns the SDP answer to a far-end re-INVITE/UPDATE offer. */
   answerSdp: (offer: string | undefined) => string;
-
   readonly log: Logger;
   /** The INVITE's transport; may switch from UDP to TCP before the first INVITE goes out (§18.1.1). */
   readonly #transport: InviteTransport;
@@ -104,10 +103,6 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
     return this.#transport.ctx;
   }
 
-  /** The transport the call uses now. */
-  get transport(): CallContext['protocol'] {
-    return this.ctx.protocol;
-  }
 
   get state(): SipCallState {
     return this.#state;
@@ -138,6 +133,11 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
       void this.#bye();
     }
     return this.#finished;
+  }
+
+  /** Our re-INVITE with `sdp` as the offer (hold / resume); resolves with its final status. */
+  reinvite(sdp: string): Promise<number> {
+    return this.#inDialog.reinvite(sdp);
   }
 
   /** In-dialog INFO; resolves with the final status (408 on timeout, 503 on transport error). */

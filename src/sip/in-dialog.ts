@@ -249,11 +249,18 @@ export class DialogRequests {
     return { status: r.status, sessionExpires: r.response ? sessionExpiresOf(r.response) : undefined };
   }
 
+  /** Our re-INVITE with `sdp` as the offer (hold, resume); resolves with its final status (481 outside a dialog). */
+  async reinvite(sdp: string): Promise<number> {
+    const call = this.#call;
+    if (call.state !== 'confirmed') return 481;
+    return (await this.#reinvite([{ name: 'Contact', value: call.contact }, ...ALLOW_HEADERS], sdp)).status;
+  }
+
   /**
-   * Our re-INVITE with our current SDP as the offer; answers digest
+   * Our re-INVITE with `body` (default our current SDP) as the offer; answers digest
    * challenges (§22.2) and ACKs the 2xx and its retransmissions (§13.2.2.4).
    */
-  async #reinvite(headers: readonly SipHeader[]): Promise<FinalResponse> {
+  async #reinvite(headers: readonly SipHeader[], body?: string): Promise<FinalResponse> {
     const call = this.#call;
     const d = call.dialog;
     if (!d) return { status: 481, reason: 'Call/Transaction Does Not Exist' };
@@ -261,7 +268,7 @@ export class DialogRequests {
     const to = d.destination();
     const acks = new Map<SipRequest, Buffer>();
     const r = await request(() => d.buildRequest('INVITE', {
-      via: ctx.newVia(), headers: [...headers, { name: 'User-Agent', value: ctx.userAgent }], body: call.answerSdp(undefined), contentType: 'application/sdp',
+      via: ctx.newVia(), headers: [...headers, { name: 'User-Agent', value: ctx.userAgent }], body: body ?? call.answerSdp(undefined), contentType: 'application/sdp',
     }), {
       layer: ctx.layer,
       to,

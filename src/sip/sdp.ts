@@ -21,6 +21,8 @@ export interface OfferOptions {
   extraSessionLines?: readonly string[];
   sessionId?: number;
   sessionVersion?: number;
+  /** RFC 3264 §8.4, we hold: `sendonly` where we would send and receive, `inactive` where we only receive. */
+  hold?: boolean;
 }
 
 interface OfferedCodec { pt: number; rtpmap: string; fmtp?: string }
@@ -53,7 +55,7 @@ function videoCodecs(opts: OfferOptions): OfferedCodec[] {
   return out;
 }
 
-function mediaSection(kind: 'audio' | 'video', port: number, codecs: readonly OfferedCodec[], send: boolean): string[] {
+function mediaSection(kind: 'audio' | 'video', port: number, codecs: readonly OfferedCodec[], send: boolean, hold = false): string[] {
   const lines = [`m=${kind} ${port} RTP/AVP ${codecs.map((c) => c.pt).join(' ')}`];
   for (const c of codecs) {
     lines.push(`a=rtpmap:${c.pt} ${c.rtpmap}`);
@@ -65,7 +67,8 @@ function mediaSection(kind: 'audio' | 'video', port: number, codecs: readonly Of
   } else {
     lines.push('a=ptime:20');
   }
-  lines.push(`a=rtcp:${port + 1}`, send ? 'a=sendrecv' : 'a=recvonly');
+  const direction = hold ? (send ? 'sendonly' : 'inactive') : send ? 'sendrecv' : 'recvonly';
+  lines.push(`a=rtcp:${port + 1}`, `a=${direction}`);
   return lines;
 }
 
@@ -81,9 +84,9 @@ export function buildOffer(opts: OfferOptions): string {
     't=0 0',
   ];
   const audio = opts.audioCodecs.map((n) => AUDIO[n]);
-  if (audio.length > 0) lines.push(...mediaSection('audio', opts.audioPort, audio, opts.sendAudio));
+  if (audio.length > 0) lines.push(...mediaSection('audio', opts.audioPort, audio, opts.sendAudio, opts.hold));
   const video = videoCodecs(opts);
-  if (video.length > 0) lines.push(...mediaSection('video', opts.videoPort, video, opts.sendVideo));
+  if (video.length > 0) lines.push(...mediaSection('video', opts.videoPort, video, opts.sendVideo, opts.hold));
   return `${lines.join('\r\n')}\r\n`;
 }
 

@@ -37,6 +37,30 @@ afterAll(async () => {
   await assertNoChildProcesses();
 });
 
+describe('hold and resume through REST', () => {
+  it('/call/hold sends a sendonly re-INVITE → HOLD; /call/unhold a sendrecv one → ESTABLISHED; wrong states 409, unknown 404', async () => {
+    const far = await uas('uas-held-by-us.xml');
+    const callId = 'sip-rest-hold-0001';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, hasVideo: false })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    expect((await gw.rest('/call/unhold', { callId })).status).toBe(409);
+    const held = await gw.rest('/call/hold', { callId });
+    expect(held.status).toBe(200);
+    expect(held.body).toMatchObject({ callId, status: 'HOLD' });
+    expect((await gw.rest('/call/hold', { callId })).status).toBe(409);
+    const resumed = await gw.rest('/call/unhold', { callId });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ callId, status: 'ESTABLISHED' });
+    expect((await gw.rest('/call/hold', { callId: 'no-such-call' })).status).toBe(404);
+    expect(statuses(callId)).toEqual(['PENDING', 'TRYING', 'ESTABLISHED', 'HOLD', 'ESTABLISHED']);
+    expect(far.logs()).toMatch(/HOLD a=sendonly/);
+    expect(far.logs()).toMatch(/RESUME a=sendrecv/);
+    expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(await far.exited, far.errors()).toBe(0);
+  });
+});
+
 describe('in-dialog offers from the far end', () => {
   it('hold (sendonly / inactive) → HOLD, resume → ESTABLISHED, by re-INVITE and UPDATE, new codec followed', async () => {
     const far = await uas('uas-hold.xml');

@@ -54,7 +54,7 @@ describe('INVITE above 1300 bytes (RFC 3261 §18.1.1)', () => {
         toTag: `t${n}`, headers: [{ name: 'Contact', value: `<sip:b@127.0.0.1:${far.port}>` }], body: BIG_SDP.slice(0, 80), contentType: 'application/sdp',
       }), invite.from);
       await est;
-      expect(call.transport).toBe('UDP');
+      expect(call.ctx.protocol).toBe('UDP');
       const done = call.hangup();
       const bye = await far.nextRequest('BYE');
       await far.send(createResponse(bye, 200, 'OK'), bye.from);
