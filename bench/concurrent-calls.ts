@@ -43,7 +43,7 @@ import { captureRtp, pairLatencies, type RtpCapture } from './lib/latency.js';
 import { playRtmp, type RtmpPlayer } from './lib/rtmp-player.js';
 import { dist, renderConcurrentMarkdown, type ConcurrentResult, type SideRun } from './lib/concurrent-report.js';
 import { hostBusyPct, hostCpu, liveCalls, nginxBytesIn, restPost, sampleProcs, udpDrops } from './lib/host.js';
-import { ROOT, spawnLogged, tail } from './lib/run.js';
+import { ROOT, spawnLogged, tail, runBench, gitCommit, type Closer } from './lib/run.js';
 import { startBenchGateway, type BenchGateway } from './lib/gateway.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -72,7 +72,7 @@ if (ns.some((n) => !(n >= 1)) || !(windowS > 0) || !(warmupS >= 0) || !(idleS > 
 const SETUP_TIMEOUT_MS = 30_000;
 
 /** Things to stop at the end, newest first; each stops one process by its PID. */
-const closers: (() => Promise<void>)[] = [];
+const closers: Closer[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-concurrent-'));
 closers.push(async () => (process.env.BENCH_KEEP ? undefined : rmSync(work, { recursive: true, force: true })));
 
@@ -318,7 +318,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const ffv = (await run('ffmpeg', ['-version'])).stdout.split('\n', 1)[0] ?? '';
   // Which code was measured (read-only git calls).
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const commit = await gitCommit();
   const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).catch(() => null))?.stdout.trim() ?? '') !== '';
   // Same spec as bench/one-call.ts's defaults, so both reuse one generated media folder.
   const media = await makeBenchMedia(path.join(tmpdir(), 'sip-rtmp-bench-media'), {
@@ -361,16 +361,4 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-async function cleanup(): Promise<void> {
-  while (closers.length > 0) {
-    const c = closers.pop()!;
-    await c().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
-  }
-}
-
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-main().then(cleanup, async (e: unknown) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-  await cleanup();
-  process.exitCode = 1;
-});
+runBench(main, closers);

@@ -33,7 +33,7 @@ import { childrenNamed, measure, type ProcSummary } from './lib/procstat.js';
 import { startBenchSipp, type BenchSipp } from './lib/sipp.js';
 import { renderMarkdown, type OneCallResult, type SideResult } from './lib/report.js';
 import { hostCpu, restPost, udpDrops } from './lib/host.js';
-import { ROOT, gatewayArgs, spawnLogged, tail, waitFor } from './lib/run.js';
+import { ROOT, gatewayArgs, spawnLogged, tail, waitFor, runBench, gitCommit, type Closer } from './lib/run.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -58,7 +58,7 @@ const height = dims[1] ?? 0;
 if (!width || !height || !(windowS > 0) || !(idleS > 0) || !(warmupS >= 0)) throw new Error('bad arguments');
 
 /** Things to stop at the end, newest first; each stops one process by its PID. */
-const closers: (() => Promise<void>)[] = [];
+const closers: Closer[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-one-call-'));
 closers.push(async () => rmSync(work, { recursive: true, force: true }));
 
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const ffv = (await run('ffmpeg', ['-version'])).stdout.split('\n', 1)[0] ?? '';
   // Which code was measured: the commit, and whether src/ had uncommitted changes (read-only git calls).
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const commit = await gitCommit();
   const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).catch(() => null))?.stdout.trim() ?? '') !== '';
   const media = await makeBenchMedia(path.join(tmpdir(), 'sip-rtmp-bench-media'), {
     width, height, fps: 25, bitrate: Number(argv.kbps) * 1000, gopS: 2, clipS: 12,
@@ -256,16 +256,4 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-async function cleanup(): Promise<void> {
-  while (closers.length > 0) {
-    const c = closers.pop()!;
-    await c().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
-  }
-}
-
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-main().then(cleanup, async (e: unknown) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-  await cleanup();
-  process.exitCode = 1;
-});
+runBench(main, closers);

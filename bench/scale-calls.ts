@@ -20,12 +20,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startNginxRtmp, type NginxRtmp } from '../test/helpers/nginx.js';
 import { freeUdpPort } from '../test/helpers/ports.js';
-import { run, stopChild } from '../test/helpers/proc.js';
+import { stopChild } from '../test/helpers/proc.js';
 import { waitUntil } from '../test/helpers/wait.js';
 import { makeBenchMedia } from './lib/media.js';
 import { hostBusyPct, hostCpu, liveCalls, nginxBytesIn, restPost, sampleProcs, udpDrops } from './lib/host.js';
-import { ROOT, spawnLogged, tail } from './lib/run.js';
-import { startBenchGateway, type BenchGateway } from './lib/gateway.js';
+import { ROOT, spawnLogged, tail, runBench, gitCommit, type Closer } from './lib/run.js';
+import { readMetrics, startBenchGateway } from './lib/gateway.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (s: string): void => void process.stderr.write(`[scale] ${s}\n`);
@@ -50,7 +50,7 @@ const embedded = !argv['no-embedded'];
 const [width = 0, height = 0] = (argv.size ?? '').split('x').map(Number);
 if (steps.some((n, i) => !(n >= 1) || (i > 0 && n <= steps[i - 1]!)) || !(windowS > 0) || !(rate > 0) || !width || !height) throw new Error('bad arguments');
 
-const closers: (() => Promise<void>)[] = [];
+const closers: Closer[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-scale-'));
 closers.push(async () => (process.env.BENCH_KEEP ? undefined : rmSync(work, { recursive: true, force: true })));
 
@@ -74,18 +74,9 @@ interface Step {
   hostBusyPct: number;
 }
 
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : NaN;
-}
-
-async function metrics(gw: BenchGateway): Promise<string> {
-  return (await fetch(`${gw.base}/metrics`)).text();
-}
-
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const commit = await gitCommit();
   const maxN = steps.at(-1)!;
   const media = await makeBenchMedia(path.join(tmpdir(), `sip-rtmp-bench-media-${width}x${height}-${argv.kbps}`), {
     width, height, fps: 25, bitrate: Number(argv.kbps) * 1000, gopS: 2, clipS: 12, totalS: 120,
@@ -130,7 +121,7 @@ async function main(): Promise<void> {
     const activeS = (performance.now() - s0) / 1000;
     await sleep(warmupS * 1000);
 
-    const m0 = await metrics(gw);
+    const m0 = await readMetrics(gw);
     const b0 = await nginxBytesIn(nginx);
     const h0 = hostCpu();
     const w0 = performance.now();
@@ -139,10 +130,10 @@ async function main(): Promise<void> {
     const { summaries } = await sampleProcs(pids, windowS);
     const seconds = (performance.now() - w0) / 1000;
     const b1 = await nginxBytesIn(nginx);
-    const m1 = await metrics(gw);
+    const m1 = await readMetrics(gw);
     const busy = hostBusyPct(h0, hostCpu());
     const drops = udpDrops((p) => p >= gw.rtpMin && p <= gw.rtpMax) - drops0;
-    const lost = ['audio', 'video'].reduce((a, k) => a + metric(m1, `gateway_rtp_lost_total{kind="${k}"}`) - metric(m0, `gateway_rtp_lost_total{kind="${k}"}`), 0);
+    const lost = ['audio', 'video'].reduce((a, k) => a + m1(`gateway_rtp_lost_total{kind="${k}"}`) - m0(`gateway_rtp_lost_total{kind="${k}"}`), 0);
     const live = new Map((await liveCalls(gw.base)).map((c) => [c.callId, c]));
     const kbps = ids.map((k) => (((b1.get(`scale_${k}`) ?? 0) - (b0.get(`scale_${k}`) ?? 0)) * 8) / seconds / 1000);
     let held = 0;
@@ -165,7 +156,7 @@ async function main(): Promise<void> {
       rssPerCallMiB: (gatewayRss - gw.idle.rssMeanMiB - (gw.embeddedIdle?.rssMeanMiB ?? 0)) / n,
       farEndCpuPct: farEnd?.cpuPct ?? NaN,
       rtpLost: lost, udpDrops: drops,
-      eventLoopLagP99Ms: metric(m1, 'gateway_nodejs_eventloop_lag_p99_seconds') * 1000,
+      eventLoopLagP99Ms: m1('gateway_nodejs_eventloop_lag_p99_seconds') * 1000,
       nginxKbps: { mean: kbps.reduce((a, b) => a + b, 0) / n, min: Math.min(...kbps) },
       hostBusyPct: busy,
     };
@@ -212,16 +203,4 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-async function cleanup(): Promise<void> {
-  while (closers.length > 0) {
-    const c = closers.pop()!;
-    await c().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
-  }
-}
-
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-main().then(cleanup, async (e: unknown) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-  await cleanup();
-  process.exitCode = 1;
-});
+runBench(main, closers);

@@ -30,7 +30,7 @@ import { run, spawnChild, stopChild } from '../test/helpers/proc.js';
 import { udpPortBound } from '../test/helpers/sipp.js';
 import { waitUntil } from '../test/helpers/wait.js';
 import { CLK_TCK, childrenNamed, measure, readProc } from './lib/procstat.js';
-import { ROOT, gatewayArgs } from './lib/run.js';
+import { ROOT, gatewayArgs, runBench, gitCommit, type Closer } from './lib/run.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const { values: argv } = parseArgs({
@@ -93,7 +93,7 @@ interface SeriesResult {
   sustained: boolean;
 }
 
-const closers: (() => Promise<void>)[] = [];
+const closers: Closer[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-setup-rate-'));
 closers.push(async () => rmSync(work, { recursive: true, force: true }));
 const tail = (file: string): string => {
@@ -194,7 +194,7 @@ async function rest(base: string, route: string, body: unknown): Promise<{ statu
 async function main(): Promise<void> {
   const t0 = performance.now();
   const ffv = (await run('ffmpeg', ['-version'])).stdout.split('\n', 1)[0] ?? '';
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const commit = await gitCommit();
   const dirty = ((await run('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).catch(() => null))?.stdout.trim() ?? '') !== '';
   const loadBefore = loadavg();
 
@@ -448,16 +448,4 @@ function render(r: {
   ].join('\n');
 }
 
-async function cleanup(): Promise<void> {
-  while (closers.length > 0) {
-    const c = closers.pop()!;
-    await c().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
-  }
-}
-
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-main().then(cleanup, async (e: unknown) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-  await cleanup();
-  process.exitCode = 1;
-});
+runBench(main, closers);

@@ -16,12 +16,12 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freeUdpPort } from '../test/helpers/ports.js';
-import { run, stopChild } from '../test/helpers/proc.js';
+import { stopChild } from '../test/helpers/proc.js';
 import { waitUntil } from '../test/helpers/wait.js';
 import { makeBenchMedia } from './lib/media.js';
 import { liveCalls, restPost } from './lib/host.js';
-import { ROOT, spawnLogged, tail } from './lib/run.js';
-import { startBenchGateway, type BenchGateway } from './lib/gateway.js';
+import { ROOT, spawnLogged, tail, runBench, gitCommit, type Closer } from './lib/run.js';
+import { readMetrics, startBenchGateway, type BenchGateway } from './lib/gateway.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (s: string): void => void process.stderr.write(`[soak] ${s}\n`);
@@ -41,7 +41,7 @@ const holdMs = Number(argv['hold-ms']);
 const every = Number(argv.every);
 if (!(cycles >= every) || !(parallel >= 1) || !(holdMs >= 0) || !(every >= 1)) throw new Error('bad arguments');
 
-const closers: (() => Promise<void>)[] = [];
+const closers: Closer[] = [];
 const work = mkdtempSync(path.join(tmpdir(), 'bench-soak-'));
 closers.push(async () => (process.env.BENCH_KEEP ? undefined : rmSync(work, { recursive: true, force: true })));
 
@@ -56,22 +56,17 @@ interface Checkpoint {
   elapsedS: number;
 }
 
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : NaN;
-}
-
 /** The lowest of three readings 1 s apart (a GC in flight does not count). */
 async function reading(gw: BenchGateway): Promise<Omit<Checkpoint, 'cycles' | 'failed' | 'elapsedS'>> {
   const rs: Omit<Checkpoint, 'cycles' | 'failed' | 'elapsedS'>[] = [];
   for (let i = 0; i < 3; i++) {
-    const t = await (await fetch(`${gw.base}/metrics`)).text();
+    const m = await readMetrics(gw);
     rs.push({
-      heapUsedMiB: metric(t, 'gateway_nodejs_heap_size_used_bytes') / 2 ** 20,
-      rssMiB: metric(t, 'gateway_process_resident_memory_bytes') / 2 ** 20,
-      externalMiB: metric(t, 'gateway_nodejs_external_memory_bytes') / 2 ** 20,
-      openFds: metric(t, 'gateway_process_open_fds'),
-      activeHandles: metric(t, 'gateway_nodejs_active_handles_total'),
+      heapUsedMiB: m('gateway_nodejs_heap_size_used_bytes') / 2 ** 20,
+      rssMiB: m('gateway_process_resident_memory_bytes') / 2 ** 20,
+      externalMiB: m('gateway_nodejs_external_memory_bytes') / 2 ** 20,
+      openFds: m('gateway_process_open_fds'),
+      activeHandles: m('gateway_nodejs_active_handles_total'),
     });
     await sleep(1000);
   }
@@ -81,7 +76,7 @@ async function reading(gw: BenchGateway): Promise<Omit<Checkpoint, 'cycles' | 'f
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
+  const commit = await gitCommit();
   const media = await makeBenchMedia(path.join(tmpdir(), 'sip-rtmp-bench-media-640x360-800'), {
     width: 640, height: 360, fps: 25, bitrate: 800_000, gopS: 2, clipS: 12, totalS: 120,
   });
@@ -161,16 +156,4 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-async function cleanup(): Promise<void> {
-  while (closers.length > 0) {
-    const c = closers.pop()!;
-    await c().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
-  }
-}
-
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
-main().then(cleanup, async (e: unknown) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-  await cleanup();
-  process.exitCode = 1;
-});
+runBench(main, closers);

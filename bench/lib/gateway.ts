@@ -74,3 +74,12 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
   const embeddedIdle = embeddedPid === undefined ? undefined : sampled.get(embeddedPid);
   return { pid, embeddedPid, base, sipPort: config.sip.port, log: gw.log, rtpMin, rtpMax: rtpMin + o.rtpPorts - 1, idle, embeddedIdle, stop };
 }
+
+/** One scrape of the gateway's /metrics: the value of a series (name with its labels), NaN when absent. */
+export async function readMetrics(gw: BenchGateway): Promise<(series: string) => number> {
+  const lines = (await (await fetch(`${gw.base}/metrics`)).text()).split('\n');
+  return (series) => {
+    const line = lines.find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : NaN;
+  };
+}

@@ -8,6 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from '../../test/helpers/proc.js';
 import { waitUntil } from '../../test/helpers/wait.js';
 
 /** The repository root. */
@@ -67,4 +68,30 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, wh
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${diag()}`);
   }
+}
+
+/** Something a benchmark started and must stop (by its own PID), newest first. */
+export type Closer = () => Promise<void>;
+
+/**
+ * Runs a benchmark's `main`; afterwards, on failure (exit code 1) or on
+ * Ctrl-C (130), every closer runs, newest first, each failure only logged.
+ */
+export function runBench(main: () => Promise<void>, closers: Closer[]): void {
+  const cleanup = async (): Promise<void> => {
+    for (let c = closers.pop(); c !== undefined; c = closers.pop()) {
+      await c().catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
+    }
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  main().then(cleanup, async (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    await cleanup();
+    process.exitCode = 1;
+  });
+}
+
+/** The short commit id of the code measured ('?' outside a git checkout). */
+export async function gitCommit(): Promise<string> {
+  return (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).catch(() => null))?.stdout.trim() || '?';
 }
