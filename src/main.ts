@@ -123,6 +123,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       codecs: { audio: audioCodecs, video: videoCodecs, h264Profiles: config.codecs.h264Profiles },
       authRealms: config.sip.authRealms,
       minSessionExpiresS: config.sip.minSessionExpiresS,
+      incomingReferStatus: config.sip.incomingReferStatus,
       transcode: config.transcode,
       mediaTuning: {
         rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,
@@ -148,6 +149,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       callMetrics.onChange(call, final, calls.registry.size);
     });
     calls.on('registration', (r) => webhook.post(r.appKey, 'RegistrationStatusEvent', r.callId, r));
+    calls.on('transfer', (t) => webhook.post(t.appKey, 'TransferStatusEvent', t.callId, t));
     calls.on('callStarted', (call) => callMetrics.callStarted(call));
     calls.on('callClosed', (call) => callMetrics.callClosed(call));
     // The REST ports keep answering (503 for new calls) while the calls hang up: released after them.

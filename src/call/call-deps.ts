@@ -23,6 +23,8 @@ export interface CallDeps {
   authRealms?: readonly string[];
   /** Smallest session interval taken (`sip.minSessionExpiresS`). */
   minSessionExpiresS?: number;
+  /** How a far end's REFER is refused (`sip.incomingReferStatus`): 403, 488 or 603. */
+  incomingReferStatus?: number;
   transcode: { audioBitrate: number; audioSampleRate: number };
   /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
   mediaTuning?: Partial<CallMediaTuning>;

@@ -1,10 +1,12 @@
-import { type Logger, ConflictError, InvalidStateError, Scope, SipError, TypedEmitter, runInScope, type ErrorScope, sleep } from '../shared/index.js';
-import { isHoldOffer, newCallId, type SipClientCall, type NegotiatedMedia } from '../sip/index.js';
+import { type Logger, ConflictError, InvalidStateError, Scope, SipError, TypedEmitter, runInScope, type ErrorScope } from '../shared/index.js';
+import { isHoldOffer, newCallId, type SipClientCall, type NegotiatedMedia, type ReferProgress } from '../sip/index.js';
 import { CallRegistration } from './call-registration.js';
+import { CallTransfer } from './call-transfer.js';
+import { CallDtmf } from './call-dtmf.js';
 import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
-import type { CallObject, DtmfType, JoinDtmfResult, RegistrationObject, RtmpStreamStatus, StartupParams } from './types.js';
+import type { CallObject, DtmfType, JoinDtmfResult, RegistrationObject, RtmpStreamStatus, StartupParams, TransferObject } from './types.js';
 import { digestCredentials, resolveTarget, type SipTarget } from './sip-target.js';
 import { CallSdp } from './call-sdp.js';
 import type { CallDeps } from './call-deps.js';
@@ -24,6 +26,8 @@ export interface CallEvents {
   closed: [];
   /** The call's registration changed (sipRegisterRequired): registered, failed, unregistered at the end. */
   registration: [r: RegistrationObject];
+  /** A step of a `/call/transfer`. */
+  transfer: [t: TransferObject];
 }
 
 /**
@@ -49,6 +53,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #videoCodec: string | null = null;
   #sipCall: SipClientCall | undefined;
   readonly #registration: CallRegistration;
+  readonly #transfer: CallTransfer;
   readonly #media: CallMedia;
   readonly #outputs: CallOutputs;
   /** What the call releases when it ends, last added first: media, then outputs, then the registration. */
@@ -57,7 +62,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #mediaSdp: string | undefined;
   /** The SDP we send and what it lets the far end send us (RFC 3264). */
   readonly #sdp: CallSdp;
-  #dtmfChain: Promise<void> = Promise.resolve();
+  readonly #dtmf: CallDtmf;
   /** Our BYE or CANCEL, once sent: shutdown waits for its answer. */
   #hangup: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -74,9 +79,11 @@ export class Call extends TypedEmitter<CallEvents> {
     this.target = resolveTarget(params, defaultDomain);
     this.#resources = new Scope((err) => this.log.warn({ err }, 'call teardown step failed'));
     // SPEC §2.1: unregister when the call ends (after BYE was started, media and outputs closed).
-    const reg = { callId: this.callId, params, target: this.target, nodeId: ctx.nodeId, log: this.log };
+    const reg = { callId: this.callId, params, appKey: params.appKey, target: this.target, nodeId: ctx.nodeId, log: this.log };
     this.#registration = new CallRegistration(reg, (r) => this.emit('registration', r));
     this.#resources.defer(() => this.#registration.unregister());
+    this.#transfer = new CallTransfer(reg, (t) => this.emit('transfer', t), () => void this.#end('FINISH', 'TRANSFERRED', true));
+    this.#resources.defer(() => this.#transfer.close());
     this.#sdp = new CallSdp({
       address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
     }, this.log);
@@ -86,6 +93,10 @@ export class Call extends TypedEmitter<CallEvents> {
       ...(params.lobbyTimeoutMs === undefined ? {} : { lobbyTimeoutMs: params.lobbyTimeoutMs }),
     };
     this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning, log: this.log });
+    this.#dtmf = new CallDtmf({
+      rfc2833: (digits) => this.#media.sendDtmf(digits),
+      info: (contentType, body) => this.#sipCall?.sendInfo(contentType, body),
+    }, this.log);
     this.#media.on('dtmf', (_digit, durationMs) => this.log.info({ durationMs }, 'DTMF received'));
     this.#media.on('inactive', () => {
       this.log.warn('no RTP within rtpActivityTimeoutMs');
@@ -146,7 +157,7 @@ export class Call extends TypedEmitter<CallEvents> {
       hasAudio: p.hasAudio, hasVideo: p.hasVideo,
       audioCodec: this.#audioCodec, videoCodec: this.#videoCodec,
       inviteParameters: p.inviteParameters ?? null,
-      sdp: null, mediaProvider: null, isMsrp: false, target: null, holdForTransfer: false,
+      sdp: null, mediaProvider: null, isMsrp: false, target: this.#transfer.target, holdForTransfer: false,
       appKey: p.appKey, nodeId: this.ctx.nodeId, sessionId: this.ctx.sessionId,
       custom: p.custom, createdAt: this.createdAt,
     };
@@ -211,11 +222,26 @@ export class Call extends TypedEmitter<CallEvents> {
     if (this.#status !== from || sipCall === undefined || this.#reoffer === undefined) {
       throw new InvalidStateError(`the call is ${this.#status}, not ${from}`);
     }
-    const status = await sipCall.reinvite(this.#reoffer(hold));
+    const status = await sipCall.requests.reinvite(this.#reoffer(hold));
     if (status < 200 || status >= 300) throw new SipError(status, `the far end refused the ${hold ? 'hold' : 'resume'} re-INVITE`);
     if (this.#status !== from) return; // ended (or changed by the far end) meanwhile
     this.#media.setOnHold(hold);
     this.#setStatus(hold ? 'HOLD' : 'ESTABLISHED');
+  }
+
+  /**
+   * `/call/transfer`: REFER to `target` (a SIP user, sip:/sips: or tel: URI,
+   * resolved as a callee is); resolves once the far end accepted it. Progress
+   * goes out as TransferStatusEvents; COMPLETED ends the call (info TRANSFERRED).
+   */
+  async transfer(target: string): Promise<void> {
+    const sipCall = this.#sipCall;
+    if ((this.#status !== 'ESTABLISHED' && this.#status !== 'HOLD') || sipCall === undefined) {
+      throw new InvalidStateError(`the call is ${this.#status}, not ESTABLISHED or HOLD`);
+    }
+    const uri = resolveTarget({ ...this.params, callee: target, inviteParameters: undefined }, this.target.fromHost).requestUri;
+    const referredBy = `sip:${this.target.fromUser}@${this.target.fromHost}`;
+    await this.inScope(() => this.#transfer.start((to) => sipCall.requests.refer(to, referredBy), uri));
   }
 
   /** `/call/send_dtmf`: queued per call, so digit strings never interleave. */
@@ -224,25 +250,7 @@ export class Call extends TypedEmitter<CallEvents> {
     if (type === 'RFC2833' && !this.#media.canSendRfc2833) {
       throw new ConflictError(`call ${this.callId} has no negotiated telephone-event; use INFO or INFO_RELAY`);
     }
-    const run = async (): Promise<void> => {
-      if (type === 'RFC2833') {
-        await this.#media.sendDtmf(digits);
-        return;
-      }
-      for (const d of digits) {
-        if (d === ',') {
-          await sleep(500);
-          continue;
-        }
-        const status = type === 'INFO'
-          ? await this.#sipCall?.sendInfo('application/dtmf', d)
-          : await this.#sipCall?.sendInfo('application/dtmf-relay', `Signal=${d}\r\nDuration=160\r\n`);
-        if (status !== undefined && status >= 300) this.log.warn({ status }, 'DTMF INFO refused');
-      }
-    };
-    this.#dtmfChain = this.inScope(() => this.#dtmfChain.then(run).catch((e: unknown) => this.log.warn({ err: e }, 'DTMF send failed')));
-    // Digits are often a conference PIN: never logged, only how many.
-    this.log.info({ count: digits.replace(/,/g, '').length, type }, 'DTMF queued');
+    this.inScope(() => this.#dtmf.send(digits, type));
   }
 
   /** Shutdown: ends the call like `terminate` and resolves once the BYE is answered and everything is released. */
@@ -276,6 +284,7 @@ export class Call extends TypedEmitter<CallEvents> {
       contactParams: this.params.sipContactParams,
       ringTimeoutMs: this.ctx.ringTimeoutMs,
       ...(this.ctx.minSessionExpiresS !== undefined ? { minSessionExpiresS: this.ctx.minSessionExpiresS } : {}),
+      ...(this.ctx.incomingReferStatus !== undefined ? { incomingReferStatus: this.ctx.incomingReferStatus } : {}),
       log: this.log,
     });
     this.#sipCall = sipCall;
@@ -300,6 +309,7 @@ export class Call extends TypedEmitter<CallEvents> {
       this.log.info({ by }, 'call ended');
       void this.#end('FINISH', 'NORMAL_CALL_CLEARING', false);
     }));
+    sipCall.on('referProgress', this.#sipListener((p: ReferProgress) => this.#transfer.progress(p)));
     sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
     this.log.info({ requestUri: t.requestUri, destination: t.destination, sipCallId }, 'sending INVITE');
     sipCall.start();

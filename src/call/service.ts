@@ -3,7 +3,7 @@ import { TypedEmitter, ValidationError, type CodecName, type Logger } from '../s
 import { Call } from './call.js';
 import type { CallDeps } from './call-deps.js';
 import { CallRegistry } from './registry.js';
-import type { CallFilter, CallObject, DtmfType, RegistrationObject, StartupParams } from './types.js';
+import type { CallFilter, CallObject, DtmfType, RegistrationObject, StartupParams, TransferObject } from './types.js';
 
 export interface CallServiceOptions extends Omit<CallDeps, 'log' | 'sessionId'> {
   maxCalls: number;
@@ -20,6 +20,8 @@ export interface CallServiceEvents {
   callClosed: [call: Call];
   /** A call's registration changed (RegistrationStatusEvent). */
   registration: [r: RegistrationObject];
+  /** A step of a call's transfer (TransferStatusEvent). */
+  transfer: [t: TransferObject];
 }
 
 /** ≥16 random URL-safe characters (SPEC §2.1). */
@@ -46,6 +48,7 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     const call = new Call(params, { ...this.opts, codecs, sessionId: this.#sessionId }, this.opts.defaultDomain);
     this.registry.add(call);
     call.on('registration', (r) => this.emit('registration', r));
+    call.on('transfer', (t) => this.emit('transfer', t));
     call.on('change', (obj, final) => {
       if (final) this.registry.remove(call);
       this.emit('change', obj, final);
@@ -77,6 +80,13 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
   async setHold(callId: string, hold: boolean): Promise<CallObject> {
     const call = this.registry.get(callId);
     await call.setHold(hold);
+    return call.toJSON();
+  }
+
+  /** `/call/transfer`: resolves once the far end accepted the REFER; 404, 409 (wrong status, one running) or 502 (refused). */
+  async transfer(callId: string, target: string): Promise<CallObject> {
+    const call = this.registry.get(callId);
+    await call.transfer(target);
     return call.toJSON();
   }
 

@@ -52,6 +52,20 @@ export interface RegistrationObject {
   timestamp: number;
 }
 
+/** A step of a `/call/transfer` (REFER) as posted in a TransferStatusEvent. */
+export interface TransferObject {
+  callId: string;
+  appKey: string;
+  nodeId: string;
+  /** The URI the far end was asked to call (Refer-To). */
+  target: string;
+  status: 'ACCEPTED' | 'TRYING' | 'COMPLETED' | 'FAILED';
+  /** The REFER's answer, or the status line the far end's NOTIFY carried (0 when none). */
+  sipStatus: number;
+  info: string;
+  timestamp: number;
+}
+
 /** What became of a call's joinDtmf (reported in the Call object once it was due). */
 export interface JoinDtmfResult {
   digits: string;
@@ -90,7 +104,8 @@ export interface CallObject {
   sdp: null;
   mediaProvider: null;
   isMsrp: false;
-  target: null;
+  /** The target of the last `/call/transfer`; null before any. */
+  target: string | null;
   holdForTransfer: false;
   appKey: string;
   nodeId: string;

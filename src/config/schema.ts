@@ -55,6 +55,8 @@ export const configSchema = z.object({
     }).prefault({}),
     /** Smallest session interval taken (RFC 4028 Min-SE), seconds: a far-end refresh below it gets 422, a 2xx below it is raised. */
     minSessionExpiresS: z.number().int().min(1).max(86400).default(90),
+    /** How a far end's REFER (a transfer of our call elsewhere) is refused: 603 Decline, 403 Forbidden or 488 Not Acceptable Here. */
+    incomingReferStatus: z.union([z.literal(603), z.literal(403), z.literal(488)]).default(603),
     /** Digest realms answered beside the domain dialled (Request-URI host, sipDomain, From host); `*` answers any realm. */
     authRealms: z.array(nonEmpty).default([]),
     /** Expires asked for in REGISTER (sipRegisterRequired); refreshed before it runs out. */

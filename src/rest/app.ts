@@ -3,7 +3,7 @@ import { basicAuth } from './basic-auth.js';
 import { z } from 'zod';
 import { GatewayError, NotFoundError, ValidationError, codecByName, type Logger } from '../shared/index.js';
 import type { CallService } from '../call/index.js';
-import { startupSchema, findSchema, terminateSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
+import { startupSchema, findSchema, terminateSchema, transferSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
 import { hostGuard, jsonOnly, sameOriginGuard } from './guards.js';
 
 export interface RestOptions {
@@ -145,6 +145,10 @@ export function createRestApp(opts: RestOptions): express.Express {
       res.json(await opts.calls.setHold(callId, hold));
     });
   }
+  r.post('/call/transfer', async (req, res) => {
+    const { callId, target } = parse(transferSchema, req.body);
+    res.json(await opts.calls.transfer(callId, target));
+  });
   r.post('/call/send_dtmf', (req, res) => {
     const { callId, dtmf, type } = parse(dtmfSchema, req.body);
     opts.calls.sendDtmf(callId, dtmf, type);

@@ -79,6 +79,11 @@ export const findSchema = z.object({
 
 export const terminateSchema = z.object({ callId: z.string({ error: 'callId is required' }).min(1) });
 
+export const transferSchema = z.object({
+  callId: z.string({ error: 'callId is required' }).min(1),
+  target: z.string({ error: 'target is required' }).trim().min(1, 'target is required').max(256),
+});
+
 export const dtmfSchema = z.object({
   callId: z.string({ error: 'callId is required' }).min(1),
   dtmf: dtmfDigits,

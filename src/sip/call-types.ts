@@ -5,6 +5,7 @@
 import type { Logger } from '../shared/index.js';
 import type { Credentials } from './auth.js';
 import type { SipHeader } from './message.js';
+import type { ReferProgress } from './refer.js';
 import type { TransactionLayer } from './transaction-layer.js';
 import type { TransactionTimers } from './transaction.js';
 import type { TransportAddress, TransportProtocol } from './transport.js';
@@ -40,6 +41,8 @@ export interface InviteOptions {
    * raised to it. Default 90 (§4).
    */
   minSessionExpiresS?: number;
+  /** How a far end's REFER is refused: 403, 488 or 603 (default). */
+  incomingReferStatus?: number;
   /** Per-call child logger. */
   log: Logger;
 }
@@ -68,6 +71,8 @@ export type SipClientCallEvents = {
   info: [contentType: string, body: string];
   /** Far-end re-INVITE/UPDATE with its offer; already answered with the call's `answerSdp`. */
   reinvite: [sdp: string | undefined];
+  /** A NOTIFY of our REFER's subscription (answered 200): the transfer's progress. */
+  referProgress: [progress: ReferProgress];
 };
 
 /** What a call needs from its user agent. @internal */

@@ -135,9 +135,9 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
     return this.#finished;
   }
 
-  /** Our re-INVITE with `sdp` as the offer (hold / resume); resolves with its final status. */
-  reinvite(sdp: string): Promise<number> {
-    return this.#inDialog.reinvite(sdp);
+  /** Our requests inside the dialog: re-INVITE (hold / resume), REFER (transfer). */
+  get requests(): Pick<DialogRequests, 'reinvite' | 'refer'> {
+    return this.#inDialog;
   }
 
   /** In-dialog INFO; resolves with the final status (408 on timeout, 503 on transport error). */

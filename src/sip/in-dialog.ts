@@ -13,6 +13,7 @@ import {
   bodyText, contentType, createResponse, getCSeq, getHeader, getHeaders, serializeMessage,
   type SipHeader, type SipRequest, type SipResponse,
 } from './message.js';
+import { referProgressOf } from './refer.js';
 import { request, type FinalResponse } from './request.js';
 import type { ServerTransaction } from './server-transaction.js';
 import { MIN_SE, parseSessionExpires, refreshHeaders, SessionTimer, type SessionExpires } from './session-timer.js';
@@ -35,6 +36,9 @@ export interface DialogHost {
   finish(kind: 'ended', by: 'local' | 'remote', reason: string): void;
   hangup(): Promise<void>;
 }
+
+/** How a far end's REFER is refused, by `sip.incomingReferStatus`. */
+export const REFER_REFUSALS: Readonly<Record<number, string>> = { 403: 'Forbidden', 488: 'Not Acceptable Here', 603: 'Decline' };
 
 /** Methods we know but do not take inside a dialog: 405 with Allow (§8.2.1); anything else is 501. */
 const KNOWN_UNSUPPORTED = new Set(['PRACK', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH', 'REGISTER']);
@@ -65,10 +69,12 @@ export class DialogRequests {
   /** RFC 4028 timer of the dialog, armed by the 2xx and by every refresh. */
   readonly #sessionTimer: SessionTimer;
   #farAllowsUpdate = false;
+  readonly #referStatus: number;
 
-  constructor(call: DialogHost, opts: { auth?: Credentials; minSessionExpiresS?: number }) {
+  constructor(call: DialogHost, opts: { auth?: Credentials; minSessionExpiresS?: number; incomingReferStatus?: number }) {
     this.#call = call;
     this.#creds = opts.auth;
+    this.#referStatus = opts.incomingReferStatus ?? 603;
     this.#minSe = opts.minSessionExpiresS ?? MIN_SE;
     this.#sessionTimer = new SessionTimer({
       log: call.log,
@@ -140,12 +146,15 @@ export class DialogRequests {
       case 'OPTIONS':
         this.#respond(stx, req, 200, 'OK', [{ name: 'Accept', value: 'application/sdp' }, ...ALLOW_HEADERS]);
         return;
-      case 'NOTIFY':
+      case 'NOTIFY': {
         this.#respond(stx, req, 200, 'OK');
+        const progress = referProgressOf(req);
+        if (progress) call.emit('referProgress', progress);
         return;
+      }
       case 'REFER':
-        // A far end's transfer request (RFC 3515) is declined: a capture stays on the call it was started on.
-        this.#respond(stx, req, 603, 'Decline');
+        // A far end's transfer request (RFC 3515) is refused (`sip.incomingReferStatus`): a capture stays on the call it was started on.
+        this.#respond(stx, req, this.#referStatus, REFER_REFUSALS[this.#referStatus] ?? 'Decline');
         return;
       case 'INVITE':
       case 'UPDATE':
@@ -254,6 +263,18 @@ export class DialogRequests {
     const call = this.#call;
     if (call.state !== 'confirmed') return 481;
     return (await this.#reinvite([{ name: 'Contact', value: call.contact }, ...ALLOW_HEADERS], sdp)).status;
+  }
+
+  /**
+   * Our REFER (RFC 3515) asking the far end to call `target`; resolves with its
+   * final status. Its progress comes as `referProgress` events (the NOTIFYs).
+   */
+  async refer(target: string, referredBy: string): Promise<FinalResponse> {
+    const call = this.#call;
+    if (call.state !== 'confirmed') return { status: 481, reason: 'Call/Transaction Does Not Exist' };
+    return this.send('REFER', {
+      headers: [{ name: 'Refer-To', value: `<${target}>` }, { name: 'Referred-By', value: `<${referredBy}>` }, { name: 'Contact', value: call.contact }],
+    });
   }
 
   /**

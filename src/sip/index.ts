@@ -28,4 +28,6 @@ export { newCallId } from './ids.js';
 export { SipRegistration, type RegisterOptions, type RegisterResult, type RegistrationEvents } from './registration.js';
 export { StreamTransport, type StreamTransportOptions, type TlsClientOptions } from './stream-transport.js';
 export { StreamFramer, type Frame, type FramerLimits } from './stream-framer.js';
+export { parseSipfrag, referProgressOf, type ReferProgress } from './refer.js';
+export type { FinalResponse } from './request.js';
 export { buildAnswer, isHoldOffer, answerDirection, type AnswerOptions } from './sdp-answer.js';

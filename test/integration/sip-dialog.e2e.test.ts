@@ -18,7 +18,7 @@ function uas(scenario: string, extra: Parameters<SippFarEnds['uas']>[1] = {}): P
 }
 
 function events(callId: string): any[] {
-  return hooks.events.filter((e) => e.body?.callId === callId).map((e) => e.body);
+  return hooks.events.filter((e) => e.path === '/CallStatusEvent' && e.body?.callId === callId).map((e) => e.body);
 }
 
 function statuses(callId: string): string[] {
@@ -57,6 +57,48 @@ describe('hold and resume through REST', () => {
     expect(far.logs()).toMatch(/RESUME a=sendrecv/);
     expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(await far.exited, far.errors()).toBe(0);
+  });
+});
+
+describe('transfer through REST (REFER, RFC 3515)', () => {
+  const transfers = (callId: string): any[] => hooks.events.filter((e) => e.path === '/TransferStatusEvent' && e.body?.callId === callId).map((e) => e.body);
+
+  it('/call/transfer: a user part resolved in the call\'s domain, REFER with Refer-To, NOTIFY 100 → TRYING, NOTIFY 200 → COMPLETED, then our BYE (FINISH TRANSFERRED)', async () => {
+    const far = await uas('uas-refer.xml', { vars: { final: '200 OK' } });
+    const callId = 'sip-rest-transfer-0001';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, hasVideo: false })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    expect((await gw.rest('/call/transfer', { callId })).status).toBe(400);
+    expect((await gw.rest('/call/transfer', { callId: 'no-such-call', target: '1000' })).status).toBe(404);
+    const r = await gw.rest('/call/transfer', { callId, target: 'reception' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ callId, status: 'ESTABLISHED', target: 'sip:reception@127.0.0.1' });
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(transfers(callId).map((t) => [t.status, t.sipStatus])).toEqual([['ACCEPTED', 202], ['TRYING', 100], ['COMPLETED', 200]]);
+    expect(transfers(callId)[0]).toMatchObject({ target: 'sip:reception@127.0.0.1', appKey: 'callApp' });
+    expect(events(callId).at(-1)).toMatchObject({ status: 'FINISH', info: 'TRANSFERRED' });
+    expect(await far.exited, far.errors()).toBe(0);
+    expect(far.logs()).toMatch(/REFER-TO sip:reception@127\.0\.0\.1 REFERRED-BY sip:/);
+    const notifyAnswers = far.sipMessages().filter((m) => m.direction === 'received' && m.method === 'NOTIFY' && m.status === 200);
+    expect(notifyAnswers).toHaveLength(2);
+  });
+
+  it('a NOTIFY with 486 → FAILED and the call stays ESTABLISHED; a second transfer while one runs is 409', async () => {
+    const far = await uas('uas-refer.xml', { vars: { final: '486 Busy Here' } });
+    const callId = 'sip-rest-transfer-0002';
+    expect((await gw.rest('/call/startup', { callId, callee: `sip:service@127.0.0.1:${far.sipPort}`, hasVideo: false })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'ESTABLISHED', 10_000);
+    expect((await gw.rest('/call/transfer', { callId, target: 'sip:busy@127.0.0.1' })).status).toBe(200);
+    expect((await gw.rest('/call/transfer', { callId, target: 'sip:other@127.0.0.1' })).status).toBe(409);
+    await hooks.waitFor((e) => e.path === '/TransferStatusEvent' && e.body?.callId === callId && e.body.status === 'FAILED', 10_000);
+    expect(transfers(callId).map((t) => [t.status, t.sipStatus, t.info])).toEqual([
+      ['ACCEPTED', 202, 'Accepted'], ['TRYING', 100, 'Trying'], ['FAILED', 486, 'Busy Here'],
+    ]);
+    expect((await gw.rest('/call/find', { callId })).body[0]).toMatchObject({ status: 'ESTABLISHED', target: 'sip:busy@127.0.0.1' });
+    expect((await gw.rest('/call/terminate', { callId })).status).toBe(200);
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
+    expect(events(callId).at(-1)).toMatchObject({ info: 'NORMAL_CALL_CLEARING' });
     expect(await far.exited, far.errors()).toBe(0);
   });
 });

@@ -193,6 +193,47 @@ describe('SipUserAgent / SipClientCall against an in-test UDP far end', () => {
     expect(getHeader(ack, 'Proxy-Authorization')).toBe(getHeader(second, 'Proxy-Authorization'));
   });
 
+  it('REFER both ways: ours carries Refer-To, Referred-By and Contact; the NOTIFYs give referProgress; a far end\'s REFER gets sip.incomingReferStatus', async () => {
+    const { ua, far } = await setup();
+    const call = ua.invite(inviteOpts(far, { incomingReferStatus: 403 }));
+    const progress: string[] = [];
+    call.on('referProgress', (p) => progress.push(`${p.status} ${p.reason} ${p.terminated}`));
+    call.start();
+    const invite = await far.nextRequest('INVITE');
+    const established = until(call, 'established');
+    await far.send(ok200(invite, far), invite.from);
+    await established;
+    await far.nextRequest('ACK');
+
+    const status = call.requests.refer('sip:reception@example.com', 'sip:10009@example.com');
+    const refer = await far.nextRequest('REFER');
+    expect(getHeader(refer, 'Refer-To')).toBe('<sip:reception@example.com>');
+    expect(getHeader(refer, 'Referred-By')).toBe('<sip:10009@example.com>');
+    expect(getHeader(refer, 'Contact')).toContain('sip:10009@127.0.0.1');
+    await far.send(createResponse(refer, 202, 'Accepted'), refer.from);
+    expect((await status).status).toBe(202);
+
+    const to = { host: '127.0.0.1', port: ua.localAddress.port };
+    const notify = (cseq: number, event: string, state: string, frag: string): string => farRequest('NOTIFY', invite, 'far1', cseq, far)
+      .replace('Content-Length: 0\n\n', `Event: ${event}\nSubscription-State: ${state}\nContent-Type: message/sipfrag;version=2.0\nContent-Length: ${frag.length}\n\n${frag}`);
+    await far.send(notify(1, 'refer', 'active;expires=60', 'SIP/2.0 180 Ringing\r\n'), to);
+    await far.nextResponse(200);
+    await far.send(notify(2, 'presence', 'active', 'SIP/2.0 200 OK\r\n'), to); // another package: answered, not progress
+    await far.nextResponse(200);
+    await far.send(notify(3, 'refer', 'active', 'not a status line'), to); // garbage sipfrag: answered, ignored
+    await far.nextResponse(200);
+    await far.send(notify(4, 'refer;id=1', 'terminated;reason=noresource', 'SIP/2.0 200 OK\r\n'), to);
+    await far.nextResponse(200);
+    expect(progress).toEqual(['180 Ringing false', '200 OK true']);
+
+    await far.send(farRequest('REFER', invite, 'far1', 5, far), to);
+    const refused = await far.nextResponse(403);
+    expect(refused.reason).toBe('Forbidden');
+    void call.hangup();
+    const bye = await far.nextRequest('BYE');
+    await far.send(createResponse(bye, 200, 'OK'), bye.from);
+  });
+
   it('far-end BYE → 200 → ended(remote); in-dialog INFO, OPTIONS, unknown methods, re-INVITE, sendInfo', async () => {
     const { ua, far } = await setup();
     const call = ua.invite(inviteOpts(far));
