@@ -128,6 +128,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       mediaTuning: {
         rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,
         audioOutput: config.transcode.audio, videoPreset: config.transcode.videoPreset, keyframeIntervalS: config.transcode.keyframeIntervalS,
+        videoMaxWidth: config.transcode.videoMaxWidth, videoMaxHeight: config.transcode.videoMaxHeight,
         placeholderVideo: config.transcode.placeholderVideo, symmetricLatching: config.rtp.symmetricLatching,
       },
       rtmpConnectTimeoutMs: config.rtmp.connectTimeoutMs,

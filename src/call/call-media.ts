@@ -63,6 +63,11 @@ export interface CallMediaTuning {
   videoPreset: string;
   /** Keyframe interval of transcoded video, seconds. Default 2. */
   keyframeIntervalS: number;
+  /** Re-encode the far end's H.264 too (`transcodeVideo`): a fixed keyframe interval, the size cap. Default false. */
+  transcodeVideo: boolean;
+  /** Largest picture re-encoded video keeps (scaled down to fit, aspect kept); 0: no cap. Default 1920×1080. */
+  videoMaxWidth: number;
+  videoMaxHeight: number;
   /** Video for a call without incoming video: `none` (default), `black`, or an image file path. */
   placeholderVideo: string;
   /** Accept RTP from any address and send back to it (far ends behind NAT). Default false: the SDP's address only. */
@@ -130,7 +135,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   constructor(private readonly opts: CallMediaOptions) {
     super((event, error) => opts.log.error({ event, err: error }, 'call media listener failed'));
     this.#tuning = {
-      rtpActivityTimeoutMs: 60_000, lobbyTimeoutMs: 0, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2,
+      rtpActivityTimeoutMs: 60_000, lobbyTimeoutMs: 0, generateMediaForUa: true, audioOutput: 'aac', videoPreset: 'veryfast', keyframeIntervalS: 2, transcodeVideo: false, videoMaxWidth: 1920, videoMaxHeight: 1080,
       placeholderVideo: 'none', symmetricLatching: false,
       ...opts.tuning,
     };
@@ -188,7 +193,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       audioOutput: this.#tuning.audioOutput,
       hasVideo: video !== null || placeholder,
       videoCodec: video?.codec.name.toUpperCase() === 'VP8' ? 'VP8' : 'H264',
-      video: { preset: this.#tuning.videoPreset, keyframeIntervalS: this.#tuning.keyframeIntervalS },
+      video: {
+        preset: this.#tuning.videoPreset, keyframeIntervalS: this.#tuning.keyframeIntervalS,
+        reencodeH264: this.#tuning.transcodeVideo && video !== null, maxWidth: this.#tuning.videoMaxWidth, maxHeight: this.#tuning.videoMaxHeight,
+      },
       transcode: this.opts.transcode,
     });
     this.#output = output;

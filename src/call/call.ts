@@ -87,11 +87,10 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#sdp = new CallSdp({
       address: ctx.sdpAddress, sendAudio: params.hasAudio, sendVideo: params.hasVideo, codecs: ctx.codecs, extraSessionLines: params.sipSDP,
     }, this.log);
-    const tuning = {
-      ...ctx.mediaTuning,
-      ...(params.rtpActivityTimeoutMs === undefined ? {} : { rtpActivityTimeoutMs: params.rtpActivityTimeoutMs }),
-      ...(params.lobbyTimeoutMs === undefined ? {} : { lobbyTimeoutMs: params.lobbyTimeoutMs }),
-    };
+    // What the startup body sets for this call overrides the configured media settings.
+    const { rtpActivityTimeoutMs, lobbyTimeoutMs, transcodeVideo } = params;
+    const perCall = Object.entries({ rtpActivityTimeoutMs, lobbyTimeoutMs, transcodeVideo }).filter(([, v]) => v !== undefined);
+    const tuning = { ...ctx.mediaTuning, ...(Object.fromEntries(perCall) as Partial<typeof ctx.mediaTuning>) };
     this.#media = new CallMedia({ ports: ctx.ports, jitterBufferMs: ctx.jitterBufferMs, transcode: ctx.transcode, tuning, log: this.log });
     this.#dtmf = new CallDtmf({
       rfc2833: (digits) => this.#media.sendDtmf(digits),

@@ -1,5 +1,5 @@
 import {
-  type Logger, type MediaFrame, type VideoFrame, type AudioFrame, CODECS, NAL, codecByEncoding, nalType, splitAnnexB,
+  type Logger, type MediaFrame, type VideoFrame, type AudioFrame, CODECS, NAL, codecByEncoding, joinAnnexB, nalType, splitAnnexB,
 } from '../shared/index.js';
 import {
   avcSequenceHeader, avcFrame, aacSequenceHeader, aacFrame, g711Frame, onMetaData, parseSps, audioSpecificConfig, AAC_SAMPLE_RATES,
@@ -19,8 +19,12 @@ export interface MediaOutputOptions {
   hasVideo: boolean;
   /** The incoming video codec; VP8 goes through the in-process video encoder (x264). Default H264. */
   videoCodec?: 'H264' | 'VP8';
-  /** x264 settings for transcoded video. */
-  video?: { preset: string; keyframeIntervalS: number };
+  /**
+   * x264 settings for re-encoded video; `reencodeH264` sends the far end's
+   * H.264 through the encoder too (`transcodeVideo`); `maxWidth`/`maxHeight`
+   * cap re-encoded pictures (0: none).
+   */
+  video?: { preset: string; keyframeIntervalS: number; reencodeH264?: boolean; maxWidth?: number; maxHeight?: number };
   transcode: { audioBitrate: number; audioSampleRate: number };
 }
 
@@ -49,6 +53,8 @@ export class MediaOutput {
   readonly #interleaver: Interleaver;
   #transcoder: AacEncoder | null = null;
   #videoTranscoder: H264Encoder | null = null;
+  /** What the video transcoder is fed. */
+  #videoInput: 'H264' | 'VP8' = 'H264';
   /** Audio copied into FLV without a transcoder (audio "copy"). */
   #copyAudio = false;
   #audioCodec: AudioFrame['codec'] | null;
@@ -76,7 +82,7 @@ export class MediaOutput {
     this.#audioRate = opts.audioClockRate ?? 8000;
     this.#startAudio();
     this.#fillTimer = setInterval(() => this.#fillGap(), FILL_INTERVAL_MS);
-    if (opts.hasVideo && opts.videoCodec === 'VP8') this.#startVideoTranscoder();
+    if (opts.hasVideo && this.#reencodes(opts.videoCodec ?? 'H264')) this.#startVideoTranscoder(opts.videoCodec ?? 'H264');
     this.#updateMetadata();
   }
 
@@ -96,13 +102,18 @@ export class MediaOutput {
     this.#updateMetadata();
   }
 
-  /** The far end changed the video codec (re-INVITE): VP8 goes through a transcoder, H.264 passes. */
+  /** The far end changed the video codec (re-INVITE): VP8 (and H.264 with `reencodeH264`) goes through a transcoder, H.264 passes. */
   setVideoCodec(codec: 'H264' | 'VP8'): void {
-    if (this.#closed || !this.opts.hasVideo || (codec === 'VP8') === (this.#videoTranscoder !== null)) return;
+    const reencode = this.#reencodes(codec);
+    if (this.#closed || !this.opts.hasVideo || (reencode ? this.#videoTranscoder !== null && this.#videoInput === codec : this.#videoTranscoder === null)) return;
     this.opts.log.info({ to: codec }, 'video codec change');
     this.#retire(this.#videoTranscoder);
     this.#videoTranscoder = null;
-    if (codec === 'VP8') this.#startVideoTranscoder();
+    if (reencode) this.#startVideoTranscoder(codec);
+  }
+
+  #reencodes(codec: 'H264' | 'VP8'): boolean {
+    return codec === 'VP8' || this.opts.video?.reencodeH264 === true;
   }
 
   #startAudio(): void {
@@ -154,11 +165,13 @@ export class MediaOutput {
     }
   }
 
-  #startVideoTranscoder(): void {
-    // Only the track RTMP cannot carry is re-encoded (DESIGN §1), on a codec worker thread.
+  #startVideoTranscoder(input: 'H264' | 'VP8'): void {
+    // Only the track RTMP cannot carry is re-encoded (DESIGN §1), or H.264 when the call asks for it, on a codec worker thread.
+    const o = this.opts.video;
     const v = new H264Encoder({
-      preset: this.opts.video?.preset ?? 'veryfast', keyframeIntervalS: this.opts.video?.keyframeIntervalS ?? 2, log: this.opts.log,
+      input, preset: o?.preset ?? 'veryfast', keyframeIntervalS: o?.keyframeIntervalS ?? 2, maxWidth: o?.maxWidth, maxHeight: o?.maxHeight, log: this.opts.log,
     });
+    this.#videoInput = input;
     v.on('frame', (raw, ptsMs, key) => {
       if (!this.#closed && v === this.#videoTranscoder) this.#h264({ kind: 'video', codec: 'H264', nalus: splitAnnexB(raw), key, ptsMs });
     });
@@ -224,11 +237,10 @@ export class MediaOutput {
   }
 
   #video(f: VideoFrame): void {
-    if (f.codec === 'VP8') {
-      this.#videoTranscoder?.write(f.nalus[0] as Buffer, f.key, f.ptsMs);
-      return;
-    }
-    if (this.#videoTranscoder === null) this.#h264(f);
+    const t = this.#videoTranscoder;
+    if (f.codec === 'VP8') t?.write(f.nalus[0] as Buffer, f.key, f.ptsMs);
+    else if (t === null) this.#h264(f);
+    else if (this.#videoInput === 'H264') t.write(joinAnnexB(f.nalus), f.key, f.ptsMs);
   }
 
   #h264(f: VideoFrame): void {

@@ -35,6 +35,8 @@ export interface StartupParams {
   rtpActivityTimeoutMs?: number;
   /** A lobby: no RTP during this long after the answer does not end the call. */
   lobbyTimeoutMs?: number;
+  /** Re-encode the far end's H.264 (fixed keyframe interval, size cap) instead of passing it through. */
+  transcodeVideo?: boolean;
 }
 
 /** A call's registration (sipRegisterRequired) as posted in a RegistrationStatusEvent. */

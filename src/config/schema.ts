@@ -92,6 +92,9 @@ export const configSchema = z.object({
     audioSampleRate: z.union([z.literal(44100), z.literal(48000)]).default(48000),
     videoPreset: nonEmpty.default('veryfast'),
     keyframeIntervalS: z.number().min(0.5).max(10).default(2),
+    // Re-encoded video (VP8, or H.264 with transcodeVideo) is scaled down to fit; 0: no cap on that side.
+    videoMaxWidth: z.number().int().min(0).max(7680).default(1920),
+    videoMaxHeight: z.number().int().min(0).max(4320).default(1080),
     // Video for calls without incoming video (audio-only answer): none, black, or an image file path.
     placeholderVideo: z.string().min(1).default('none'),
   }).prefault({}),

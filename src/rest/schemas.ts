@@ -57,6 +57,8 @@ export const startupSchema = z.object({
   ]).optional(),
   /** Per call: no RTP for this long ends the call (0: never); default rtp.rtpActivityTimeoutMs. */
   rtpActivityTimeoutMs: int(0, 86_400_000).optional(),
+  /** Per call: re-encode the far end's H.264 too (fixed keyframe interval, transcode.videoMax* cap), for picky RTMP/HLS servers. */
+  transcodeVideo: z.boolean().optional(),
   /** Per call: a conference lobby; no RTP during this long after the answer never ends the call (the timeout runs after it). */
   lobbyTimeoutMs: int(0, 86_400_000).optional(),
   /** Extension: a PIN sent once ESTABLISHED (Cisco Meeting Server IVR). */

@@ -40,6 +40,15 @@ export function splitAnnexB(data: Buffer): Buffer[] {
   return out;
 }
 
+const START_CODE = Buffer.from([0, 0, 0, 1]);
+
+/** One access unit in Annex B (4-byte start codes) from its NAL units: the inverse of {@link splitAnnexB}. */
+export function joinAnnexB(nalus: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const n of nalus) parts.push(START_CODE, n);
+  return Buffer.concat(parts);
+}
+
 /** Groups NAL units into access units at access unit delimiters (type 9), which are dropped. */
 export function accessUnitsFromAud(nalus: readonly Buffer[]): Buffer[][] {
   const aus: Buffer[][] = [];

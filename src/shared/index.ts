@@ -12,4 +12,4 @@ export {
   type CodecName, type AudioCodecName, type VideoCodecName, type AudioFrameCodec, type VideoFrameCodec, type CodecInfo,
 } from './codecs.js';
 export { Scope, type Closeable } from './scope.js';
-export { NAL, nalType, splitAnnexB, accessUnitsFromAud } from './h264.js';
+export { NAL, nalType, splitAnnexB, joinAnnexB, accessUnitsFromAud } from './h264.js';

@@ -7,7 +7,7 @@ import type { AacEngineOptions } from './aac-engine.js';
 import type { H264EngineOptions } from './h264-engine.js';
 import type { SlateRequest } from './slate-engine.js';
 
-/** Which engine a stream runs: audio → AAC, or VP8 → H.264. */
+/** Which engine a stream runs: audio → AAC, or VP8 or H.264 → H.264. */
 export type EngineOptions = ({ kind: 'aac' } & AacEngineOptions) | ({ kind: 'h264' } & H264EngineOptions);
 
 /** One encoded frame: an AAC access unit, or an H.264 access unit in Annex B (`key` set). */

@@ -1,7 +1,7 @@
 /**
  * A codec worker thread: runs the codec engines of the calls it was given
- * (audio → AAC, VP8 → H.264), synchronously, off the event loop, and makes
- * generated media on request. Messages come and go in batches (one
+ * (audio → AAC, VP8 or H.264 → H.264), synchronously, off the event loop,
+ * and makes generated media on request. Messages come and go in batches (one
  * postMessage per turn of either side).
  */
 import v8 from 'node:v8';

@@ -1,12 +1,24 @@
 /**
- * VP8 → H.264 with libavcodec (node-av), synchronous: the video codec core a
- * codec worker thread runs (see codec-pool.ts), never the event loop. x264
- * with zerolatency and no B-frames gives one output frame per input frame at
- * once; a keyframe comes every `keyframeIntervalS` of input time (SPEC §5:
- * every 2 s), whatever the frame rate, and at once when asked (a new or
- * reconnected RTMP target). A picture-size change reopens the encoder on a
- * keyframe. A payload the decoder refuses is counted and dropped (then the
- * engine waits for the far end's next keyframe), never thrown.
+ * VP8 or H.264 → H.264 with libavcodec (node-av), synchronous: the video codec
+ * core a codec worker thread runs (see codec-pool.ts), never the event loop.
+ * VP8 is re-encoded because RTMP cannot carry it; H.264 when asked to
+ * (`transcodeVideo`: a far end's stream made regular for picky RTMP/HLS
+ * servers). x264 with zerolatency and no B-frames gives one output frame per
+ * input frame at once; a keyframe comes every `keyframeIntervalS` of input
+ * time (SPEC §5: every 2 s), whatever the frame rate and wherever the far
+ * end put its own, and at once when asked (a new or reconnected RTMP target).
+ * Pictures larger than the optional cap are scaled down first, and pictures
+ * in another pixel format converted (video-scaler.ts). A change of the
+ * encoded size reopens the encoder on a keyframe. A payload the decoder
+ * refuses is counted and dropped (then the engine waits for the far end's
+ * next keyframe), never thrown.
+ *
+ * The H.264 decoder runs on one thread with AV_CODEC_FLAG_LOW_DELAY: given a
+ * B-frame-free stream (what SIP far ends send; x264 writes
+ * max_num_reorder_frames 0), each access unit's picture comes out of the
+ * write that carried it. A stream with B-frames still decodes, but each
+ * picture comes out as many writes late as the stream reorders, and takes
+ * the time of the write that released it.
  *
  * Timing, as the ffmpeg path did it: frame times are the input pts relative
  * to the first frame, strictly increasing, with gaps over 5 s (hold) taken
@@ -15,17 +27,28 @@
  */
 import { Codec, CodecContext, FFmpegError, Frame, Log, Packet, Rational } from 'node-av/lib';
 import {
-  AV_CODEC_ID_VP8, AV_LOG_QUIET, AV_PICTURE_TYPE_I, AV_PICTURE_TYPE_NONE, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264,
+  AV_CODEC_FLAG_LOW_DELAY, AV_CODEC_ID_H264, AV_CODEC_ID_VP8, AV_LOG_QUIET, AV_PICTURE_TYPE_I, AV_PICTURE_TYPE_NONE, AV_PIX_FMT_YUV420P,
+  FF_ENCODER_LIBX264,
 } from 'node-av/constants';
+import type { VideoFrameCodec } from '../shared/index.js';
+import { VideoScaler } from './video-scaler.js';
 
 Log.setLevel(AV_LOG_QUIET);
 
 const MAX_GAP_MS = 5000;
 
 export interface H264EngineOptions {
+  /**
+   * What `write` is given: whole VP8 frames, or whole H.264 access units in
+   * Annex B (start codes; SPS and PPS in front of each keyframe).
+   */
+  input: VideoFrameCodec;
   /** x264 preset, e.g. `veryfast`. */
   preset: string;
   keyframeIntervalS: number;
+  /** Resolution cap (pixels, 0 or absent: none): larger pictures are scaled down to fit, aspect kept. */
+  maxWidth?: number;
+  maxHeight?: number;
 }
 
 /** One H.264 access unit (Annex B) with its pts (ms, on the input's clock). */
@@ -43,12 +66,15 @@ interface Jump {
 export class H264Engine {
   /** Frames the decoder refused. */
   decodeErrors = 0;
-  /** Input frames in a pixel format x264 is not given (only yuv420p is). */
+  /** Decoded pictures in a pixel format the scaler cannot convert to yuv420p (dropped). */
   unsupported = 0;
   readonly #opts: H264EngineOptions;
   readonly #decoder: CodecContext;
+  readonly #scaler: VideoScaler;
   #encoder: CodecContext | undefined;
-  #size = '';
+  /** The encoder's picture size. */
+  #width = 0;
+  #height = 0;
   readonly #packet = new Packet();
   readonly #frame = new Frame();
   readonly #timeBase = new Rational(1, 1000);
@@ -62,17 +88,25 @@ export class H264Engine {
   #needKey = true;
   #freed = false;
 
-  /** Opens the VP8 decoder (the encoder opens at the first picture, at its size); throws if libavcodec lacks a codec. */
+  /** Opens the input's decoder (the encoder opens at the first picture, at its size); throws if libavcodec lacks a codec. */
   constructor(opts: H264EngineOptions) {
     this.#opts = opts;
     if (!Codec.findEncoderByName(FF_ENCODER_LIBX264)) throw new Error('libavcodec has no libx264 encoder');
-    const dc = Codec.findDecoder(AV_CODEC_ID_VP8);
-    if (!dc) throw new Error('libavcodec has no VP8 decoder');
+    const h264 = opts.input === 'H264';
+    const dc = Codec.findDecoder(h264 ? AV_CODEC_ID_H264 : AV_CODEC_ID_VP8);
+    if (!dc) throw new Error(`libavcodec has no ${opts.input} decoder`);
     const dec = new CodecContext();
     dec.allocContext3(dc);
     dec.threadCount = 1;
-    FFmpegError.throwIfError(dec.open2Sync(dc, null), 'VP8 decoder open');
+    if (h264) dec.setFlags(AV_CODEC_FLAG_LOW_DELAY);
+    try {
+      FFmpegError.throwIfError(dec.open2Sync(dc, null), `${opts.input} decoder open`);
+    } catch (e) {
+      dec.freeContext();
+      throw e;
+    }
     this.#decoder = dec;
+    this.#scaler = new VideoScaler(opts.maxWidth ?? 0, opts.maxHeight ?? 0);
     this.#packet.alloc();
     this.#frame.alloc();
   }
@@ -82,7 +116,10 @@ export class H264Engine {
     this.#forceKey = true;
   }
 
-  /** One whole VP8 frame with its pts (ms) → the H.264 access units it gives (none until the first keyframe). */
+  /**
+   * One whole VP8 frame or H.264 access unit with its pts (ms) → the H.264
+   * access units it gives (none until the first keyframe).
+   */
   write(data: Buffer, ptsMs: number, key: boolean): VideoOut[] {
     if (this.#freed || (this.#needKey && !key)) return [];
     this.#needKey = false;
@@ -117,10 +154,20 @@ export class H264Engine {
     return out;
   }
 
-  /** What the encoder still holds. */
+  /** What the decoder (only with B-frames in the input) and the encoder still hold. */
   flush(): VideoOut[] {
     const out: VideoOut[] = [];
-    if (this.#freed || this.#encoder === undefined) return out;
+    if (this.#freed) return out;
+    this.#decoder.sendPacketSync(null);
+    const frame = this.#frame;
+    while (this.#decoder.receiveFrameSync(frame) >= 0) {
+      try {
+        this.#encode(frame, ++this.#lastRel, out);
+      } finally {
+        frame.unref();
+      }
+    }
+    if (this.#encoder === undefined) return out;
     this.#encoder.sendFrameSync(null);
     this.#drain(out);
     return out;
@@ -132,17 +179,18 @@ export class H264Engine {
     this.#freed = true;
     this.#decoder.freeContext();
     this.#encoder?.freeContext();
+    this.#scaler.free();
     this.#packet.free();
     this.#frame.free();
   }
 
-  #encode(frame: Frame, rel: number, out: VideoOut[]): void {
-    if (frame.format !== AV_PIX_FMT_YUV420P) {
+  #encode(decoded: Frame, rel: number, out: VideoOut[]): void {
+    const frame = this.#scaler.fit(decoded);
+    if (frame === undefined) {
       this.unsupported++;
       return;
     }
-    const size = `${frame.width}x${frame.height}`;
-    if (size !== this.#size) {
+    if (frame.width !== this.#width || frame.height !== this.#height) {
       if (this.#encoder !== undefined) {
         this.#encoder.sendFrameSync(null);
         this.#drain(out);
@@ -150,7 +198,8 @@ export class H264Engine {
         this.#encoder = undefined;
       }
       this.#encoder = this.#openEncoder(frame.width, frame.height);
-      this.#size = size;
+      this.#width = frame.width;
+      this.#height = frame.height;
       this.#forceKey = true;
     }
     const key = this.#forceKey || rel - this.#lastKeyRel >= this.#opts.keyframeIntervalS * 1000;

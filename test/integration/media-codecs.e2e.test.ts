@@ -24,13 +24,13 @@ afterAll(async () => {
   await assertNoChildProcesses();
 });
 
-async function call(audio: FarAudioCodec, stream: string, video: FarVideoCodec = 'h264'): Promise<CodecFarEnd> {
+async function call(audio: FarAudioCodec, stream: string, video: FarVideoCodec = 'h264', extra: { body?: object; gop?: number } = {}): Promise<CodecFarEnd> {
   // Media is sent to the gateway's offer ports once the call is up; 20 s covers the probes.
   const far = await startCodecFarEnd(audio, video);
   fars.push(far);
-  const r = await gw.rest('/call/startup', { callee: `sip:service@127.0.0.1:${far.sipPort}`, toStream: stream });
+  const r = await gw.rest('/call/startup', { callee: `sip:service@127.0.0.1:${far.sipPort}`, toStream: stream, ...extra.body });
   expect(r.status).toBe(200);
-  await far.sendMedia(20);
+  await far.sendMedia(20, undefined, extra.gop === undefined ? {} : { gop: extra.gop });
   return far;
 }
 
@@ -82,5 +82,26 @@ describe('codecs in → H.264 + AAC out', () => {
     expect(speex!.errors).toEqual([]);
     expect(speex!.audio).toMatchObject({ codec: 'speex', sampleRate: 16000 });
     expect(opus!.audio).toMatchObject({ codec: 'aac', sampleRate: 48000 });
+  });
+});
+
+describe('transcodeVideo: the far end\'s H.264 re-encoded', () => {
+  it('a keyframe every 2 s although the far end sends one every 10 s, scaled to the transcode.videoMax* cap; without the flag it passes', async () => {
+    await gw.close();
+    gw = await startTestGateway({ rtp: { generateMediaForUa: false }, transcode: { videoMaxWidth: 160, videoMaxHeight: 160 } });
+    await call('pcmu', 'reencoded', 'h264', { body: { transcodeVideo: true }, gop: 250 });
+    await call('pcmu', 'passed', 'h264', { gop: 250 });
+    await waitUntil(async () => (await gw.rest('/call/find_all', {})).body.filter((c: { rtmpStreamStatus: string }) => c.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE').length === 2, 15_000, 200, 'two active streams');
+    const transcoders = Object.fromEntries(gw.gw.calls.registry.all().map((c) => [c.toStream, [...c.transcoders].sort()]));
+    expect(transcoders).toEqual({ reencoded: ['audio', 'video'], passed: ['audio'] });
+    const [re, passed] = await Promise.all(['reencoded', 'passed'].map((s) => probeStream(`${gw.embeddedRtmpUrl}/${s}`, { seconds: 5 })));
+    expect(re!.errors).toEqual([]);
+    expect(re!.video).toMatchObject({ codec: 'h264', width: 160, height: 120, startsWithKeyframe: true });
+    expect(re!.video!.frames).toBeGreaterThan(100);
+    expect(re!.video!.keyframes).toBeGreaterThanOrEqual(2);
+    expect(re!.video!.keyframes).toBeLessThanOrEqual(4);
+    // Passed through: the far end's own size, and no keyframe beyond the one a new viewer starts on.
+    expect(passed!.video).toMatchObject({ codec: 'h264', width: 320, height: 240, startsWithKeyframe: true });
+    expect(passed!.video!.keyframes).toBeLessThanOrEqual(1);
   });
 });

@@ -1,19 +1,21 @@
 /**
- * VP8 → H.264 in-process (h264-engine on a codec worker, through the
+ * VP8 or H.264 → H.264 in-process (h264-engine on a codec worker, through the
  * H264Encoder handle): what comes out is H.264 that ffprobe decodes, one
- * frame per VP8 frame at the same pts, keyframes every 2 s of input time and
- * at once on request; garbage is counted and dropped, never thrown.
+ * frame per input frame at the same pts, keyframes every 2 s of input time
+ * (wherever the input has its own) and at once on request, scaled down to a
+ * resolution cap but never up; garbage is counted and dropped, never thrown.
  */
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { H264Encoder } from '../../../src/transcode/h264-encoder.js';
+import { H264Encoder, type H264EncoderOptions } from '../../../src/transcode/h264-encoder.js';
+import { fitSize } from '../../../src/transcode/video-scaler.js';
 import { MediaOutput } from '../../../src/call/media-output.js';
 import { mediaClockNow } from '../../../src/rtp/media-clock.js';
 import type { FlvHeaders, FlvSink } from '../../../src/pipeline/fanout.js';
 import type { FlvTag } from '../../../src/pipeline/flv.js';
-import { splitAnnexB } from '../../../src/shared/index.js';
+import { joinAnnexB, splitAnnexB } from '../../../src/shared/index.js';
 import { silentLogger } from '../../../src/shared/logger.js';
-import { vp8Frames } from './vp8-frames.js';
+import { h264Frames, vp8Frames, type TestFrame } from './video-frames.js';
 
 interface Out {
   nalus: Buffer[];
@@ -21,8 +23,8 @@ interface Out {
   pts: number;
 }
 
-function encoder(): { t: H264Encoder; out: Out[]; exits: boolean[] } {
-  const t = new H264Encoder({ preset: 'ultrafast', keyframeIntervalS: 2, log: silentLogger() });
+function encoder(opts: Partial<H264EncoderOptions> = {}): { t: H264Encoder; out: Out[]; exits: boolean[] } {
+  const t = new H264Encoder({ preset: 'ultrafast', keyframeIntervalS: 2, log: silentLogger(), ...opts });
   const out: Out[] = [];
   const exits: boolean[] = [];
   t.on('frame', (raw, pts, key) => out.push({ nalus: splitAnnexB(raw), key, pts }));
@@ -31,16 +33,27 @@ function encoder(): { t: H264Encoder; out: Out[]; exits: boolean[] } {
   return { t, out, exits };
 }
 
-function probe(out: Out[]): { codec_name: string; width: number; nb_read_frames: string } {
-  const annexB = Buffer.concat(out.flatMap((f) => f.nalus.flatMap((n) => [Buffer.from([0, 0, 0, 1]), n])));
-  const json = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', '-f', 'h264', '-'], { input: annexB, encoding: 'utf8' });
-  return (JSON.parse(json) as { streams: { codec_name: string; width: number; nb_read_frames: string }[] }).streams[0]!;
+interface Probed {
+  codec_name: string;
+  width: number;
+  height: number;
+  pix_fmt: string;
+  nb_read_frames: string;
+}
+
+function probe(out: Out[]): Probed {
+  const annexB = Buffer.concat(out.map((f) => joinAnnexB(f.nalus)));
+  const json = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', '-f', 'h264', '-'], {
+    input: annexB, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024,
+  });
+  return (JSON.parse(json) as { streams: Probed[] }).streams[0]!;
 }
 
 /** Writes the frames as a far end would, never more than the encoder's queue holds (MAX_VIDEO_QUEUE drops beyond it). */
-async function feed(t: H264Encoder, frames: { data: Buffer; key: boolean }[], pts: (i: number) => number): Promise<void> {
+async function feed(t: H264Encoder, frames: TestFrame[], pts: (i: number) => number, before?: (i: number) => void): Promise<void> {
   for (const [i, f] of frames.entries()) {
     while (t.queued >= 25) await new Promise((r) => setTimeout(r, 5));
+    before?.(i);
     t.write(f.data, f.key, pts(i));
   }
 }
@@ -103,6 +116,71 @@ describe('H264Encoder (VP8 → H.264 in-process)', () => {
     // 12 refused, 13–19 skipped until the keyframe at 20.
     expect(out).toHaveLength(30 - 8);
     expect(probe(out)).toMatchObject({ codec_name: 'h264', nb_read_frames: String(30 - 8) });
+  });
+});
+
+describe('H264Encoder (H.264 → H.264 in-process: transcodeVideo)', () => {
+  it('gives one frame per access unit at the same pts, a keyframe every 2 s though the input has one every 10 s, and one on request', async () => {
+    const { t, out, exits } = encoder({ input: 'H264' });
+    const frames = h264Frames(300, 250); // 1280×720, IDRs at frames 0 and 250 only
+    expect(frames.filter((f) => f.key)).toHaveLength(2);
+    await feed(t, frames, (i) => 1000 + i * 40, (i) => {
+      if (i === 70) t.requestKeyframe();
+    });
+    expect(t.dropped).toBe(0);
+    await t.close();
+    expect(exits).toEqual([false]);
+    expect(t.decodeErrors).toBe(0);
+    expect(out).toHaveLength(300);
+    out.forEach((f, i) => expect(f.pts).toBe(1000 + i * 40));
+    // Every 50 frames (2 s) from the first and from the one asked for; the input's own IDR at 250 is not copied.
+    expect(keyIndexes(out)).toEqual([0, 50, 70, 120, 170, 220, 270]);
+    for (const i of [0, 70]) expect(out[i]!.nalus.map((n) => n[0]! & 0x1f).slice(0, 2)).toEqual([7, 8]);
+    expect(probe(out)).toMatchObject({ codec_name: 'h264', width: 1280, height: 720, nb_read_frames: '300' });
+  });
+
+  it('scales a picture over the cap down to fit (aspect kept), never one under it up; full-range input comes out yuv420p', async () => {
+    const cap = { input: 'H264', maxWidth: 640, maxHeight: 360 } as const;
+    const big = encoder(cap);
+    await feed(big.t, h264Frames(30, 250), (i) => i * 40);
+    await big.t.close();
+    expect(big.out).toHaveLength(30);
+    expect(probe(big.out)).toMatchObject({ width: 640, height: 360, pix_fmt: 'yuv420p', nb_read_frames: '30' });
+
+    const small = encoder(cap);
+    await feed(small.t, h264Frames(30, 250, '320x240', 'yuvj420p'), (i) => i * 40);
+    await small.t.close();
+    // Converted through the scaler, not dropped as an unsupported format.
+    expect(small.out).toHaveLength(30);
+    expect(probe(small.out)).toMatchObject({ width: 320, height: 240, pix_fmt: 'yuv420p', nb_read_frames: '30' });
+
+    expect(() => new H264Encoder({ preset: 'ultrafast', keyframeIntervalS: 2, log: silentLogger(), maxWidth: -640 })).toThrow(RangeError);
+  });
+
+  it('fits sizes inside the cap: aspect kept, even sides, never up, 0 for no cap', () => {
+    expect(fitSize(1920, 1080, 640, 360)).toEqual({ width: 640, height: 360 });
+    expect(fitSize(1280, 720, 640, 0)).toEqual({ width: 640, height: 360 });
+    expect(fitSize(1280, 720, 0, 0)).toEqual({ width: 1280, height: 720 });
+    expect(fitSize(720, 1280, 640, 360)).toEqual({ width: 202, height: 360 }); // portrait
+    expect(fitSize(320, 240, 640, 360)).toEqual({ width: 320, height: 240 });
+    expect(fitSize(1280, 720, 641, 481)).toEqual({ width: 640, height: 360 }); // odd caps
+    expect(fitSize(321, 241)).toEqual({ width: 320, height: 240 }); // odd sides made even
+  });
+
+  it('counts and drops garbage access units, then carries on from the next keyframe; the stream still decodes', async () => {
+    const { t, out, exits } = encoder({ input: 'H264' });
+    const frames = h264Frames(40, 10, '320x240');
+    const garbage = new Map([
+      [12, Buffer.alloc(300, 0xff)], // no start code at all
+      [25, Buffer.concat([Buffer.from([0, 0, 0, 1, 0x41]), Buffer.alloc(300, 0xff)])], // a "slice" of junk
+    ]);
+    frames.forEach((f, i) => t.write(garbage.get(i) ?? f.data, garbage.has(i) ? false : f.key, i * 40));
+    await t.close();
+    expect(exits).toEqual([false]);
+    expect(t.decodeErrors).toBe(2);
+    // 12 refused, 13–19 skipped until the IDR at 20; 25 refused, 26–29 skipped until 30.
+    expect(out).toHaveLength(40 - 8 - 5);
+    expect(probe(out)).toMatchObject({ codec_name: 'h264', nb_read_frames: String(40 - 8 - 5) });
   });
 });
 
