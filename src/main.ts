@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import express from 'express';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -124,6 +125,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       authRealms: config.sip.authRealms,
       minSessionExpiresS: config.sip.minSessionExpiresS,
       incomingReferStatus: config.sip.incomingReferStatus,
+      recording: { ...config.recording, dir: path.resolve(config.recording.dir) },
       transcode: config.transcode,
       mediaTuning: {
         rtpActivityTimeoutMs: config.rtp.rtpActivityTimeoutMs, generateMediaForUa: config.rtp.generateMediaForUa,

@@ -3,6 +3,7 @@
  * configuration slices of SPEC §7), handed in by the CallService.
  */
 import type { Logger } from '../shared/index.js';
+import type { RecordingSettings } from './call-recording.js';
 import type { AudioCodecName, SipUserAgent, VideoCodecName } from '../sip/index.js';
 import type { PortAllocator } from '../rtp/index.js';
 import type { CallMediaTuning } from './call-media.js';
@@ -23,6 +24,8 @@ export interface CallDeps {
   authRealms?: readonly string[];
   /** Smallest session interval taken (`sip.minSessionExpiresS`). */
   minSessionExpiresS?: number;
+  /** `recording.*`: where `record: true` calls are written; absent: recording is off. */
+  recording?: RecordingSettings;
   /** How a far end's REFER is refused (`sip.incomingReferStatus`): 403, 488 or 603. */
   incomingReferStatus?: number;
   transcode: { audioBitrate: number; audioSampleRate: number };

@@ -2,10 +2,11 @@
  * A call's outgoing DTMF (`/call/send_dtmf`, joinDtmf): RFC 4733 events on the
  * audio stream, or SIP INFO one digit at a time (`application/dtmf` or
  * `application/dtmf-relay`), `,` a 0.5 s pause. Queued, so digit strings never
- * interleave; a failure is logged, never thrown to the caller.
+ * interleave; a failure is logged, never thrown to the caller. joinDtmf's
+ * outcome is kept for the Call object.
  */
 import { sleep, type Logger } from '../shared/index.js';
-import type { DtmfType } from './types.js';
+import type { DtmfType, JoinDtmfResult } from './types.js';
 
 export interface DtmfPaths {
   /** RTP telephone-event (RFC 4733) on the negotiated payload type. */
@@ -16,8 +17,22 @@ export interface DtmfPaths {
 
 export class CallDtmf {
   #chain: Promise<void> = Promise.resolve();
+  /** What became of joinDtmf once it was due (the Call object's `joinDtmfResult`). */
+  joinResult: JoinDtmfResult | null = null;
 
   constructor(private readonly paths: DtmfPaths, private readonly log: Logger) {}
+
+  /** joinDtmf: `send` (the call's checks, then {@link send}) now; the outcome is kept in {@link joinResult}. */
+  join(join: { digits: string; type: DtmfType }, send: (digits: string, type: DtmfType) => void): void {
+    const report = { digits: join.digits, type: join.type, at: Date.now() };
+    try {
+      send(join.digits, join.type);
+      this.joinResult = { ...report, result: 'SENT' };
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'joinDtmf not sent');
+      this.joinResult = { ...report, result: 'FAILED', error: (e as Error).message };
+    }
+  }
 
   /** Queues `digits` behind what is still being sent. */
   send(digits: string, type: DtmfType): void {

@@ -3,10 +3,11 @@ import { isHoldOffer, newCallId, type SipClientCall, type NegotiatedMedia, type 
 import { CallRegistration } from './call-registration.js';
 import { CallTransfer } from './call-transfer.js';
 import { CallDtmf } from './call-dtmf.js';
+import { CallRecording } from './call-recording.js';
 import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
-import type { CallObject, DtmfType, JoinDtmfResult, RegistrationObject, RtmpStreamStatus, StartupParams, TransferObject } from './types.js';
+import type { CallObject, DtmfType, RegistrationObject, RtmpStreamStatus, StartupParams, TransferObject } from './types.js';
 import { digestCredentials, resolveTarget, type SipTarget } from './sip-target.js';
 import { CallSdp } from './call-sdp.js';
 import type { CallDeps } from './call-deps.js';
@@ -46,7 +47,6 @@ export class Call extends TypedEmitter<CallEvents> {
   #sipStatus: number | null = null;
   #info: string | null = null;
   #rtmpStatus: RtmpStreamStatus | null = null;
-  #joinDtmf: JoinDtmfResult | null = null;
   /** Our in-dialog offer on the call's ports, once dialled. */
   #reoffer: ((hold: boolean) => string) | undefined;
   #audioCodec: string | null = null;
@@ -54,6 +54,8 @@ export class Call extends TypedEmitter<CallEvents> {
   #sipCall: SipClientCall | undefined;
   readonly #registration: CallRegistration;
   readonly #transfer: CallTransfer;
+  /** `record: true` (and recording configured). */
+  readonly #recording: CallRecording | undefined;
   readonly #media: CallMedia;
   readonly #outputs: CallOutputs;
   /** What the call releases when it ends, last added first: media, then outputs, then the registration. */
@@ -115,6 +117,9 @@ export class Call extends TypedEmitter<CallEvents> {
       ...ctx.rtmpOutput,
       log: this.log,
     });
+    if (params.record && ctx.recording) this.#recording = new CallRecording(this, ctx.recording, () => this.emit('change', this.toJSON(), false));
+    // Closed after the outputs: the output's last tags reach the file first.
+    this.#resources.defer(() => this.#recording?.close());
     this.#resources.add(this.#outputs);
     this.#resources.add(this.#media);
     this.#outputs.on('status', (s) => this.#setRtmpStatus(s));
@@ -149,13 +154,13 @@ export class Call extends TypedEmitter<CallEvents> {
     return {
       callId: this.callId, parentCallId: null, incoming: false,
       status: this.#status, sipStatus: this.#sipStatus, info: this.#info,
-      sipMessageRaw: (this.#sipCall && this.ctx.sip.lastMessage(this.#sipCall)) ?? null, joinDtmfResult: this.#joinDtmf,
+      sipMessageRaw: (this.#sipCall && this.ctx.sip.lastMessage(this.#sipCall)) ?? null, joinDtmfResult: this.#dtmf.joinResult,
       caller, callee: p.callee, visibleName: p.visibleName ?? caller,
       toStream: this.toStream, streamName: this.toStream,
       rtmpUrl: this.rtmpUrl, rtmpStream: this.rtmpStream, rtmpStreamStatus: this.#rtmpStatus,
       hasAudio: p.hasAudio, hasVideo: p.hasVideo,
       audioCodec: this.#audioCodec, videoCodec: this.#videoCodec,
-      inviteParameters: p.inviteParameters ?? null,
+      inviteParameters: p.inviteParameters ?? null, recordingPath: this.#recording?.path ?? null, recordingStopped: this.#recording?.stopped ?? null,
       sdp: null, mediaProvider: null, isMsrp: false, target: this.#transfer.target, holdForTransfer: false,
       appKey: p.appKey, nodeId: this.ctx.nodeId, sessionId: this.ctx.sessionId,
       custom: p.custom, createdAt: this.createdAt,
@@ -329,7 +334,9 @@ export class Call extends TypedEmitter<CallEvents> {
     this.#mediaSdp = sdp;
     this.#setCodecs(audio, video);
     this.log.info({ audio: this.#audioCodec, video: this.#videoCodec, early }, 'media started');
-    this.#outputs.start(this.#media.start(audio, video));
+    const output = this.#media.start(audio, video);
+    this.#outputs.start(output);
+    this.#recording?.start(this.#outputs, { hasAudio: true, hasVideo: output.hasVideo });
     this.#rtmpStatus = this.#outputs.initialStatus;
     return true;
   }
@@ -370,14 +377,7 @@ export class Call extends TypedEmitter<CallEvents> {
       // Conference IVRs (Cisco Meeting Server) ask for a PIN after answering (SPEC §9.7).
       this.#resources.setTimeout(() => {
         if (this.#status !== 'ESTABLISHED') return;
-        const report = { digits: join.digits, type: join.type, at: Date.now() };
-        try {
-          this.sendDtmf(join.digits, join.type);
-          this.#joinDtmf = { ...report, result: 'SENT' };
-        } catch (e) {
-          this.log.warn({ err: (e as Error).message }, 'joinDtmf not sent');
-          this.#joinDtmf = { ...report, result: 'FAILED', error: (e as Error).message };
-        }
+        this.#dtmf.join(join, (digits, type) => this.sendDtmf(digits, type));
         // Reported at once (same status): a client learns the PIN went out, or why not.
         this.emit('change', this.toJSON(), false);
       }, join.delayMs);

@@ -200,6 +200,11 @@ export class MediaOutput {
     void p.then(() => this.#retiring.delete(p));
   }
 
+  /** Whether the output has a video track (the far end's, or the placeholder). */
+  get hasVideo(): boolean {
+    return this.opts.hasVideo;
+  }
+
   /** The tracks this output re-encodes in-process right now (audio → AAC, VP8 → H.264). */
   get transcoders(): ('audio' | 'video')[] {
     const running = (t: AacEncoder | H264Encoder | null): boolean => t !== null && t.state === 'running';

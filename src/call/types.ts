@@ -37,6 +37,8 @@ export interface StartupParams {
   lobbyTimeoutMs?: number;
   /** Re-encode the far end's H.264 (fixed keyframe interval, size cap) instead of passing it through. */
   transcodeVideo?: boolean;
+  /** Record the call's output to a file under `recording.dir`. */
+  record?: boolean;
 }
 
 /** A call's registration (sipRegisterRequired) as posted in a RegistrationStatusEvent. */
@@ -106,6 +108,10 @@ export interface CallObject {
   sdp: null;
   mediaProvider: null;
   isMsrp: false;
+  /** With `record: true`: the recording's file once media started (absolute path); null otherwise. */
+  recordingPath: string | null;
+  /** Why the recording ended before the call (DISK_FULL, MAX_SIZE, WRITE_ERROR, SLOW_DISK); null while it runs or ran to the end. */
+  recordingStopped: string | null;
   /** The target of the last `/call/transfer`; null before any. */
   target: string | null;
   holdForTransfer: false;

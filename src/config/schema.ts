@@ -98,6 +98,12 @@ export const configSchema = z.object({
     // Video for calls without incoming video (audio-only answer): none, black, or an image file path.
     placeholderVideo: z.string().min(1).default('none'),
   }).prefault({}),
+  /** `record: true` calls are written here as FLV; the guard stops a recording (never the call) below minFreeBytes free or past maxFileBytes. */
+  recording: z.object({
+    dir: nonEmpty.default('recordings'),
+    minFreeBytes: z.number().int().min(0).default(512 * 1024 * 1024),
+    maxFileBytes: z.number().int().min(0).default(0),
+  }).prefault({}),
   rtmp: z.object({
     connectTimeoutMs: z.number().int().min(100).default(10000),
     /** RTMPS trust: a PEM file of extra CA certificates; verification can be turned off (tests only). */
