@@ -1,16 +1,18 @@
 import {
-  type Logger, TypedEmitter, InvalidStateError, Scope, AUDIO_CODEC_NAMES, CODECS, NAL, VIDEO_CODEC_NAMES, nalType, splitAnnexB, accessUnitsFromAud,
+  type Logger, TypedEmitter, InvalidStateError, Scope, AUDIO_CODEC_NAMES, CODECS, VIDEO_CODEC_NAMES,
   type AudioFrame,
 } from '../shared/index.js';
 import {
-  MediaGenerator, RtpSession, mediaClockNow, packetizeH264, packetizeVp8,
+  MediaGenerator, RtpSession, packetizeH264, packetizeVp8,
   type GeneratedUnit, type PortAllocator, type RtpSocketPair, type SenderReportInfo, type RtpSessionStats,
 } from '../rtp/index.js';
 import {
   ALAW_SILENCE, G722_SILENCE_20MS, OPUS_SILENCE_20MS, SPEEX_SILENCE_20MS, ULAW_SILENCE, makeSlateH264, makeSlateVp8, type SlateOptions,
 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
+import { HoldVideo } from './hold-video.js';
 import { MediaOutput } from './media-output.js';
+import { SlateLoop, slateFrames } from './slate-loop.js';
 
 /** The black H.264 loop far ends get (SPEC §5 generateMediaForUa): 320×240, 10 fps. */
 const FAR_END_SLATE = { fps: 10 };
@@ -119,6 +121,8 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #sessions: { audio?: RtpSession; video?: RtpSession } = {};
   #audio: NegotiatedMedia | null = null;
   #output: MediaOutput | undefined;
+  /** Generated video in the output while the call is on hold (calls with video). */
+  #holdVideo: HoldVideo | undefined;
   readonly #generators = new Map<'audio' | 'video', MediaGenerator>();
   /** The negotiated media each session runs with. */
   readonly #current: { audio?: NegotiatedMedia; video?: NegotiatedMedia } = {};
@@ -205,6 +209,17 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     }
     this.#armActivityWatch();
     if (placeholder) this.#startPlaceholder(output);
+    if (video !== null) {
+      const hv = new HoldVideo({
+        codec: () => (this.#current.video?.codec.name.toUpperCase() === 'VP8' ? 'VP8' : 'H264'),
+        slate: this.#tuning.placeholderVideo === 'none' ? FAR_END_SLATE : placeholderSlate(this.#tuning.placeholderVideo),
+        onFrame: (f) => output.onFrame(f),
+        requestKeyframe: () => this.#sessions.video?.requestKeyframe('resumed from hold'),
+        log: this.opts.log,
+      });
+      this.#holdVideo = hv;
+      this.#scope.defer(() => hv.close());
+    }
     return output;
   }
 
@@ -217,22 +232,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   #startPlaceholder(output: MediaOutput): void {
     const setting = this.#tuning.placeholderVideo;
     const slate = placeholderSlate(setting);
-    const fps = slate.fps ?? 10;
-    makeSlateH264(slate).then((annexB) => {
+    slateFrames('H264', slate).then((frames) => {
       if (this.#closed) return;
-      const units = accessUnitsFromAud(splitAnnexB(annexB)).map((au) => au.filter((n) => nalType(n) !== NAL.SEI));
-      const t0 = mediaClockNow();
-      let n = 0;
-      const tick = (): void => {
-        const due = Math.floor((mediaClockNow() - t0) * fps / 1000);
-        if (due - n > 5) n = due - 5; // a stalled loop skips, it does not burst
-        for (; n <= due; n++) {
-          const i = n % units.length;
-          output.onFrame({ kind: 'video', codec: 'H264', ptsMs: t0 + (n * 1000) / fps, key: i === 0, nalus: units[i]! });
-        }
-      };
-      tick();
-      this.#scope.setInterval(tick, 1000 / fps);
+      const loop = new SlateLoop(frames, 'H264', slate.fps ?? 10, (f) => output.onFrame(f));
+      this.#scope.defer(() => loop.stop());
       this.opts.log.info({ placeholder: setting }, 'no incoming video: publishing a placeholder video track');
     }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message, placeholder: setting }, 'cannot make the placeholder video'));
   }
@@ -251,7 +254,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
       // The pair outlives a session replaced by a codec change; #releaseSockets closes it.
       ownsSockets: false,
     });
-    s.on('frame', (f) => output.onFrame(f));
+    s.on('frame', (f) => {
+      const g = f.kind === 'video' && this.#holdVideo ? this.#holdVideo.filter(f) : f;
+      if (g) output.onFrame(g);
+    });
     s.on('dtmf', (digit, durationMs) => this.emit('dtmf', digit, durationMs));
     s.on('keyframeViaSip', () => this.emit('keyframeViaSip'));
     s.on('senderReport', (sr) => this.#lipSync(s, sr));
@@ -274,18 +280,11 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     const silence = s.kind === 'audio' ? SILENCE[name] : undefined;
     if (silence !== undefined) {
       this.#startGenerator(s, { payloadType: media.codec.pt, units: [[{ payload: silence, marker: false }]], unitMs: 20 }, paused);
-    } else if (s.kind === 'video' && name === 'H264') {
-      makeSlateH264(FAR_END_SLATE).then((annexB) => {
-        if (this.#closed) return;
-        // The encoder's SEI (its version string) is dropped: ~600 bytes every loop, useless to a decoder.
-        const units: GeneratedUnit[] = accessUnitsFromAud(splitAnnexB(annexB))
-          .map((au) => packetizeH264(au.filter((n) => nalType(n) !== NAL.SEI)));
-        this.#startGenerator(s, { payloadType: media.codec.pt, units, unitMs: 100 }, paused);
-      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black video for the far end'));
-    } else if (s.kind === 'video' && name === 'VP8') {
-      makeSlateVp8(10).then((frames) => {
-        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units: frames.map((f) => packetizeVp8(f)), unitMs: 100 }, paused);
-      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'cannot make the black VP8 video for the far end'));
+    } else if (s.kind === 'video' && (name === 'H264' || name === 'VP8')) {
+      slateFrames(name, FAR_END_SLATE).then((frames) => {
+        const units: GeneratedUnit[] = frames.map((f) => (name === 'H264' ? packetizeH264(f.nalus) : packetizeVp8(f.nalus[0] as Buffer)));
+        if (!this.#closed) this.#startGenerator(s, { payloadType: media.codec.pt, units, unitMs: 100 }, paused);
+      }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message, codec: name }, 'cannot make the black video for the far end'));
     } else {
       this.opts.log.info({ kind: s.kind, codec: name }, 'no generated media for this codec');
     }
@@ -362,6 +361,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     this.#onHold = hold;
     // Resuming restarts the inactivity clock: the far end gets a full timeout to send again.
     if (!hold) this.#activitySince = Date.now();
+    this.#holdVideo?.set(hold);
     this.opts.log.info({ hold }, 'media hold state');
   }
 
