@@ -170,6 +170,7 @@ async function gatewaySide(sc: Scenario, nginx: NginxRtmp, stream: string): Prom
     transcode: { audio: sc.audioOut },
     rtmp: { embedded: { enabled: false } },
     webhook: { apps: { callApp: '' } },
+    capture: { path: path.join(work, `gw-${stream}-captures.db`) },
     log: { level: 'warn' },
   };
   const cfgFile = path.join(work, `gw-${stream}.json`);

@@ -120,6 +120,7 @@ async function gatewaySide(nginx: NginxRtmp, media: BenchMedia): Promise<OneCall
     rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 19 },
     rtmp: { embedded: { enabled: embedded, host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
     webhook: { apps: { callApp: '' } },
+    capture: { path: path.join(work, 'captures.db') },
     log: { level: 'warn' },
   };
   const cfgFile = path.join(work, 'gateway.json');

@@ -228,6 +228,7 @@ async function main(): Promise<void> {
     rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 1199 },
     rtmp: { embedded: { enabled: true, host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
     webhook: { apps: { callApp: `http://127.0.0.1:${receiver.port}/CallApp` } },
+    capture: { path: path.join(work, 'captures.db') },
     log: { level: 'warn' },
   };
   const cfgFile = path.join(work, 'gateway.json');

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the gateway and its tests need on a fresh Debian machine.
 # The gateway itself needs only the npm packages (its codecs are libavcodec
-# inside the process, from the node-av package). With --test: the Debian
+# inside the process, from the node-av package) and a C++ toolchain to build
+# the SQLite binding of the capture store. With --test: the Debian
 # packages of the test suite's real peers (ffmpeg/ffprobe, SIPp, nginx with its
 # RTMP module, Kamailio, baresip with its FFmpeg video modules, Chromium); with
 # --bench, those and tcpdump. Idempotent.
@@ -9,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 test_pkgs=(ffmpeg sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium)
-pkgs=()
+# The capture store's SQLite binding (better-sqlite3) compiles at install when no prebuilt binary can be fetched.
+pkgs=(python3 make g++)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then pkgs+=("${test_pkgs[@]}"); fi
 # The benchmarks also capture RTP on loopback (bench/lib/latency.ts).
 if [ "${1:-}" = "--bench" ]; then pkgs+=(tcpdump); fi

@@ -13,7 +13,8 @@ import { PortAllocator } from './rtp/index.js';
 import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
 import { HlsStore } from './pipeline/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
-import { basicAuth, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
+import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
+import { CaptureService, SqliteCaptureStore } from './capture/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
 import { dashboardRouter } from './dashboard/index.js';
@@ -159,6 +160,12 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     const web = scope.child();
     scope.add(calls);
 
+    // Closed before the calls: a capture caught by the shutdown stays LIVE in its store and dials again at the next start.
+    const captures = scope.add(new CaptureService({
+      calls, store: new SqliteCaptureStore(path.resolve(config.capture.path)), leadMs: config.capture.leadMs,
+      maxDurationS: config.capture.maxDurationS, nodeId: config.nodeId, log: log.child({ module: 'capture' }),
+    }));
+    captures.on('change', (c, final) => webhook.post(c.appKey, 'CaptureStatusEvent', c.captureId, c, final));
     const pushes = new PushService(calls, log.child({ module: 'push' }), config.rest.maxPushesPerCall);
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
     const hlsStore = new HlsStore({ segmentMs: config.rtmp.hls.segmentMs, listSize: config.rtmp.hls.listSize, maxSegmentBytes: config.rtmp.hls.maxSegmentBytes });
@@ -185,12 +192,13 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       player: { flv: embedded ? { port: config.rtmp.embedded.httpPort, app: config.rtmp.embedded.app } : null, hls: hls !== null },
     });
     web.add(dashboard);
+    const appKeys = { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey };
     const app = createRestApp({
-      apiRouters: [pushRouter(pushes)],
+      apiRouters: [pushRouter(pushes), captureRouter(captures, appKeys)],
       rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users, allowedHosts: config.rest.allowedHosts,
-      appKeys: { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey },
+      appKeys,
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
     });
     // Answering means ready: the first call's generated media does not wait for a codec worker to start.

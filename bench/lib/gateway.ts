@@ -47,6 +47,7 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
     rtp: { host: '127.0.0.1', portMin: rtpMin, portMax: rtpMin + o.rtpPorts - 1 },
     rtmp: { embedded: { enabled: o.embedded, host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
     webhook: { apps: { callApp: '' } },
+    capture: { path: path.join(o.work, `${o.name}-captures.db`) },
     log: { level: 'warn' },
   };
   const cfgFile = path.join(o.work, `${o.name}.json`);

@@ -152,7 +152,7 @@ export class Call extends TypedEmitter<CallEvents> {
     const p = this.params;
     const caller = p.sipLogin ?? 'gateway';
     return {
-      callId: this.callId, parentCallId: null, incoming: false,
+      callId: this.callId, parentCallId: p.parentCallId ?? null, incoming: false,
       status: this.#status, sipStatus: this.#sipStatus, info: this.#info,
       sipMessageRaw: (this.#sipCall && this.ctx.sip.lastMessage(this.#sipCall)) ?? null, joinDtmfResult: this.#dtmf.joinResult,
       caller, callee: p.callee, visibleName: p.visibleName ?? caller,

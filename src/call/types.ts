@@ -39,6 +39,8 @@ export interface StartupParams {
   transcodeVideo?: boolean;
   /** Record the call's output to a file under `recording.dir`. */
   record?: boolean;
+  /** The capture this call is an attempt of (set by the capture scheduler, never by REST). */
+  parentCallId?: string;
 }
 
 /** A call's registration (sipRegisterRequired) as posted in a RegistrationStatusEvent. */
@@ -83,7 +85,8 @@ export interface JoinDtmfResult {
 /** The Call object of SPEC §2.6, as answered and posted in events. */
 export interface CallObject {
   callId: string;
-  parentCallId: null;
+  /** The captureId of a scheduled capture's attempt; null otherwise. */
+  parentCallId: string | null;
   incoming: false;
   status: CallStatus;
   sipStatus: number | null;

@@ -171,6 +171,15 @@ export const configSchema = z.object({
   }).prefault({}).refine((w) => Object.keys(w.apps).length === 0 || w.defaultApp in w.apps, {
     path: ['defaultApp'], message: 'names no application of webhook.apps',
   }),
+  /** Scheduled captures (SPEC §2.9, §7): where schedules are kept, how early a capture dials, how long one may last. */
+  capture: z.object({
+    store: z.enum(['sqlite', 'redis']).default('sqlite'),
+    path: nonEmpty.default('./data/captures.db'),
+    leadMs: z.number().int().min(0).max(3_600_000).default(30_000),
+    maxDurationS: z.number().int().min(60).max(7 * 86_400).default(43_200),
+  }).prefault({}).refine((c) => c.store === 'sqlite', {
+    path: ['store'], message: '"redis" needs the Redis cluster (cluster.redisUrl), which this version does not have: use "sqlite"',
+  }),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),

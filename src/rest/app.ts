@@ -1,9 +1,9 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { basicAuth } from './basic-auth.js';
-import { z } from 'zod';
-import { GatewayError, NotFoundError, ValidationError, codecByName, type Logger } from '../shared/index.js';
+import { GatewayError, NotFoundError, ValidationError, type Logger } from '../shared/index.js';
 import type { CallService } from '../call/index.js';
-import { startupSchema, findSchema, terminateSchema, transferSchema, dtmfSchema, SIP_USER, RESERVED_SYMBOLS_MESSAGE } from './schemas.js';
+import { startupSchema, findSchema, terminateSchema, transferSchema, dtmfSchema } from './schemas.js';
+import { parse, startupParams, type AppKeys } from './startup-params.js';
 import { hostGuard, jsonOnly, sameOriginGuard } from './guards.js';
 
 export interface RestOptions {
@@ -20,11 +20,8 @@ export interface RestOptions {
   apiRouters?: readonly express.Router[];
   /** Routes outside /rest-api (e.g. /hls), mounted at the root before the 404 handler. */
   rootRouters?: readonly express.Router[];
-  /**
-   * The webhook applications: a startup without appKey gets `defaultApp`;
-   * with `strict`, one naming an application not in `known` is refused.
-   */
-  appKeys?: { known: readonly string[]; defaultApp: string; strict: boolean };
+  /** The webhook applications (see AppKeys). */
+  appKeys?: AppKeys;
 }
 
 const REASONS: Record<number, string> = {
@@ -34,15 +31,6 @@ const REASONS: Record<number, string> = {
 
 function errorBody(status: number, message: string, path: string): object {
   return { error: REASONS[status] ?? 'Error', message, path, status, timestamp: Date.now() };
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  const first = r.error.issues[0];
-  const field = first?.path.join('.');
-  const message = first?.message ?? 'invalid request';
-  throw new ValidationError(field && !message.includes(field) ? `${field}: ${message}` : message);
 }
 
 /** Deepest nesting a request body may have: `custom` is echoed in every answer and webhook (JSON.stringify recurses). */
@@ -108,21 +96,7 @@ export function createRestApp(opts: RestOptions): express.Express {
 
   const r = express.Router();
   r.post('/call/startup', (req, res) => {
-    const p = parse(startupSchema, req.body);
-    for (const name of [p.sipLogin, p.sipAuthenticationName]) {
-      if (name !== undefined && !SIP_USER.test(name)) throw new ValidationError(RESERVED_SYMBOLS_MESSAGE);
-    }
-    const appKey = p.appKey ?? opts.appKeys?.defaultApp ?? 'callApp';
-    if (opts.appKeys?.strict && !opts.appKeys.known.includes(appKey)) {
-      throw new ValidationError(`appKey: no application "${appKey}" is configured (webhook.apps)`);
-    }
-    const stripCodecs = p.stripCodecs?.map((name) => {
-      const c = codecByName(name);
-      if (c === undefined) throw new ValidationError(`stripCodecs: unknown codec "${name}"`);
-      return c;
-    });
-    const { sipVisibleName, visibleName, stripCodecs: _names, ...rest } = p;
-    res.json(opts.calls.startup({ ...rest, appKey, visibleName: visibleName ?? sipVisibleName, ...(stripCodecs ? { stripCodecs } : {}) }));
+    res.json(opts.calls.startup(startupParams(parse(startupSchema, req.body), opts.appKeys)));
   });
   r.post('/call/find', (req, res) => {
     const found = opts.calls.find(parse(findSchema, req.body));

@@ -6,6 +6,7 @@ import express from 'express';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../shared/index.js';
 import type { PushService } from '../call/index.js';
+import { parse } from './startup-params.js';
 
 const rtmpUrl = z.string({ error: 'rtmpUrl is required' }).refine((u) => {
   try {
@@ -26,15 +27,6 @@ const findSchema = z.object({
   rtmpUrl: z.string().optional(),
 });
 const terminateSchema = z.object({ mediaSessionId: z.string({ error: 'mediaSessionId is required' }).min(1) });
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  const first = r.error.issues[0];
-  const field = first?.path.join('.');
-  const message = first?.message ?? 'invalid request';
-  throw new ValidationError(field && !message.includes(field) ? `${field}: ${message}` : message);
-}
 
 /** The /push routes, to mount at /rest-api. */
 export function pushRouter(pushes: PushService): express.Router {

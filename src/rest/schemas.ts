@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
 /** WCS clients send booleans and numbers as strings (SPEC §2). */
-const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]);
-const int = (min: number, max: number): z.ZodType<number> =>
+export const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((s) => s === 'true')]);
+export const int = (min: number, max: number): z.ZodType<number> =>
   z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, 'a number').transform(Number)]).pipe(z.number().int().min(min).max(max));
 
-const dtmfDigits = z.string().regex(/^[0-9*#A-Da-d,]{1,64}$/, 'one or more of 0-9 * # A-D and , (pause)').transform((d) => d.toUpperCase());
-const dtmfType = z.enum(['RFC2833', 'INFO', 'INFO_RELAY']).default('RFC2833');
+export const dtmfDigits = z.string().regex(/^[0-9*#A-Da-d,]{1,64}$/, 'one or more of 0-9 * # A-D and , (pause)').transform((d) => d.toUpperCase());
+export const dtmfType = z.enum(['RFC2833', 'INFO', 'INFO_RELAY']).default('RFC2833');
 
 const streamName = z.string().regex(/^[A-Za-z0-9_.~-]{1,128}$/, '1–128 characters of A-Z a-z 0-9 _ . ~ -');
 /** RFC 3261 §25.1 `user`: unreserved / escaped / user-unreserved. */
@@ -58,9 +58,9 @@ export const startupSchema = z.object({
   /** Per call: no RTP for this long ends the call (0: never); default rtp.rtpActivityTimeoutMs. */
   rtpActivityTimeoutMs: int(0, 86_400_000).optional(),
   /** Per call: re-encode the far end's H.264 too (fixed keyframe interval, transcode.videoMax* cap), for picky RTMP/HLS servers. */
-  transcodeVideo: z.boolean().optional(),
+  transcodeVideo: bool.optional(),
   /** Per call: record the output to a file (WCS's `record`); the path is in the Call object (`recordingPath`). */
-  record: z.boolean().optional(),
+  record: bool.optional(),
   /** Per call: a conference lobby; no RTP during this long after the answer never ends the call (the timeout runs after it). */
   lobbyTimeoutMs: int(0, 86_400_000).optional(),
   /** Extension: a PIN sent once ESTABLISHED (Cisco Meeting Server IVR). */

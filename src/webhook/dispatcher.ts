@@ -51,7 +51,7 @@ export class WebhookDispatcher {
    * Queues an event. `body` is serialized now, so later changes of the object
    * do not leak into an earlier event.
    */
-  post(appKey: string, event: 'CallStatusEvent' | 'PushStatusEvent' | 'RegistrationStatusEvent' | 'TransferStatusEvent', key: string, body: unknown, final = false): void {
+  post(appKey: string, event: 'CallStatusEvent' | 'PushStatusEvent' | 'RegistrationStatusEvent' | 'TransferStatusEvent' | 'CaptureStatusEvent', key: string, body: unknown, final = false): void {
     const base = this.opts.apps[appKey] ?? (this.opts.defaultApp ? this.opts.apps[this.opts.defaultApp] : undefined);
     if (base === undefined) {
       this.opts.log.warn({ appKey }, 'webhook: unknown appKey, event not sent');

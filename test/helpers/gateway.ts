@@ -34,8 +34,9 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}):
     webhook: { apps: { callApp: '' } },
     log: { level: 'debug' },
   };
-  const config = parseConfig(deepMerge(base, overrides as never));
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-test-'));
+  // Each gateway keeps its schedules in a file of its own unless the test shares one (a restart).
+  const config = parseConfig(deepMerge({ ...base, capture: { path: path.join(dir, 'captures.db') } }, overrides as never));
   const logFile = path.join(dir, 'gateway.log');
   const dest = pino.destination({ dest: logFile, sync: true });
   const log = pino({ level: config.log.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);

@@ -36,6 +36,8 @@ export interface SippOptions {
   durationMs?: number;
   /** `-s`: user part of the Request-URI a UAC calls. Default `service`. */
   service?: string;
+  /** `-m`: SIPp exits after this many calls. Default 1. */
+  calls?: number;
   /** `-timeout` in seconds: SIPp quits after that whatever happens. Default 600. */
   timeoutS?: number;
   /** Answer in-dialog INFO/OPTIONS/UPDATE/NOTIFY the scenario does not expect (`-aa`). Default true. */
@@ -147,7 +149,7 @@ export async function startSipp(opts: SippOptions): Promise<SippProcess> {
     '-i', '127.0.0.1', '-mi', '127.0.0.1',
     '-p', String(opts.sipPort), '-mp', String(opts.mediaPort),
     '-t', opts.transport ?? 'u1',
-    '-m', '1', '-nostdin',
+    '-m', String(opts.calls ?? 1), '-nostdin',
     '-timeout', `${opts.timeoutS ?? 600}s`, '-timeout_error',
     '-trace_msg', '-message_file', files.msg,
     '-trace_logs', '-log_file', files.log,

@@ -167,6 +167,7 @@ async function startGatewayProcess(): Promise<{ child: ChildProcess; exited: Pro
     rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 39 },
     rtmp: { embedded: { host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
     webhook: { apps: { callApp: hooks.baseUrl } },
+    capture: { path: path.join(dir, 'captures.db') },
     log: { level: 'warn' },
   };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));

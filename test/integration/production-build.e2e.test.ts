@@ -26,7 +26,7 @@ describe('compiled gateway (dist/)', () => {
     const [rest, rtmp, flv, sip] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({
-      rest: { httpPort: rest }, sip: { port: sip }, rtmp: { embedded: { rtmpPort: rtmp, httpPort: flv } },
+      rest: { httpPort: rest }, sip: { port: sip }, rtmp: { embedded: { rtmpPort: rtmp, httpPort: flv } }, capture: { path: join(dir, 'captures.db') },
     }));
     gw = spawnChild(process.execPath, ['dist/main.js', '--config', config]);
     let log = '';

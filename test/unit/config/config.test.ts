@@ -14,6 +14,12 @@ describe('configuration', () => {
     expect(c.rtmp.embedded).toMatchObject({ enabled: true, rtmpPort: 1935, httpPort: 8000, app: 'live' });
     expect(c.webhook.apps).toEqual({ callApp: 'http://localhost:9091/CallApp' });
     expect(Object.isFrozen(c.rest)).toBe(true);
+    expect(c.capture).toEqual({ store: 'sqlite', path: './data/captures.db', leadMs: 30000, maxDurationS: 43200 });
+    expect(c.recording).toEqual({ dir: 'recordings', minFreeBytes: 512 * 1024 * 1024, maxFileBytes: 0 });
+  });
+
+  it('refuses capture.store "redis" without the cluster, saying what to use', () => {
+    expect(() => parseConfig({ capture: { store: 'redis' } })).toThrow(/capture\.store.*"redis" needs the Redis cluster.*use "sqlite"/s);
   });
 
   it('deep-merges the file over the defaults and the environment over the file', () => {

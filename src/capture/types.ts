@@ -1,0 +1,59 @@
+import type { StartupParams } from '../call/index.js';
+
+/** SPEC §2.9: SCHEDULED → DIALLING → LIVE ↔ RETRYING → ENDED, CANCELLED or FAILED. */
+export type CaptureStatus = 'SCHEDULED' | 'DIALLING' | 'LIVE' | 'RETRYING' | 'ENDED' | 'CANCELLED' | 'FAILED';
+
+export const TERMINAL_CAPTURE_STATUSES: ReadonlySet<CaptureStatus> = new Set(['ENDED', 'CANCELLED', 'FAILED']);
+
+/** How a capture dials again after an attempt failed: every `intervalMs`, at most `maxAttempts` dials (0: until endAt). */
+export interface RetryPolicy {
+  intervalMs: number;
+  maxAttempts: number;
+}
+
+/** What `/capture/schedule` keeps: the call to place (a `/call/startup` body, validated) and when. */
+export interface ScheduleParams {
+  captureId: string;
+  /** ms since the epoch. */
+  startAt: number;
+  endAt: number;
+  retry: RetryPolicy;
+  /** Each attempt's startup body (`callId` is per attempt; `toStream` defaults to the captureId). */
+  call: StartupParams & { toStream: string };
+}
+
+/** A capture as stored: its parameters and where it stands. */
+export interface CaptureRecord extends ScheduleParams {
+  status: CaptureStatus;
+  /** Dials made so far. */
+  attempt: number;
+  /** The current (or last) attempt's callId. */
+  callId: string | null;
+  /** Why it is RETRYING, FAILED or ENDED (the last attempt's outcome). */
+  info: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The capture object of SPEC §2.9, as answered and posted in CaptureStatusEvents (no sipPassword). */
+export interface CaptureObject extends Omit<StartupParams, 'sipPassword' | 'callId'> {
+  captureId: string;
+  kind: 'scheduled';
+  status: CaptureStatus;
+  startAt: string;
+  endAt: string;
+  attempt: number;
+  callId: string | null;
+  retry: RetryPolicy;
+  info: string | null;
+  nodeId: string;
+  createdAt: number;
+}
+
+/** Where schedules survive a restart (SPEC §7 `capture.store`). Synchronous: writes are rare and small. */
+export interface CaptureStore {
+  load(): CaptureRecord[];
+  save(r: CaptureRecord): void;
+  remove(captureId: string): void;
+  close(): void;
+}
