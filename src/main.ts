@@ -14,7 +14,7 @@ import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
 import { HlsStore } from './pipeline/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
 import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
-import { CaptureService, SqliteCaptureStore } from './capture/index.js';
+import { CaptureService, IncomingCaptures, SqliteCaptureStore } from './capture/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
 import { dashboardRouter } from './dashboard/index.js';
@@ -161,10 +161,15 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     scope.add(calls);
 
     // Closed before the calls: a capture caught by the shutdown stays LIVE in its store and dials again at the next start.
+    const captureStore = new SqliteCaptureStore(path.resolve(config.capture.path));
     const captures = scope.add(new CaptureService({
-      calls, store: new SqliteCaptureStore(path.resolve(config.capture.path)), leadMs: config.capture.leadMs,
+      calls, store: captureStore, leadMs: config.capture.leadMs,
       maxDurationS: config.capture.maxDurationS, nodeId: config.nodeId, log: log.child({ module: 'capture' }),
     }));
+    // Declared incoming captures answer the INVITEs to their user part; any other INVITE gets 404.
+    const incoming = new IncomingCaptures({ calls, store: captureStore, advertised: sip.localAddress, log: log.child({ module: 'incoming' }) });
+    sip.incoming = { minSessionExpiresS: config.sip.minSessionExpiresS, incomingReferStatus: config.sip.incomingReferStatus };
+    sip.onInvite = (call) => incoming.onInvite(call);
     captures.on('change', (c, final) => webhook.post(c.appKey, 'CaptureStatusEvent', c.captureId, c, final));
     const pushes = new PushService(calls, log.child({ module: 'push' }), config.rest.maxPushesPerCall);
     pushes.on('change', (push, appKey, final) => webhook.post(appKey, 'PushStatusEvent', push.callId, push, final));
@@ -194,7 +199,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     web.add(dashboard);
     const appKeys = { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey };
     const app = createRestApp({
-      apiRouters: [pushRouter(pushes), captureRouter(captures, appKeys)],
+      apiRouters: [pushRouter(pushes), captureRouter(captures, incoming, appKeys)],
       rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
       calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users, allowedHosts: config.rest.allowedHosts,

@@ -1,5 +1,5 @@
 import {
-  type Logger, TypedEmitter, InvalidStateError, Scope, AUDIO_CODEC_NAMES, CODECS, VIDEO_CODEC_NAMES,
+  type Logger, TypedEmitter, Scope, AUDIO_CODEC_NAMES, CODECS, VIDEO_CODEC_NAMES,
   type AudioFrame,
 } from '../shared/index.js';
 import {
@@ -162,10 +162,10 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
   }
 
   /**
-   * Binds the audio and video RTP/RTCP pairs the SDP offer announces.
-   * @throws InvalidStateError when the call was closed meanwhile (the pairs are released).
+   * Binds the audio and video RTP/RTCP pairs the SDP offer announces;
+   * undefined when the call was closed meanwhile (the pairs are released).
    */
-  async allocate(): Promise<{ audioPort: number; videoPort: number }> {
+  async allocate(): Promise<{ audioPort: number; videoPort: number } | undefined> {
     const audio = await this.opts.ports.allocate();
     const video = await this.opts.ports.allocate().catch((e: unknown) => {
       audio.close();
@@ -174,7 +174,7 @@ export class CallMedia extends TypedEmitter<CallMediaEvents> {
     if (this.#closed) {
       audio.close();
       video.close();
-      throw new InvalidStateError('call media closed while its RTP ports were being allocated');
+      return undefined;
     }
     this.#sockets = { audio, video };
     return { audioPort: audio.rtpPort, videoPort: video.rtpPort };

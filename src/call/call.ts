@@ -1,5 +1,5 @@
 import { type Logger, ConflictError, InvalidStateError, Scope, SipError, TypedEmitter, runInScope, type ErrorScope } from '../shared/index.js';
-import { isHoldOffer, newCallId, type SipClientCall, type NegotiatedMedia, type ReferProgress } from '../sip/index.js';
+import { PICTURE_FAST_UPDATE, isHoldOffer, newCallId, type SipClientCall, type SipServerCall, type NegotiatedMedia, type ReferProgress } from '../sip/index.js';
 import { CallRegistration } from './call-registration.js';
 import { CallTransfer } from './call-transfer.js';
 import { CallDtmf } from './call-dtmf.js';
@@ -8,7 +8,7 @@ import { CallMedia } from './call-media.js';
 import { CallOutputs } from './call-outputs.js';
 import { assertTransition, isTerminal, type CallStatus } from './call-state.js';
 import type { CallObject, DtmfType, RegistrationObject, RtmpStreamStatus, StartupParams, TransferObject } from './types.js';
-import { digestCredentials, resolveTarget, type SipTarget } from './sip-target.js';
+import { inviteOptions, resolveTarget, type SipTarget } from './sip-target.js';
 import { CallSdp } from './call-sdp.js';
 import type { CallDeps } from './call-deps.js';
 
@@ -51,7 +51,7 @@ export class Call extends TypedEmitter<CallEvents> {
   #reoffer: ((hold: boolean) => string) | undefined;
   #audioCodec: string | null = null;
   #videoCodec: string | null = null;
-  #sipCall: SipClientCall | undefined;
+  #sipCall: SipClientCall | SipServerCall | undefined;
   readonly #registration: CallRegistration;
   readonly #transfer: CallTransfer;
   /** `record: true` (and recording configured). */
@@ -103,13 +103,9 @@ export class Call extends TypedEmitter<CallEvents> {
       this.log.warn('no RTP within rtpActivityTimeoutMs');
       void this.#end('FAILED', 'FAILED_BY_RTP_ACTIVITY', true);
     });
-    this.#media.on('keyframeViaSip', () => {
-      // RFC 5168 §3: XML schema for media control, for devices that ignore RTCP PLI/FIR.
-      const body = '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder>'
-        + '<picture_fast_update></picture_fast_update></to_encoder></vc_primitive></media_control>\r\n';
-      void this.#sipCall?.sendInfo('application/media_control+xml', body)
-        .catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'picture_fast_update INFO failed'));
-    });
+    // RFC 5168 §3, for devices that ignore RTCP PLI/FIR.
+    this.#media.on('keyframeViaSip', () => void this.#sipCall?.sendInfo('application/media_control+xml', PICTURE_FAST_UPDATE)
+      .catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'picture_fast_update INFO failed')));
     this.#outputs = new CallOutputs({
       primary: this.rtmpUrl ? { url: this.rtmpUrl, streamName: this.rtmpStream ?? this.toStream } : null,
       embedded: ctx.embeddedRtmpUrl ? { url: ctx.embeddedRtmpUrl, streamName: this.toStream } : null,
@@ -150,12 +146,12 @@ export class Call extends TypedEmitter<CallEvents> {
 
   toJSON(): CallObject {
     const p = this.params;
-    const caller = p.sipLogin ?? 'gateway';
+    const caller = p.incoming?.caller ?? p.sipLogin ?? 'gateway';
     return {
-      callId: this.callId, parentCallId: p.parentCallId ?? null, incoming: false,
+      callId: this.callId, parentCallId: p.parentCallId ?? null, incoming: p.incoming !== undefined,
       status: this.#status, sipStatus: this.#sipStatus, info: this.#info,
       sipMessageRaw: (this.#sipCall && this.ctx.sip.lastMessage(this.#sipCall)) ?? null, joinDtmfResult: this.#dtmf.joinResult,
-      caller, callee: p.callee, visibleName: p.visibleName ?? caller,
+      caller, callee: p.incoming?.userPart ?? p.callee, visibleName: p.visibleName ?? caller,
       toStream: this.toStream, streamName: this.toStream,
       rtmpUrl: this.rtmpUrl, rtmpStream: this.rtmpStream, rtmpStreamStatus: this.#rtmpStatus,
       hasAudio: p.hasAudio, hasVideo: p.hasVideo,
@@ -167,11 +163,11 @@ export class Call extends TypedEmitter<CallEvents> {
     };
   }
 
-  /** Announces PENDING and starts dialing in the background, inside the call's error boundary. */
-  start(): void {
+  /** Announces PENDING and starts dialing (or answering `incoming`) in the background, inside the call's error boundary. */
+  start(incoming?: SipServerCall): void {
     this.inScope(() => {
       this.emit('change', this.toJSON(), false);
-      void this.#dial().catch((e: unknown) => {
+      void (incoming ? this.#answer(incoming) : this.#dial()).catch((e: unknown) => {
         this.log.error({ err: e }, 'call setup failed');
         void this.#end('FAILED', (e as Error).message, true);
       });
@@ -263,34 +259,44 @@ export class Call extends TypedEmitter<CallEvents> {
     await this.#hangup;
   }
 
-  async #dial(): Promise<void> {
-    let ports: { audioPort: number; videoPort: number };
+  /** An incoming capture: our SDP answer to the far end's offer in a 2xx (488 when there is nothing we can take), then as an outgoing call. */
+  async #answer(server: SipServerCall): Promise<void> {
+    const ports = await this.#media.allocate();
+    if (ports === undefined) return; // ended meanwhile
+    this.#attach(server, ports);
+    this.#rtmpStatus = this.#outputs.initialStatus;
+    this.#setStatus('TRYING');
+    let answer: string;
     try {
-      ports = await this.#media.allocate();
+      answer = this.#sdp.answerRemoteOffer(server.offer ?? '', ports);
     } catch (e) {
-      if (isTerminal(this.#status)) return; // closed while allocating: the ports are already released
-      throw e;
+      this.log.warn({ err: (e as Error).message }, 'incoming offer refused');
+      server.reject(488, 'Not Acceptable Here');
+      return;
     }
+    server.accept(answer);
+  }
+
+  async #dial(): Promise<void> {
+    const ports = await this.#media.allocate();
+    if (ports === undefined) return; // ended meanwhile
     const offer = this.#sdp.offer(ports);
     const t = this.target;
     if (this.params.sipRegisterRequired && !(await this.#register())) return;
     if (isTerminal(this.#status)) return;
     // The SIP Call-ID is random, not the REST callId: whoever can read the API (or guess ids) cannot forge into the dialog.
     const sipCallId = newCallId();
-    const sipCall = this.ctx.sip.invite({
-      callId: sipCallId,
-      requestUri: t.requestUri,
-      from: { user: t.fromUser, host: t.fromHost, displayName: this.params.visibleName ?? t.fromUser },
-      destination: t.destination,
-      transport: t.transport,
-      auth: digestCredentials(this.params, t, this.ctx.authRealms),
-      sdpOffer: offer,
-      contactParams: this.params.sipContactParams,
-      ringTimeoutMs: this.ctx.ringTimeoutMs,
-      ...(this.ctx.minSessionExpiresS !== undefined ? { minSessionExpiresS: this.ctx.minSessionExpiresS } : {}),
-      ...(this.ctx.incomingReferStatus !== undefined ? { incomingReferStatus: this.ctx.incomingReferStatus } : {}),
-      log: this.log,
-    });
+    const sipCall = this.ctx.sip.invite(inviteOptions(this.params, t, this.ctx, { sipCallId, offer, log: this.log }));
+    this.#attach(sipCall, ports);
+    this.log.info({ requestUri: t.requestUri, destination: t.destination, sipCallId }, 'sending INVITE');
+    sipCall.start();
+    // WCS reports RTMP_STREAM_WAIT from TRYING on (the seeds' own event): the stream is awaited from here.
+    this.#rtmpStatus = this.#outputs.initialStatus;
+    this.#setStatus('TRYING');
+  }
+
+  /** The SIP call's events into this call's state, inside its error boundary. */
+  #attach(sipCall: SipClientCall | SipServerCall, ports: { audioPort: number; videoPort: number }): void {
     this.#sipCall = sipCall;
     sipCall.answerSdp = (remote) => this.inScope(() => this.#sdp.answerRemoteOffer(remote, ports));
     this.#reoffer = (hold) => this.#sdp.reoffer(ports, hold);
@@ -315,11 +321,6 @@ export class Call extends TypedEmitter<CallEvents> {
     }));
     sipCall.on('referProgress', this.#sipListener((p: ReferProgress) => this.#transfer.progress(p)));
     sipCall.on('info', (contentType, body) => this.log.info({ contentType, body: body.slice(0, 200) }, 'SIP INFO received'));
-    this.log.info({ requestUri: t.requestUri, destination: t.destination, sipCallId }, 'sending INVITE');
-    sipCall.start();
-    // WCS reports RTMP_STREAM_WAIT from TRYING on (the seeds' own event): the stream is awaited from here.
-    this.#rtmpStatus = this.#outputs.initialStatus;
-    this.#setStatus('TRYING');
   }
 
   #setCodecs(audio: NegotiatedMedia | null, video: NegotiatedMedia | null): void {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { TypedEmitter, ValidationError, type CodecName, type Logger } from '../shared/index.js';
+import type { SipServerCall } from '../sip/index.js';
 import { Call } from './call.js';
 import type { CallDeps } from './call-deps.js';
 import { CallRegistry } from './registry.js';
@@ -40,7 +41,8 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     this.registry = new CallRegistry(opts.maxCalls);
   }
 
-  startup(p: StartupParams): CallObject {
+  /** A new call: dialled, or — given `incoming` — the far end's INVITE answered (SPEC §2.9 incoming captures). */
+  startup(p: StartupParams, incoming?: SipServerCall): CallObject {
     const callId = p.callId ?? newCallId();
     const toStream = p.toStream ?? callId;
     const params = { ...p, callId, toStream };
@@ -60,7 +62,7 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
       this.emit('callClosed', call);
     });
     this.emit('callStarted', call);
-    call.start();
+    call.start(incoming);
     return call.toJSON();
   }
 

@@ -1,4 +1,6 @@
-import { ValidationError } from '../shared/index.js';
+import { ValidationError, type Logger } from '../shared/index.js';
+import type { InviteOptions } from '../sip/index.js';
+import type { CallDeps } from './call-deps.js';
 import type { StartupParams } from './types.js';
 
 /** Where and to whom the INVITE goes, from the startup request (SPEC §2.1). */
@@ -64,4 +66,24 @@ export function digestCredentials(p: StartupParams, t: SipTarget, authRealms: re
   const realms = [uriHost, p.sipDomain, t.fromHost, ...authRealms]
     .filter((r): r is string => typeof r === 'string' && r !== '').map((r) => r.toLowerCase());
   return { username: p.sipAuthenticationName ?? t.fromUser, password: p.sipPassword, realms };
+}
+
+/** The INVITE of a call: to its target, with our offer, its credentials and the configured SIP settings. */
+export function inviteOptions(
+  p: StartupParams, t: SipTarget, ctx: CallDeps, o: { sipCallId: string; offer: string; log: Logger },
+): InviteOptions {
+  return {
+    callId: o.sipCallId,
+    requestUri: t.requestUri,
+    from: { user: t.fromUser, host: t.fromHost, displayName: p.visibleName ?? t.fromUser },
+    destination: t.destination,
+    transport: t.transport,
+    auth: digestCredentials(p, t, ctx.authRealms),
+    sdpOffer: o.offer,
+    contactParams: p.sipContactParams,
+    ringTimeoutMs: ctx.ringTimeoutMs,
+    ...(ctx.minSessionExpiresS !== undefined ? { minSessionExpiresS: ctx.minSessionExpiresS } : {}),
+    ...(ctx.incomingReferStatus !== undefined ? { incomingReferStatus: ctx.incomingReferStatus } : {}),
+    log: o.log,
+  };
 }

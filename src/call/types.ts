@@ -41,6 +41,8 @@ export interface StartupParams {
   record?: boolean;
   /** The capture this call is an attempt of (set by the capture scheduler, never by REST). */
   parentCallId?: string;
+  /** A call the far end placed to a declared incoming capture: who called, and the user part it dialled (`callee` is then the caller's URI). */
+  incoming?: { caller: string; userPart: string };
 }
 
 /** A call's registration (sipRegisterRequired) as posted in a RegistrationStatusEvent. */
@@ -87,7 +89,8 @@ export interface CallObject {
   callId: string;
   /** The captureId of a scheduled capture's attempt; null otherwise. */
   parentCallId: string | null;
-  incoming: false;
+  /** True for a call the far end placed (an incoming capture). */
+  incoming: boolean;
   status: CallStatus;
   sipStatus: number | null;
   /** The SIP message that caused the last change (a 180, the 200 OK, the far end's BYE …), credentials stripped; null before any. */

@@ -1,4 +1,5 @@
-/** Scheduled captures (SPEC §2.9): the scheduler and where schedules are kept. */
+/** Captures (SPEC §2.9): scheduled ones, incoming ones, and where both are kept. */
 export { CaptureService, newCaptureId, type CaptureServiceOptions } from './capture-service.js';
 export { SqliteCaptureStore } from './sqlite-store.js';
-export type { CaptureObject, CaptureRecord, CaptureStatus, CaptureStore, RetryPolicy, ScheduleParams } from './types.js';
+export { IncomingCaptures, type IncomingObject } from './incoming.js';
+export type { CaptureObject, CaptureRecord, CaptureStatus, CaptureStore, IncomingDeclaration, RetryPolicy, ScheduleParams } from './types.js';

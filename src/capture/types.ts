@@ -50,10 +50,34 @@ export interface CaptureObject extends Omit<StartupParams, 'sipPassword' | 'call
   createdAt: number;
 }
 
-/** Where schedules survive a restart (SPEC §7 `capture.store`). Synchronous: writes are rare and small. */
+/** An incoming capture declared ahead (SPEC §2.9 `/capture/incoming/create`), as stored. */
+export interface IncomingDeclaration {
+  userPart: string;
+  rtmpUrl?: string;
+  rtmpStream?: string;
+  /** Default: the userPart. */
+  toStream: string;
+  /** The digest credential the caller must present, when set. */
+  sipLogin?: string;
+  sipPassword?: string;
+  /** IPs and CIDRs the INVITE may come from; any when absent. */
+  allowedSources?: string[];
+  /** ms since the epoch; the declaration answers no INVITE after it. */
+  expiresAt?: number;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  appKey: string;
+  custom: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** Where schedules and incoming declarations survive a restart (SPEC §7 `capture.store`). Synchronous: writes are rare and small. */
 export interface CaptureStore {
   load(): CaptureRecord[];
   save(r: CaptureRecord): void;
   remove(captureId: string): void;
+  loadIncoming(): IncomingDeclaration[];
+  saveIncoming(d: IncomingDeclaration): void;
+  removeIncoming(userPart: string): void;
   close(): void;
 }

@@ -8,9 +8,9 @@
 import express from 'express';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../shared/index.js';
-import { newCaptureId, type CaptureService, type ScheduleParams } from '../capture/index.js';
-import { dtmfDigits, int, startupSchema } from './schemas.js';
-import { parse, startupParams, type AppKeys } from './startup-params.js';
+import { newCaptureId, type CaptureService, type IncomingCaptures, type ScheduleParams } from '../capture/index.js';
+import { SIP_USER, bool, dtmfDigits, int, rtmpUrl, startupSchema, streamName } from './schemas.js';
+import { parse, resolveAppKey, startupParams, type AppKeys } from './startup-params.js';
 
 const ISO_WITH_OFFSET = /^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:\d\d)$/;
 const isoTime = z.string().regex(ISO_WITH_OFFSET, 'an ISO 8601 time with an offset, e.g. 2026-12-08T10:00:00+01:00')
@@ -30,6 +30,22 @@ const scheduleSchema = startupSchema.omit({ callId: true }).extend({
   retry: z.object({ intervalMs: int(1000, 3_600_000).default(15_000), maxAttempts: int(0, 1000).default(0) }).prefault({}),
 });
 const byIdSchema = z.object({ captureId: z.string({ error: 'captureId is required' }).min(1) });
+const userPart = z.string({ error: 'userPart is required' }).regex(/^[A-Za-z0-9._-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 . _ -');
+const incomingSchema = z.object({
+  userPart,
+  rtmpUrl: rtmpUrl.optional(),
+  rtmpStream: streamName.optional(),
+  toStream: streamName.optional(),
+  sipLogin: z.string().max(128).regex(SIP_USER, 'a SIP user name').optional(),
+  sipPassword: z.string().min(1).max(256).optional(),
+  allowedSources: z.array(z.string().max(64)).max(64).optional(),
+  expiresAt: isoTime.optional(),
+  hasAudio: bool.default(true),
+  hasVideo: bool.default(true),
+  appKey: z.string().min(1).max(64).optional(),
+  custom: z.record(z.string(), z.unknown()).default({}),
+});
+const byUserPart = z.object({ userPart });
 
 /** A parsed schedule body as the scheduler takes it; the passcode becomes the startup's joinDtmf. */
 function scheduleParams(p: z.infer<typeof scheduleSchema>, appKeys: AppKeys | undefined): ScheduleParams {
@@ -43,8 +59,23 @@ function scheduleParams(p: z.infer<typeof scheduleSchema>, appKeys: AppKeys | un
 }
 
 /** The /capture routes, to mount at /rest-api. */
-export function captureRouter(captures: CaptureService, appKeys?: AppKeys): express.Router {
+export function captureRouter(captures: CaptureService, incoming: IncomingCaptures, appKeys?: AppKeys): express.Router {
   const r = express.Router();
+  r.post('/capture/incoming/create', (req, res) => {
+    const p = parse(incomingSchema, req.body);
+    res.json(incoming.create({ ...p, toStream: p.toStream ?? p.userPart, appKey: resolveAppKey(p.appKey, appKeys), createdAt: Date.now() }));
+  });
+  r.post('/capture/incoming/find', (req, res) => {
+    res.json([incoming.find(parse(byUserPart, req.body).userPart)]);
+  });
+  r.post('/capture/incoming/find_all', (_req, res) => {
+    const all = incoming.findAll();
+    if (all.length === 0) throw new NotFoundError('there are no incoming captures');
+    res.json(all);
+  });
+  r.post('/capture/incoming/delete', (req, res) => {
+    res.json(incoming.delete(parse(byUserPart, req.body).userPart));
+  });
   r.post('/capture/schedule', (req, res) => {
     res.json(captures.schedule(scheduleParams(parse(scheduleSchema, req.body), appKeys)));
   });

@@ -8,12 +8,12 @@ export const int = (min: number, max: number): z.ZodType<number> =>
 export const dtmfDigits = z.string().regex(/^[0-9*#A-Da-d,]{1,64}$/, 'one or more of 0-9 * # A-D and , (pause)').transform((d) => d.toUpperCase());
 export const dtmfType = z.enum(['RFC2833', 'INFO', 'INFO_RELAY']).default('RFC2833');
 
-const streamName = z.string().regex(/^[A-Za-z0-9_.~-]{1,128}$/, '1–128 characters of A-Z a-z 0-9 _ . ~ -');
+export const streamName = z.string().regex(/^[A-Za-z0-9_.~-]{1,128}$/, '1–128 characters of A-Z a-z 0-9 _ . ~ -');
 /** RFC 3261 §25.1 `user`: unreserved / escaped / user-unreserved. */
 export const SIP_USER = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
 export const RESERVED_SYMBOLS_MESSAGE = 'SIP login or authentication name contains reserved symbols';
 
-const rtmpUrl = z.string().refine((u) => {
+export const rtmpUrl = z.string().refine((u) => {
   try {
     const url = new URL(u);
     return (url.protocol === 'rtmp:' || url.protocol === 'rtmps:') && url.hostname !== '';

@@ -26,15 +26,21 @@ export function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new ValidationError(field && !message.includes(field) ? `${field}: ${message}` : message);
 }
 
+/** The application of a request's `appKey`: the default one when absent; unknown ones too unless strict (then a 400). */
+export function resolveAppKey(appKey: string | undefined, appKeys: AppKeys | undefined): string {
+  const key = appKey ?? appKeys?.defaultApp ?? 'callApp';
+  if (appKeys?.strict && !appKeys.known.includes(key)) {
+    throw new ValidationError(`appKey: no application "${key}" is configured (webhook.apps)`);
+  }
+  return key;
+}
+
 /** A parsed `/call/startup` body as the call layer takes it (SPEC §2.1 rules past the schema). */
 export function startupParams(p: z.infer<typeof startupSchema>, appKeys: AppKeys | undefined): StartupParams {
   for (const name of [p.sipLogin, p.sipAuthenticationName]) {
     if (name !== undefined && !SIP_USER.test(name)) throw new ValidationError(RESERVED_SYMBOLS_MESSAGE);
   }
-  const appKey = p.appKey ?? appKeys?.defaultApp ?? 'callApp';
-  if (appKeys?.strict && !appKeys.known.includes(appKey)) {
-    throw new ValidationError(`appKey: no application "${appKey}" is configured (webhook.apps)`);
-  }
+  const appKey = resolveAppKey(p.appKey, appKeys);
   const stripCodecs = p.stripCodecs?.map((name) => {
     const c = codecByName(name);
     if (c === undefined) throw new ValidationError(`stripCodecs: unknown codec "${name}"`);

@@ -1,11 +1,11 @@
 /**
- * UAC dialog state (RFC 3261 §12): identifiers, route set, remote target and
+ * Dialog state (RFC 3261 §12), ours as UAC or as UAS: identifiers, route set, remote target and
  * CSeq spaces, and construction of in-dialog requests (§12.2.1.1). Pure: no
  * sockets, no timers.
  */
 import { InvalidStateError, ParseError } from '../shared/index.js';
 import { bodyText, getCallId, getCSeq, getHeader, getHeaders, getTo, tagOf, type SipHeader, type SipRequest, type SipResponse } from './message.js';
-import { parseNameAddr, parseUri, uriParam, type SipUri } from './uri.js';
+import { formatUri, parseNameAddr, parseUri, uriParam, type SipUri } from './uri.js';
 import type { TransportAddress } from './transport.js';
 
 export type DialogState = 'early' | 'confirmed' | 'terminated';
@@ -26,7 +26,7 @@ export interface InDialogRequestOptions {
   contentType?: string;
 }
 
-/** A dialog created by our INVITE. */
+/** A dialog created by our INVITE, or by our answer to a far end's. */
 export class Dialog {
   readonly callId: string;
   readonly localTag: string;
@@ -82,6 +82,30 @@ export class Dialog {
       localSeq: getCSeq(invite).seq,
       state: res.status < 200 ? 'early' : 'confirmed',
     });
+  }
+
+  /**
+   * §12.1.1: the dialog our 2xx to a far end's INVITE creates. The route set
+   * is the request's Record-Route list in order; the remote target its
+   * Contact; our To (with `localTag`) becomes our From; our CSeq starts anew.
+   */
+  static fromUasRequest(invite: SipRequest, localTag: string, localSeq: number): Dialog {
+    const remoteHeader = getHeader(invite, 'From') ?? '';
+    const remoteTag = parseNameAddr(remoteHeader).params.get('tag');
+    if (!remoteTag) throw new ParseError('INVITE without From tag');
+    const d = new Dialog({
+      callId: getCallId(invite),
+      localTag,
+      remoteTag,
+      localHeader: `${getHeader(invite, 'To') ?? ''};tag=${localTag}`,
+      remoteHeader,
+      remoteTarget: contactUri(invite) ?? formatUri(parseNameAddr(remoteHeader).uri),
+      routeSet: getHeaders(invite, 'Record-Route'),
+      localSeq,
+      state: 'early',
+    });
+    d.remoteSeq = getCSeq(invite).seq;
+    return d;
   }
 
   get state(): DialogState {

@@ -187,10 +187,9 @@ export class DialogRequests {
       this.#respond(stx, req, 491, 'Request Pending');
       return;
     }
-    // RFC 4028 §9: a refresh asking for less than our Min-SE gets 422 with it.
-    const se = sessionExpiresOf(req);
-    if (se !== undefined && se.seconds > 0 && se.seconds < this.#minSe) {
-      this.#respond(stx, req, 422, 'Session Interval Too Small', [{ name: 'Min-SE', value: String(this.#minSe) }]);
+    const timer = this.sessionTimerAnswer(req);
+    if (timer.tooSmall) {
+      this.#respond(stx, req, 422, 'Session Interval Too Small', timer.headers);
       return;
     }
     const offer = sdpOf(req);
@@ -205,20 +204,38 @@ export class DialogRequests {
       }
     }
     d.refreshTarget(req);
-    // §9: the UAS picks the refresher when the request leaves it open: the far end (uac of this request).
-    const chosen = se ? { seconds: se.seconds, refresher: se.refresher ?? 'uac' as const } : undefined;
-    this.#sessionTimer.arm(chosen, false);
-    const st = chosen ? [{ name: 'Session-Expires', value: `${chosen.seconds};refresher=${chosen.refresher}` }, { name: 'Require', value: 'timer' }] : [];
-    const res = this.#respond(stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...ALLOW_HEADERS, ...st], sdp);
-    if (invite) this.#retransmit2xx(res, stx.responseAddress, getCSeq(req).seq);
+    const res = this.#respond(stx, req, 200, 'OK', [{ name: 'Contact', value: call.contact }, ...ALLOW_HEADERS, ...timer.arm()], sdp);
+    if (invite) this.retransmit2xx(res, stx.responseAddress, getCSeq(req).seq);
     if (invite || offer !== undefined) call.emit('reinvite', offer);
+  }
+
+  /**
+   * RFC 4028 as the UAS of `req` (an INVITE, re-INVITE or UPDATE): a request
+   * asking for less than our Min-SE is refused (422 with these headers);
+   * otherwise `arm()` starts the session timer and gives the 2xx's headers.
+   * §9: the UAS picks the refresher when the request leaves it open: the far
+   * end (the UAC of this request).
+   */
+  sessionTimerAnswer(req: SipRequest): { tooSmall: true; headers: SipHeader[] } | { tooSmall: false; arm: () => SipHeader[] } {
+    const se = sessionExpiresOf(req);
+    if (se !== undefined && se.seconds > 0 && se.seconds < this.#minSe) {
+      return { tooSmall: true, headers: [{ name: 'Min-SE', value: String(this.#minSe) }] };
+    }
+    return {
+      tooSmall: false,
+      arm: () => {
+        const chosen = se ? { seconds: se.seconds, refresher: se.refresher ?? 'uac' as const } : undefined;
+        this.#sessionTimer.arm(chosen, false);
+        return chosen ? [{ name: 'Session-Expires', value: `${chosen.seconds};refresher=${chosen.refresher}` }, { name: 'Require', value: 'timer' }] : [];
+      },
+    };
   }
 
   /**
    * §13.3.1.4: the UAS core retransmits its 2xx at T1, doubling up to T2,
    * until the ACK; with no ACK after 64*T1 the session ends with a BYE.
    */
-  #retransmit2xx(res: SipResponse, to: TransportAddress, seq: number): void {
+  retransmit2xx(res: SipResponse, to: TransportAddress, seq: number): void {
     const call = this.#call;
     const bytes = serializeMessage(res);
     const { t1, t2 } = call.ctx.timers;

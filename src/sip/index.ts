@@ -3,6 +3,8 @@ export {
   SipUserAgent, SipClientCall, type SipUserAgentOptions, type InviteOptions, type SipCallState, type SipClientCallEvents,
 } from './user-agent.js';
 export { CALL_TRANSITIONS } from './call-types.js';
+export { SipServerCall, type IncomingOptions } from './server-call.js';
+export { DigestServer, type DigestCheck } from './digest-server.js';
 export {
   parseMessage, serializeMessage, getHeader, getHeaders, setHeader, removeHeader, getVias, getTopVia, getCSeq,
   getCallId, getFrom, getTo, tagOf, bodyText, contentType, createResponse, headerKey,
@@ -31,3 +33,5 @@ export { StreamFramer, type Frame, type FramerLimits } from './stream-framer.js'
 export { parseSipfrag, referProgressOf, type ReferProgress } from './refer.js';
 export type { FinalResponse } from './request.js';
 export { buildAnswer, isHoldOffer, answerDirection, type AnswerOptions } from './sdp-answer.js';
+
+export { PICTURE_FAST_UPDATE } from './media-control.js';

@@ -8,6 +8,7 @@ import { ConflictError, InvalidStateError, type Logger } from '../shared/index.j
 import { ALLOW, type CallContext, type InviteOptions, type SizeSwitchPolicy } from './call-types.js';
 import { sizeSwitchPolicy } from './size-switch.js';
 import { SipClientCall } from './client-call.js';
+import { SipServerCall, type IncomingOptions } from './server-call.js';
 import { newBranch, newTag } from './ids.js';
 import {
   createResponse, getCallId, getCSeq, getTo, serializeMessage, tagOf, type SipHeader, type SipMessage, type SipRequest, type SipResponse,
@@ -71,8 +72,15 @@ export class SipUserAgent {
   readonly #log: Logger;
   readonly #userAgent: string;
   readonly #timers: TransactionTimers;
-  readonly #calls = new Map<string, SipClientCall>();
-  readonly #lastMessage = new WeakMap<SipClientCall, string>();
+  readonly #calls = new Map<string, SipClientCall | SipServerCall>();
+  readonly #lastMessage = new WeakMap<SipClientCall | SipServerCall, string>();
+  /**
+   * Takes a far end's INVITE outside any dialog (incoming captures); without
+   * one every such INVITE is declined (603). It answers or rejects the call.
+   */
+  onInvite: ((call: SipServerCall) => void) | undefined;
+  /** Options of incoming calls (session timer, REFER policy); their logger is a child of the user agent's. */
+  incoming: Omit<IncomingOptions, 'log'> = {};
   readonly #registrations = new Set<SipRegistration>();
   readonly #registerExpiresS: number;
   readonly #sizeSwitch: SizeSwitchPolicy;
@@ -227,8 +235,13 @@ export class SipUserAgent {
       if (req.method === 'CANCEL') {
         // §9.2: we answer every request at once, so a CANCEL only gets its own 200 (or 481).
         if (!stx) return;
-        if (layer.findInviteServer(req)) this.#respond(stx, req, 200, 'OK');
-        else this.#respond(stx, req, 481, 'Call/Transaction Does Not Exist');
+        if (!layer.findInviteServer(req)) {
+          this.#respond(stx, req, 481, 'Call/Transaction Does Not Exist');
+          return;
+        }
+        this.#respond(stx, req, 200, 'OK');
+        const incoming = this.#calls.get(getCallId(req));
+        if (incoming instanceof SipServerCall) incoming.cancelled();
         return;
       }
       const call = this.#calls.get(getCallId(req));
@@ -240,11 +253,26 @@ export class SipUserAgent {
       const inDialog = tagOf(getTo(req)) !== undefined;
       if (inDialog || req.method === 'BYE') this.#respond(stx, req, 481, 'Call/Transaction Does Not Exist');
       else if (req.method === 'OPTIONS') this.#respond(stx, req, 200, 'OK', [{ name: 'Accept', value: 'application/sdp' }, { name: 'Allow', value: ALLOW }]);
-      else if (req.method === 'INVITE') this.#respond(stx, req, 603, 'Decline'); // this gateway only places calls
+      else if (req.method === 'INVITE') this.#incoming(layer, req, stx);
       else this.#respond(stx, req, 405, 'Method Not Allowed', [{ name: 'Allow', value: ALLOW }]);
     } catch (err) {
       this.#log.debug({ err }, 'SIP request handling failed');
     }
+  }
+
+  /** A far end's new INVITE: a call for the handler, or 603 when nothing takes incoming calls (503 while closing). */
+  #incoming(layer: TransactionLayer, req: SipRequest, stx: ServerTransaction): void {
+    const handler = this.onInvite;
+    if (handler === undefined || this.#closing) {
+      this.#respond(stx, req, this.#closing ? 503 : 603, this.#closing ? 'Service Unavailable' : 'Decline');
+      return;
+    }
+    const ctx = this.#context(layer.transport.protocol);
+    if (!ctx) return;
+    const call = new SipServerCall(ctx, req, stx, { ...this.incoming, log: this.#log.child({ sipCallId: getCallId(req) }) });
+    this.#calls.set(call.callId, call);
+    this.#lastMessage.set(call, rawWithoutCredentials(req));
+    handler(call);
   }
 
   #respond(stx: ServerTransaction, req: SipRequest, status: number, reason: string, headers: SipHeader[] = []): void {
@@ -256,7 +284,7 @@ export class SipUserAgent {
    * response past 100 to its INVITE or BYE; a BYE, INVITE, UPDATE or CANCEL
    * from the far end), as text with credentials stripped: WCS's sipMessageRaw.
    */
-  lastMessage(call: SipClientCall): string | undefined {
+  lastMessage(call: SipClientCall | SipServerCall): string | undefined {
     return this.#lastMessage.get(call);
   }
 

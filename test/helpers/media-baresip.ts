@@ -23,6 +23,8 @@ export interface BaresipFarEnd {
   log(): string;
   /** Events from its ctrl_tcp event stream (`{type, param, ...}`), e.g. `CALL_DTMF_START` with the digit. */
   readonly events: { type: string; param?: string }[];
+  /** Places a call to `uri` (ctrl_tcp `dial`, as a conference server's auto-dial would). */
+  dial(uri: string): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,10 @@ export async function startBaresip(opts: { rtpTimeoutS: number; video?: boolean 
     events,
     uri: `sip:gw@127.0.0.1:${sipPort}`,
     log,
+    dial: (uri: string) => {
+      const json = JSON.stringify({ command: 'dial', params: uri, token: 'dial' });
+      ctrl.write(`${Buffer.byteLength(json)}:${json},`);
+    },
     close: async () => {
       ctrl.destroy();
       await stopChild(proc.child, proc.exited, 2000);
