@@ -21,10 +21,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{
-          regex: '^(\\.\\./)+(call|capture|config|dashboard|metrics|pipeline|rest|rtmp|rtp|shared|sip|transcode|webhook)/(?!index\\.js$)',
+          regex: '^(\\.\\./)+(call|capture|cluster|config|dashboard|metrics|pipeline|rest|rtmp|rtp|shared|sip|transcode|webhook)/(?!index\\.js$)',
           message: 'import another module through its index.js',
         }, {
-          regex: '^\\./(call|capture|config|dashboard|metrics|pipeline|rest|rtmp|rtp|shared|sip|transcode|webhook)/(?!index\\.js$)',
+          regex: '^\\./(call|capture|cluster|config|dashboard|metrics|pipeline|rest|rtmp|rtp|shared|sip|transcode|webhook)/(?!index\\.js$)',
           message: 'import a module through its index.js',
         }],
       }],

@@ -4,12 +4,13 @@
 # inside the process, from the node-av package) and a C++ toolchain to build
 # the SQLite binding of the capture store. With --test: the Debian
 # packages of the test suite's real peers (ffmpeg/ffprobe, SIPp, nginx with its
-# RTMP module, Kamailio, baresip with its FFmpeg video modules, Chromium); with
+# RTMP module, Kamailio, baresip with its FFmpeg video modules, Chromium, Redis
+# for the cluster tests); with
 # --bench, those and tcpdump. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-test_pkgs=(ffmpeg sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium)
+test_pkgs=(ffmpeg sip-tester nginx libnginx-mod-rtmp kamailio openssl baresip-core baresip-ffmpeg chromium redis-server)
 # The capture store's SQLite binding (better-sqlite3) compiles at install when no prebuilt binary can be fetched.
 pkgs=(python3 make g++)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then pkgs+=("${test_pkgs[@]}"); fi

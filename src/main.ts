@@ -15,6 +15,7 @@ import { HlsStore } from './pipeline/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
 import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { CaptureService, IncomingCaptures, SqliteCaptureStore } from './capture/index.js';
+import { createCluster } from './cluster/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
 import { dashboardRouter } from './dashboard/index.js';
@@ -156,6 +157,14 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     calls.on('transfer', (t) => webhook.post(t.appKey, 'TransferStatusEvent', t.callId, t));
     calls.on('callStarted', (call) => callMetrics.callStarted(call));
     calls.on('callClosed', (call) => callMetrics.callClosed(call));
+    // cluster.redisUrl: one registry of every node's calls on Redis (left after the calls ended); without it, this node alone.
+    const cluster = config.cluster.redisUrl ? createCluster(config, calls, log.child({ module: 'cluster' })) : null;
+    if (cluster) {
+      scope.add(cluster.node);
+      cluster.calls.on('lost', (c) => webhook.post(c.appKey, 'CallStatusEvent', c.callId, c, true));
+      cluster.node.on('beat', () => void cluster.node.liveNodes().then((n) => metrics.clusterNodesLive.set(n.length), () => undefined));
+      cluster.node.on('down', () => metrics.clusterNodesLive.set(0));
+    }
     // The REST ports keep answering (503 for new calls) while the calls hang up: released after them.
     const web = scope.child();
     scope.add(calls);
@@ -188,11 +197,12 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
     ops.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok' });
+      res.json({ status: 'ok', cluster: cluster ? (cluster.node.ready ? 'ready' : 'unreachable') : null });
     });
     // The live dashboard at /dashboard/ (behind the same Basic auth as the REST API in production).
     const dashboard = dashboardRouter({
       calls, nodeId: config.nodeId, log: log.child({ module: 'dashboard' }),
+      ...(cluster ? { others: () => cluster.calls.others } : {}),
       users,
       player: { flv: embedded ? { port: config.rtmp.embedded.httpPort, app: config.rtmp.embedded.app } : null, hls: hls !== null },
     });
@@ -201,7 +211,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     const app = createRestApp({
       apiRouters: [pushRouter(pushes), captureRouter(captures, incoming, appKeys)],
       rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
-      calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
+      calls: cluster?.calls ?? calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users, allowedHosts: config.rest.allowedHosts,
       appKeys,
       onRequest: (route, status) => metrics.restRequests.inc({ route, status: String(status) }),
@@ -220,6 +230,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     }
 
     const restPort = (server.address() as AddressInfo).port;
+    await cluster?.node.start(config.cluster.restUrl ?? `http://${localAddressFor(config.rest.host)}:${restPort}`, () => calls.registry.size);
     log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, httpsPort, sipPort: sip.localAddress.port,
       embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },
     'gateway started');
@@ -252,7 +263,17 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.log.level);
-  const gw = await startGateway(config, log);
+  let gw: Gateway;
+  try {
+    gw = await startGateway(config, log);
+  } catch (e) {
+    // A start refused for a reason of the configuration (a node id live in the cluster, Redis unreachable): said plainly.
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -41,8 +41,17 @@ export class CallService extends TypedEmitter<CallServiceEvents> {
     this.registry = new CallRegistry(opts.maxCalls);
   }
 
-  /** A new call: dialled, or — given `incoming` — the far end's INVITE answered (SPEC §2.9 incoming captures). */
-  startup(p: StartupParams, incoming?: SipServerCall): CallObject {
+  /** A new call, dialled. */
+  startup(p: StartupParams): CallObject {
+    return this.#start(p, undefined);
+  }
+
+  /** A new call the far end placed: its INVITE answered (SPEC §2.9 incoming captures). */
+  answer(p: StartupParams, incoming: SipServerCall): CallObject {
+    return this.#start(p, incoming);
+  }
+
+  #start(p: StartupParams, incoming: SipServerCall | undefined): CallObject {
     const callId = p.callId ?? newCallId();
     const toStream = p.toStream ?? callId;
     const params = { ...p, callId, toStream };

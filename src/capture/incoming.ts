@@ -103,7 +103,7 @@ export class IncomingCaptures {
     }
     try {
       const remote = `sip:${from}@${server.source.host}:${server.source.port}`;
-      this.opts.calls.startup({
+      this.opts.calls.answer({
         callId: newCallId(), callee: remote, toStream: d.toStream, rtmpUrl: d.rtmpUrl, rtmpStream: d.rtmpStream,
         hasAudio: d.hasAudio, hasVideo: d.hasVideo, sipRegisterRequired: false, appKey: d.appKey, custom: d.custom,
         incoming: { caller: from, userPart: d.userPart },

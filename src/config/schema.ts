@@ -171,6 +171,19 @@ export const configSchema = z.object({
   }).prefault({}).refine((w) => Object.keys(w.apps).length === 0 || w.defaultApp in w.apps, {
     path: ['defaultApp'], message: 'names no application of webhook.apps',
   }),
+  /** Many nodes, one API (SPEC §7): off without redisUrl; with it, calls are registered in Redis and any node answers for all. */
+  cluster: z.object({
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').nullable().default(null),
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 _ . -').default('default'),
+    placement: z.enum(['local', 'least-loaded']).default('local'),
+    maxCallsPerNode: z.number().int().min(1).nullable().default(null),
+    heartbeatMs: z.number().int().min(200).max(60_000).default(2000),
+    nodeTtlMs: z.number().int().min(600).max(300_000).default(6000),
+    /** How the other nodes reach this one's REST API; default http://<rest.host, or 127.0.0.1>:<rest.httpPort>. */
+    restUrl: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL').nullable().default(null),
+    /** Default of a startup's `recover`: a call whose node dies is dialled again by a survivor. */
+    recover: z.boolean().default(false),
+  }).prefault({}).refine((c) => c.nodeTtlMs > c.heartbeatMs, { path: ['nodeTtlMs'], message: 'must be longer than heartbeatMs' }),
   /** Scheduled captures (SPEC §2.9, §7): where schedules are kept, how early a capture dials, how long one may last. */
   capture: z.object({
     store: z.enum(['sqlite', 'redis']).default('sqlite'),

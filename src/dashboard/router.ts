@@ -12,7 +12,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../shared/index.js';
 import { basicAuth, type BasicUser } from '../rest/index.js';
-import { buildRows, RateTracker, type CallRow, type DashboardCall } from './snapshot.js';
+import { buildRows, remoteRow, RateTracker, type CallRow, type DashboardCall } from './snapshot.js';
+import type { CallObject } from '../call/index.js';
 
 /** How the page plays a call's stream. */
 export interface DashboardPlayer {
@@ -29,6 +30,8 @@ export interface DashboardOptions {
   /** When non-empty, every dashboard route needs HTTP Basic auth with one of these (realm `gateway`, as the REST API). */
   users: readonly BasicUser[];
   nodeId: string;
+  /** In a cluster: the other nodes' live calls (the registry's last view). */
+  others?: () => readonly CallObject[];
   player: DashboardPlayer;
   /** Server-Sent Events interval, ms. Default 1000. */
   intervalMs?: number;
@@ -66,7 +69,7 @@ export function dashboardRouter(opts: DashboardOptions): DashboardRouter {
   const snapshot = (): DashboardSnapshot => {
     // Rates are measured on the monotonic clock: the wall clock steps (NTP, a VM resumed), and a step back
     // would hold every rate at its last value (0 kbit/s right after the first sample) until it caught up.
-    const rows = buildRows(opts.calls.registry.all(), tracker, performance.now());
+    const rows = [...buildRows(opts.calls.registry.all(), tracker, performance.now()), ...(opts.others?.() ?? []).map(remoteRow)];
     return { nodeId: opts.nodeId, now: Date.now(), player: opts.player, calls: rows };
   };
   const refuse = (res: express.Response, status: number, message: string, path: string): void => {

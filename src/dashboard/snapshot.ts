@@ -39,6 +39,8 @@ export interface TargetRow {
 /** One live call as the dashboard shows it. */
 export interface CallRow {
   callId: string;
+  /** The node that holds the call (in a cluster, calls of other nodes are listed without their statistics). */
+  nodeId: string;
   callee: string;
   status: string;
   info: string | null;
@@ -145,7 +147,7 @@ export function buildRows(calls: readonly DashboardCall[], tracker: RateTracker,
     const audio = trackRow('audio', s.rtp.audio, rates);
     const video = trackRow('video', s.rtp.video, rates);
     rows.push({
-      callId: o.callId, callee: o.callee, status: o.status, info: o.info, rtmpStreamStatus: o.rtmpStreamStatus,
+      callId: o.callId, nodeId: o.nodeId, callee: o.callee, status: o.status, info: o.info, rtmpStreamStatus: o.rtmpStreamStatus,
       audioCodec: o.audioCodec, videoCodec: o.videoCodec, toStream: o.toStream,
       // The query string of an RTMP URL often carries a token: not shown on screen.
       rtmpUrl: o.rtmpUrl?.replace(/\?.*$/, '') ?? null, rtmpStream: o.rtmpStream, createdAt: o.createdAt,
@@ -159,4 +161,14 @@ export function buildRows(calls: readonly DashboardCall[], tracker: RateTracker,
   }
   tracker.retain(live);
   return rows;
+}
+
+/** A call of another node of the cluster: what the registry knows, no statistics (they stay on its node). */
+export function remoteRow(o: CallObject): CallRow {
+  return {
+    callId: o.callId, nodeId: o.nodeId, callee: o.callee, status: o.status, info: o.info, rtmpStreamStatus: o.rtmpStreamStatus,
+    audioCodec: o.audioCodec, videoCodec: o.videoCodec, toStream: o.toStream,
+    rtmpUrl: o.rtmpUrl?.replace(/\?.*$/, '') ?? null, rtmpStream: o.rtmpStream, createdAt: o.createdAt,
+    kbpsIn: 0, audio: null, video: null, rtmp: [], transcoders: 0,
+  };
 }

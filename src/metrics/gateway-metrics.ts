@@ -37,6 +37,7 @@ export class GatewayMetrics {
   });
   readonly transcoderCpu = this.#counter('gateway_transcoder_cpu_seconds_total', 'Working seconds of the codec worker threads', []);
   readonly webhookDeliveries = this.#counter('gateway_webhook_deliveries_total', 'Webhook deliveries by result', ['result']);
+  readonly clusterNodesLive = this.#gauge('gateway_cluster_nodes_live', 'Live nodes of the cluster this node is in (0 without a cluster or while Redis is away)');
   readonly restRequests = this.#counter('gateway_rest_requests_total', 'REST requests by route and status', ['route', 'status']);
 
   constructor() {

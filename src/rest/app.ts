@@ -1,13 +1,28 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { basicAuth } from './basic-auth.js';
 import { GatewayError, NotFoundError, ValidationError, type Logger } from '../shared/index.js';
-import type { CallService } from '../call/index.js';
+import type { CallFilter, CallObject, DtmfType, StartupParams } from '../call/index.js';
 import { startupSchema, findSchema, terminateSchema, transferSchema, dtmfSchema } from './schemas.js';
 import { parse, startupParams, type AppKeys } from './startup-params.js';
 import { hostGuard, jsonOnly, sameOriginGuard } from './guards.js';
 
+/**
+ * What the REST API needs of the calls: this node's CallService, or the
+ * cluster's view of every node (cluster/ClusterCalls). `placed`: the startup
+ * was handed to this node by another one and runs here.
+ */
+export interface CallApi {
+  startup(p: StartupParams & { recover?: boolean }, placed?: boolean): CallObject | Promise<CallObject>;
+  find(filter: CallFilter): CallObject[] | Promise<CallObject[]>;
+  findAll(): CallObject[] | Promise<CallObject[]>;
+  terminate(callId: string): void | Promise<void>;
+  setHold(callId: string, hold: boolean): Promise<CallObject>;
+  transfer(callId: string, target: string): Promise<CallObject>;
+  sendDtmf(callId: string, digits: string, type: DtmfType): void | Promise<void>;
+}
+
 export interface RestOptions {
-  calls: CallService;
+  calls: CallApi;
   log: Logger;
   maxBodyBytes: number;
   /** When non-empty, every /rest-api request needs HTTP Basic auth with one of these. */
@@ -95,22 +110,22 @@ export function createRestApp(opts: RestOptions): express.Express {
   });
 
   const r = express.Router();
-  r.post('/call/startup', (req, res) => {
-    res.json(opts.calls.startup(startupParams(parse(startupSchema, req.body), opts.appKeys)));
+  r.post('/call/startup', async (req, res) => {
+    res.json(await opts.calls.startup(startupParams(parse(startupSchema, req.body), opts.appKeys), req.get('x-gateway-forwarded') !== undefined));
   });
-  r.post('/call/find', (req, res) => {
-    const found = opts.calls.find(parse(findSchema, req.body));
+  r.post('/call/find', async (req, res) => {
+    const found = await opts.calls.find(parse(findSchema, req.body));
     if (found.length === 0) throw new NotFoundError('no call matches');
     res.json(found);
   });
-  r.post('/call/find_all', (_req, res) => {
-    const all = opts.calls.findAll();
+  r.post('/call/find_all', async (_req, res) => {
+    const all = await opts.calls.findAll();
     if (all.length === 0) throw new NotFoundError('there are no calls');
     res.json(all);
   });
-  r.post('/call/terminate', (req, res) => {
+  r.post('/call/terminate', async (req, res) => {
     const { callId } = parse(terminateSchema, req.body);
-    opts.calls.terminate(callId);
+    await opts.calls.terminate(callId);
     res.json({ callId, result: 'terminating' });
   });
   for (const [route, hold] of [['/call/hold', true], ['/call/unhold', false]] as const) {
@@ -123,9 +138,9 @@ export function createRestApp(opts: RestOptions): express.Express {
     const { callId, target } = parse(transferSchema, req.body);
     res.json(await opts.calls.transfer(callId, target));
   });
-  r.post('/call/send_dtmf', (req, res) => {
+  r.post('/call/send_dtmf', async (req, res) => {
     const { callId, dtmf, type } = parse(dtmfSchema, req.body);
-    opts.calls.sendDtmf(callId, dtmf, type);
+    await opts.calls.sendDtmf(callId, dtmf, type);
     res.json({ callId, dtmf, type, result: 'accepted' });
   });
   app.use('/rest-api', r);

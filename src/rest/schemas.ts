@@ -59,6 +59,8 @@ export const startupSchema = z.object({
   rtpActivityTimeoutMs: int(0, 86_400_000).optional(),
   /** Per call: re-encode the far end's H.264 too (fixed keyframe interval, transcode.videoMax* cap), for picky RTMP/HLS servers. */
   transcodeVideo: bool.optional(),
+  /** Cluster: a call whose node dies is dialled again by a surviving node (default cluster.recover). */
+  recover: bool.optional(),
   /** Per call: record the output to a file (WCS's `record`); the path is in the Call object (`recordingPath`). */
   record: bool.optional(),
   /** Per call: a conference lobby; no RTP during this long after the answer never ends the call (the timeout runs after it). */

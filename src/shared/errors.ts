@@ -76,3 +76,14 @@ export class ConfigError extends GatewayError {
     this.problems = problems;
   }
 }
+
+/** What another node of the cluster answered to a request forwarded to it: its status and message, passed on as they are. */
+export class RemoteError extends GatewayError {
+  override readonly code = 'REMOTE';
+  override readonly httpStatus: number;
+
+  constructor(httpStatus: number, message: string) {
+    super(message);
+    this.httpStatus = httpStatus;
+  }
+}

@@ -1,6 +1,6 @@
 export {
   GatewayError, ParseError, InvalidStateError, ValidationError, NotFoundError, ConflictError,
-  PayloadTooLargeError, UnavailableError, SipError, ConfigError,
+  PayloadTooLargeError, UnavailableError, SipError, ConfigError, RemoteError,
 } from './errors.js';
 export { TypedEmitter } from './emitter.js';
 export { installErrorBoundary, runInScope, currentScope, failCurrentScope, type ErrorScope } from './error-boundary.js';

@@ -10,7 +10,7 @@ import { requireTools } from './tools.js';
 const BARESIP_VIDEO_MODULES = ['/usr/lib/baresip/modules/avcodec.so', '/usr/lib/baresip/modules/avformat.so'];
 
 export default async function globalSetup(): Promise<void> {
-  requireTools(['ffmpeg', 'ffprobe', 'sipp', 'nginx', 'kamailio', 'baresip', 'chromium', 'openssl']);
+  requireTools(['ffmpeg', 'ffprobe', 'sipp', 'nginx', 'kamailio', 'baresip', 'chromium', 'openssl', 'redis-server']);
   const missing = BARESIP_VIDEO_MODULES.filter((f) => !existsSync(f));
   if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: install the Debian package baresip-ffmpeg (bash scripts/install.sh --test)`);
   await makeMedia();

@@ -105,7 +105,7 @@ describe('REST bad input leaves live calls untouched', () => {
   it('serves /healthz and /metrics beside the REST API', async () => {
     const h = await fetch(`${gw.baseUrl}/healthz`);
     expect(h.status).toBe(200);
-    expect(await h.json()).toEqual({ status: 'ok' });
+    expect(await h.json()).toEqual({ status: 'ok', cluster: null });
     const m = await (await fetch(`${gw.baseUrl}/metrics`)).text();
     expect(m).toMatch(/^gateway_calls_live 1$/m);
     expect(m).toMatch(/gateway_rest_requests_total\{route="\/rest-api\/call\/startup",status="409"\} 3/);
