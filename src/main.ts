@@ -209,7 +209,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     web.add(dashboard);
     const appKeys = { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey };
     const app = createRestApp({
-      apiRouters: [pushRouter(pushes), captureRouter(captures, incoming, appKeys)],
+      apiRouters: [pushRouter(pushes, cluster?.calls), captureRouter(captures, incoming, appKeys)],
       rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
       calls: cluster?.calls ?? calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users, allowedHosts: config.rest.allowedHosts,

@@ -124,6 +124,22 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
     await this.#forward(await this.#owner(callId), '/call/send_dtmf', { callId, dtmf: digits, type });
   }
 
+  /** /push for a stream of another node (PushRemote): carried out there; undefined when no other node has it. */
+  async forStream(streamName: string, route: string, body: unknown): Promise<unknown> {
+    if (!this.node.ready) return undefined;
+    const entry = (await this.node.redis.hvals(this.#key)).map((r) => JSON.parse(r) as CallEntry).find((e) => e.call.toStream === streamName);
+    if (!entry || entry.owner === this.node.s.nodeId) return undefined;
+    return this.#forward(await this.#owner(entry.call.callId), route, body);
+  }
+
+  /** A request on every other live node (PushRemote): their answers, 404s left out. */
+  async onOthers(route: string, body: unknown): Promise<unknown[]> {
+    if (!this.node.ready) return [];
+    const others = (await this.node.liveNodes()).filter((n) => n.nodeId !== this.node.s.nodeId);
+    const answers = await Promise.allSettled(others.map((n) => this.#forward(n, route, body)));
+    return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+  }
+
   #local(callId: string): boolean {
     return this.calls.registry.all().some((c) => c.callId === callId);
   }

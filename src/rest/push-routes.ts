@@ -28,31 +28,55 @@ const findSchema = z.object({
 });
 const terminateSchema = z.object({ mediaSessionId: z.string({ error: 'mediaSessionId is required' }).min(1) });
 
-/** The /push routes, to mount at /rest-api. */
-export function pushRouter(pushes: PushService): express.Router {
+/**
+ * In a cluster, /push requests for calls of other nodes: carried out on the
+ * node that owns the stream, or asked of every other node (find, terminate).
+ */
+export interface PushRemote {
+  /** The request on the node owning `streamName` when that is another node; undefined when none has it. */
+  forStream(streamName: string, route: string, body: unknown): Promise<unknown>;
+  /** The request on every other live node: their answers (a 404 is no answer). */
+  onOthers(route: string, body: unknown): Promise<unknown[]>;
+}
+
+/** The /push routes, to mount at /rest-api; with `remote`, pushes of every node of the cluster. */
+export function pushRouter(pushes: PushService, remote?: PushRemote): express.Router {
   const r = express.Router();
-  r.post('/push/startup', (req, res) => {
+  // A request another node forwarded is answered from this node alone.
+  const others = (req: express.Request): PushRemote | undefined => (req.get('x-gateway-forwarded') === undefined ? remote : undefined);
+  r.post('/push/startup', async (req, res) => {
     const { streamName, rtmpUrl: url } = parse(startupSchema, req.body);
-    const p = pushes.startup(streamName, url);
-    res.json({ mediaSessionId: p.mediaSessionId, streamName: p.streamName, rtmpUrl: p.rtmpUrl, status: p.status });
+    try {
+      const p = pushes.startup(streamName, url);
+      res.json({ mediaSessionId: p.mediaSessionId, streamName: p.streamName, rtmpUrl: p.rtmpUrl, status: p.status });
+    } catch (e) {
+      const there = e instanceof NotFoundError ? await others(req)?.forStream(streamName, '/push/startup', { streamName, rtmpUrl: url }) : undefined;
+      if (there === undefined) throw e;
+      res.json(there);
+    }
   });
-  r.post('/push/find', (req, res) => {
+  r.post('/push/find', async (req, res) => {
     const filter = parse(findSchema, req.body);
     if (filter.mediaSessionId === undefined && filter.streamName === undefined && filter.rtmpUrl === undefined) {
       throw new ValidationError('give mediaSessionId, streamName or rtmpUrl');
     }
-    const found = pushes.find(filter);
+    const found = [...pushes.find(filter), ...((await others(req)?.onOthers('/push/find', filter)) ?? []).flat()];
     if (found.length === 0) throw new NotFoundError('no push matches');
     res.json(found);
   });
-  r.post('/push/find_all', (_req, res) => {
-    const all = pushes.findAll();
+  r.post('/push/find_all', async (req, res) => {
+    const all = [...pushes.findAll(), ...((await others(req)?.onOthers('/push/find_all', {})) ?? []).flat()];
     if (all.length === 0) throw new NotFoundError('there are no pushes');
     res.json(all);
   });
   r.post('/push/terminate', async (req, res) => {
     const { mediaSessionId } = parse(terminateSchema, req.body);
-    await pushes.terminate(mediaSessionId);
+    try {
+      await pushes.terminate(mediaSessionId);
+    } catch (e) {
+      const there = e instanceof NotFoundError ? await others(req)?.onOthers('/push/terminate', { mediaSessionId }) : undefined;
+      if (!there || there.length === 0) throw e;
+    }
     res.json({ mediaSessionId, result: 'terminated' });
   });
   return r;

@@ -1,7 +1,7 @@
 /**
  * Many nodes, one API (SPEC §7 cluster.*): a real redis-server on a free
  * port, three gateway processes joined to it, SIPp far ends. A call started
- * on node A is found, DTMF'd and terminated through B and C; 50 simultaneous
+ * on node A is found, DTMF'd, pushed and terminated through B and C; 50 simultaneous
  * startups of one stream spread over the three nodes give exactly one 200; a
  * full node hands a startup to another (least-loaded); Redis stopped and
  * started under a live call: the call streams on, startups get 503 meanwhile
@@ -15,6 +15,7 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-pro
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { SippFarEnds } from '../helpers/sipp.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
+import { startNginxRtmp } from '../helpers/nginx.js';
 import { waitUntil } from '../helpers/wait.js';
 import { assertNoChildProcesses } from '../helpers/processes.js';
 
@@ -51,7 +52,7 @@ describe('a cluster of three nodes on Redis', () => {
     await expect(startGatewayProcess({ nodeId: 'a', cluster: { redisUrl: redis.url, name: 'test' } })).rejects.toThrow(/"a" is already live in cluster "test"/);
   });
 
-  it('a call started on A is found, DTMF\'d and terminated through B and C', async () => {
+  it('a call started on A is found, DTMF\'d, pushed and terminated through B and C', async () => {
     const far = await fars.uas('uas-answer.xml');
     const callId = 'cluster-call-0001';
     const r = await nodes.a!.rest('/call/startup', { callId, callee: `sip:room@127.0.0.1:${far.sipPort}` });
@@ -69,6 +70,18 @@ describe('a cluster of three nodes on Redis', () => {
     }, 5000, 100, 'the call on B\'s dashboard');
     expect((await nodes.c!.rest('/call/send_dtmf', { callId, dtmf: '7', type: 'INFO' })).status).toBe(200);
     await waitUntil(() => far.sipMessages().some((m) => m.direction === 'received' && m.method === 'INFO' && /\r?\n\r?\n7\s*$/.test(m.text)), 5000, 50, 'INFO 7 at the far end');
+    // /push for A's call, through B and C: carried out by A.
+    const nginx = await startNginxRtmp();
+    try {
+      const push = await nodes.b!.rest('/push/startup', { streamName: callId, rtmpUrl: `${nginx.rtmpUrl}/cluster_push` });
+      expect(push.status, JSON.stringify(push.body)).toBe(200);
+      const listed = await nodes.c!.rest('/push/find_all', {});
+      expect(listed.body).toEqual([expect.objectContaining({ mediaSessionId: push.body.mediaSessionId, callId })]);
+      expect((await nodes.c!.rest('/push/terminate', { mediaSessionId: push.body.mediaSessionId })).status).toBe(200);
+      expect((await nodes.b!.rest('/push/terminate', { mediaSessionId: 'no-such-push' })).status).toBe(404);
+    } finally {
+      await nginx.close();
+    }
     expect((await nodes.b!.rest('/call/terminate', { callId: 'no-such-call' })).status).toBe(404);
     expect((await nodes.b!.rest('/call/terminate', { callId })).status).toBe(200);
     await hooks.waitFor((e) => e.body?.callId === callId && e.body.status === 'FINISH', 10_000);
