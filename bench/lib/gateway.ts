@@ -36,6 +36,8 @@ export interface BenchGatewayOptions {
   rtpPorts: number;
   idleS: number;
   name: string;
+  /** Top-level configuration keys set as given (e.g. `cluster`). */
+  extra?: Record<string, unknown>;
 }
 
 export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGateway> {
@@ -49,6 +51,7 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
     webhook: { apps: { callApp: '' } },
     capture: { path: path.join(o.work, `${o.name}-captures.db`) },
     log: { level: 'warn' },
+    ...o.extra,
   };
   const cfgFile = path.join(o.work, `${o.name}.json`);
   writeFileSync(cfgFile, JSON.stringify(config, null, 2));

@@ -18,6 +18,13 @@ describe('configuration', () => {
     expect(c.recording).toEqual({ dir: 'recordings', minFreeBytes: 512 * 1024 * 1024, maxFileBytes: 0 });
   });
 
+  it('the cluster example (examples/cluster) is a valid configuration; the cluster is off by default', () => {
+    expect(parseConfig({}).cluster).toMatchObject({ redisUrl: null, name: 'default', placement: 'local', maxCallsPerNode: null, heartbeatMs: 2000, nodeTtlMs: 6000 });
+    const c = loadConfig(path.join(import.meta.dirname, '../../../examples/cluster/node.json'), { GATEWAY__nodeId: 'gw-a' });
+    expect(c.cluster).toMatchObject({ redisUrl: 'redis://redis:6379', placement: 'least-loaded', recover: true });
+    expect(() => parseConfig({ cluster: { redisUrl: 'http://x', heartbeatMs: 5000, nodeTtlMs: 4000 } })).toThrow(/cluster\.redisUrl[\s\S]*cluster\.nodeTtlMs|cluster\.nodeTtlMs[\s\S]*cluster\.redisUrl/);
+  });
+
   it('refuses capture.store "redis" without the cluster, saying what to use', () => {
     expect(() => parseConfig({ capture: { store: 'redis' } })).toThrow(/capture\.store.*"redis" needs the Redis cluster.*use "sqlite"/s);
   });
