@@ -15,7 +15,7 @@ import { HlsStore } from './pipeline/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
 import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
 import { CaptureService, IncomingCaptures, SqliteCaptureStore } from './capture/index.js';
-import { createCluster } from './cluster/index.js';
+import { createCluster, RedisCaptureLease, RedisCaptureStore } from './cluster/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
 import { GatewayMetrics, CallMetricsCollector } from './metrics/index.js';
 import { dashboardRouter } from './dashboard/index.js';
@@ -170,13 +170,16 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     scope.add(calls);
 
     // Closed before the calls: a capture caught by the shutdown stays LIVE in its store and dials again at the next start.
-    const captureStore = new SqliteCaptureStore(path.resolve(config.capture.path));
+    // In a cluster with capture.store "redis", the nodes share the schedules and one node runs each due capture (a lease).
+    const shared = cluster !== null && config.capture.store === 'redis';
+    const captureStore = shared ? new RedisCaptureStore(cluster.node) : new SqliteCaptureStore(path.resolve(config.capture.path));
     const captures = scope.add(new CaptureService({
       calls, store: captureStore, leadMs: config.capture.leadMs,
       maxDurationS: config.capture.maxDurationS, nodeId: config.nodeId, log: log.child({ module: 'capture' }),
+      ...(shared ? { lease: new RedisCaptureLease(cluster.node), tickMs: config.cluster.heartbeatMs } : {}),
     }));
     // Declared incoming captures answer the INVITEs to their user part; any other INVITE gets 404.
-    const incoming = new IncomingCaptures({ calls, store: captureStore, advertised: sip.localAddress, log: log.child({ module: 'incoming' }) });
+    const incoming = new IncomingCaptures({ calls, store: captureStore, shared, advertised: sip.localAddress, log: log.child({ module: 'incoming' }) });
     sip.incoming = { minSessionExpiresS: config.sip.minSessionExpiresS, incomingReferStatus: config.sip.incomingReferStatus };
     sip.onInvite = (call) => incoming.onInvite(call);
     captures.on('change', (c, final) => webhook.post(c.appKey, 'CaptureStatusEvent', c.captureId, c, final));
@@ -231,6 +234,9 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
 
     const restPort = (server.address() as AddressInfo).port;
     await cluster?.node.start(config.cluster.restUrl ?? `http://${localAddressFor(config.rest.host)}:${restPort}`, () => calls.registry.size);
+    // After the cluster (their store may be its Redis): schedules armed, declarations read.
+    await captures.start();
+    await incoming.start();
     log.info({ rest: `http://${localAddressFor(config.rest.host)}:${restPort}/rest-api`, httpsPort, sipPort: sip.localAddress.port,
       embedded: embedded?.rtmpUrl ?? null, httpFlv: embedded ? `http://${localAddressFor(config.rtmp.embedded.host)}:${config.rtmp.embedded.httpPort}/${config.rtmp.embedded.app}/<toStream>.flv` : null },
     'gateway started');

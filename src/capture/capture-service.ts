@@ -9,11 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  ConflictError, NotFoundError, Scope, TypedEmitter, ValidationError, type Logger,
+  ConflictError, NotFoundError, Scope, TypedEmitter, UnavailableError, ValidationError, type Logger,
 } from '../shared/index.js';
 import { isTerminal, type CallObject, type CallService } from '../call/index.js';
 import {
-  TERMINAL_CAPTURE_STATUSES, type CaptureObject, type CaptureRecord, type CaptureStatus, type CaptureStore, type ScheduleParams,
+  TERMINAL_CAPTURE_STATUSES, type CaptureLease, type CaptureObject, type CaptureRecord, type CaptureStatus, type CaptureStore, type ScheduleParams,
 } from './types.js';
 
 export interface CaptureServiceOptions {
@@ -27,6 +27,13 @@ export interface CaptureServiceOptions {
   log: Logger;
   /** Ended captures stay findable this long, then leave the store. Default 7 days. */
   keepEndedMs?: number;
+  /**
+   * In a cluster (store in Redis): the lease that makes one node run each due
+   * capture; every `tickMs` each node reads the store, renews its leases and
+   * takes over due captures nobody holds (a node died). Absent: this node runs all.
+   */
+  lease?: CaptureLease;
+  tickMs?: number;
 }
 
 /** After a LIVE call drops, the next dial comes this soon (a failed attempt waits retry.intervalMs). */
@@ -45,6 +52,10 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
   /** callId of a live attempt → its capture. */
   readonly #byCall = new Map<string, string>();
   readonly #scope = new Scope((e) => this.opts.log.warn({ err: e }, 'capture release failed'));
+  /** The captures this node runs (all of them without a lease). */
+  readonly #runs = new Set<string>();
+  #ticking = false;
+  #started = false;
 
   constructor(private readonly opts: CaptureServiceOptions) {
     super((event, err) => opts.log.error({ event, err }, 'capture listener failed'));
@@ -54,29 +65,42 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
       opts.calls.off('change', onCall);
     });
     this.#scope.defer(() => opts.store.close());
-    const keep = opts.keepEndedMs ?? 7 * 86_400_000;
-    for (const r of opts.store.load()) {
+  }
+
+  /** Reads the store and arms what is due (alone); in a cluster, starts taking its share. */
+  async start(): Promise<void> {
+    const keep = this.opts.keepEndedMs ?? 7 * 86_400_000;
+    for (const r of await this.opts.store.load()) {
       if (TERMINAL_CAPTURE_STATUSES.has(r.status) && r.updatedAt < Date.now() - keep) {
-        opts.store.remove(r.captureId);
+        void this.#write(() => this.opts.store.remove(r.captureId));
         continue;
       }
       this.#records.set(r.captureId, r);
+      if (this.opts.lease) continue; // the tick takes what is due and free
+      this.#runs.add(r.captureId);
       // Caught mid-call by a restart: that call is gone; dial again (or end) now.
       if (r.status === 'DIALLING' || r.status === 'LIVE') this.#set(r, 'RETRYING', 'the gateway restarted during the capture');
       this.#arm(r);
     }
     this.#scope.setInterval(() => this.#purge(keep), 3_600_000);
+    if (this.opts.lease) {
+      this.#scope.setInterval(() => void this.#tick(), this.opts.tickMs ?? 2000);
+      await this.#tick();
+    }
+    this.#started = true;
   }
 
   /** `/capture/schedule`: validated, checked for overlaps, stored, armed. */
   schedule(p: ScheduleParams): CaptureObject {
+    this.#ready();
     this.#validate(p);
     if (this.#records.has(p.captureId)) throw new ConflictError(`capture ${p.captureId} exists`);
     this.#checkOverlap(p);
     const now = Date.now();
     const r: CaptureRecord = { ...p, status: 'SCHEDULED', attempt: 0, callId: null, info: null, createdAt: now, updatedAt: now };
     this.#records.set(r.captureId, r);
-    this.opts.store.save(r);
+    if (!this.opts.lease) this.#runs.add(r.captureId);
+    void this.#write(() => this.opts.store.save(r));
     this.opts.log.info({ captureId: r.captureId, startAt: new Date(r.startAt).toISOString(), endAt: new Date(r.endAt).toISOString() }, 'capture scheduled');
     this.emit('change', this.toObject(r), false);
     this.#arm(r);
@@ -93,6 +117,7 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
 
   /** `/capture/cancel`: a live attempt is hung up. */
   cancel(captureId: string): CaptureObject {
+    this.#ready();
     const r = this.#get(captureId);
     if (TERMINAL_CAPTURE_STATUSES.has(r.status)) throw new ConflictError(`capture ${captureId} is ${r.status}`);
     this.#finish(r, 'CANCELLED', 'cancelled');
@@ -104,6 +129,7 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
    * started (dialling or later) only `endAt`.
    */
   update(captureId: string, change: (r: ScheduleParams) => ScheduleParams, onlyEndAt: boolean): CaptureObject {
+    this.#ready();
     const r = this.#get(captureId);
     if (TERMINAL_CAPTURE_STATUSES.has(r.status)) throw new ConflictError(`capture ${captureId} is ${r.status}`);
     if (r.status !== 'SCHEDULED' && !onlyEndAt) throw new ConflictError(`capture ${captureId} has started: only endAt may change`);
@@ -130,6 +156,10 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
   async close(): Promise<void> {
     for (const id of [...this.#timers.keys()]) this.#clearTimers(id);
     await this.#scope.close();
+  }
+
+  #ready(): void {
+    if (!this.#started) throw new UnavailableError('captures are being loaded from the store: try again in a moment');
   }
 
   #get(captureId: string): CaptureRecord {
@@ -162,7 +192,7 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
   /** (Re)sets a capture's timers from its record: dial at startAt − leadMs (or now), end at endAt. */
   #arm(r: CaptureRecord): void {
     this.#clearTimers(r.captureId);
-    if (TERMINAL_CAPTURE_STATUSES.has(r.status) || this.#scope.closed) return;
+    if (TERMINAL_CAPTURE_STATUSES.has(r.status) || this.#scope.closed || !this.#runs.has(r.captureId)) return;
     this.#at(r.captureId, r.endAt, () => this.#finish(r, 'ENDED', r.status === 'LIVE' ? 'endAt reached' : r.info ?? 'endAt reached'));
     if (r.status === 'SCHEDULED') this.#at(r.captureId, r.startAt - this.opts.leadMs, () => this.#dial(r));
     else if (r.status === 'RETRYING') this.#at(r.captureId, Date.now(), () => this.#dial(r));
@@ -230,10 +260,11 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
     this.#at(r.captureId, Date.now() + waitMs, () => this.#dial(r));
   }
 
-  /** ENDED, CANCELLED or FAILED: timers stop, a live attempt is hung up. */
-  #finish(r: CaptureRecord, status: CaptureStatus, info: string): void {
+  /** ENDED, CANCELLED or FAILED: timers stop, a live attempt is hung up; announced unless another node did (`announce` false). */
+  #finish(r: CaptureRecord, status: CaptureStatus, info: string, announce = true): void {
     if (TERMINAL_CAPTURE_STATUSES.has(r.status)) return;
     this.#clearTimers(r.captureId);
+    if (this.#runs.delete(r.captureId) && this.opts.lease) void this.opts.lease.release(r.captureId).catch(() => undefined);
     const live = r.callId;
     if (live !== null && this.#byCall.has(live)) {
       this.#byCall.delete(live);
@@ -243,7 +274,8 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
         // already gone
       }
     }
-    this.#set(r, status, info);
+    if (announce) this.#set(r, status, info);
+    else Object.assign(r, { status, info });
   }
 
   #set(r: CaptureRecord, status: CaptureStatus, info: string | null): void {
@@ -256,11 +288,76 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
 
   #save(r: CaptureRecord): void {
     r.updatedAt = Date.now();
+    void this.#write(() => this.opts.store.save(r));
+  }
+
+  /** A store write; a failure is logged (the capture goes on in memory; it would not survive a restart). */
+  async #write(fn: () => void | Promise<unknown>): Promise<void> {
     try {
-      this.opts.store.save(r);
+      await fn();
     } catch (e) {
-      // The capture goes on in memory; it would not survive a restart.
-      this.opts.log.error({ err: (e as Error).message, captureId: r.captureId }, 'capture store write failed');
+      this.opts.log.error({ err: (e as Error).message }, 'capture store write failed');
+    }
+  }
+
+  /**
+   * Cluster: the store is the truth for captures another node runs (a change
+   * there shows here); our leases are renewed (a lost one stops the capture
+   * here); a due capture nobody holds — never started, or its node died — is
+   * taken over and dialled at once; a capture of ours another node cancelled
+   * or moved is followed.
+   */
+  async #tick(): Promise<void> {
+    const lease = this.opts.lease;
+    if (!lease || this.#ticking || this.#scope.closed) return;
+    this.#ticking = true;
+    try {
+      const now = Date.now();
+      for (const stored of await this.opts.store.load()) {
+        const id = stored.captureId;
+        const mine = this.#runs.has(id) ? this.#records.get(id) : undefined;
+        if (mine) {
+          if (stored.updatedAt > mine.updatedAt) this.#followed(mine, stored);
+          else if (!(await lease.renew(id))) this.#lostLease(mine);
+          continue;
+        }
+        this.#records.set(id, stored);
+        if (TERMINAL_CAPTURE_STATUSES.has(stored.status) || stored.startAt - this.opts.leadMs > now) continue;
+        if (!(await lease.acquire(id))) continue;
+        this.#runs.add(id);
+        if (stored.status !== 'SCHEDULED') this.#set(stored, 'RETRYING', `taken over by node ${lease.nodeId}`);
+        this.opts.log.info({ captureId: id, status: stored.status }, 'capture taken on this node');
+        this.#arm(stored);
+      }
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'capture store read failed');
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /** Another node changed a capture we run (cancel, update): ours follows. */
+  #followed(mine: CaptureRecord, stored: CaptureRecord): void {
+    if (TERMINAL_CAPTURE_STATUSES.has(stored.status)) {
+      this.#finish(mine, stored.status, stored.info ?? stored.status.toLowerCase(), false);
+      mine.updatedAt = stored.updatedAt;
+      return;
+    }
+    Object.assign(mine, { startAt: stored.startAt, endAt: stored.endAt, retry: stored.retry, call: stored.call, updatedAt: stored.updatedAt });
+    this.#arm(mine);
+  }
+
+  /** Our lease is gone (Redis lost it, or we were too slow): another node may run it now; this one stops without a word. */
+  #lostLease(mine: CaptureRecord): void {
+    this.opts.log.warn({ captureId: mine.captureId }, 'capture lease lost: left to another node');
+    this.#clearTimers(mine.captureId);
+    this.#runs.delete(mine.captureId);
+    if (mine.callId !== null && this.#byCall.delete(mine.callId)) {
+      try {
+        this.opts.calls.terminate(mine.callId);
+      } catch {
+        // already gone
+      }
     }
   }
 
@@ -268,7 +365,7 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
     for (const r of [...this.#records.values()]) {
       if (TERMINAL_CAPTURE_STATUSES.has(r.status) && r.updatedAt < Date.now() - keepMs) {
         this.#records.delete(r.captureId);
-        this.opts.store.remove(r.captureId);
+        void this.#write(() => this.opts.store.remove(r.captureId));
       }
     }
   }

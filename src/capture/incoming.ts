@@ -20,6 +20,8 @@ export interface IncomingOptions {
   store: CaptureStore;
   /** The address far ends dial (`sip:<userPart>@host:port`). */
   advertised: { host: string; port: number };
+  /** The store is shared by the nodes of a cluster (Redis): read at each INVITE. */
+  shared?: boolean;
   log: Logger;
 }
 
@@ -31,8 +33,12 @@ export class IncomingCaptures {
   readonly #digest: DigestServer;
 
   constructor(private readonly opts: IncomingOptions) {
-    for (const d of opts.store.loadIncoming()) this.#decls.set(d.userPart, d);
     this.#digest = new DigestServer(opts.advertised.host);
+  }
+
+  /** Reads the declarations kept in the store. */
+  async start(): Promise<void> {
+    for (const d of await this.opts.store.loadIncoming()) this.#decls.set(d.userPart, d);
   }
 
   create(d: IncomingDeclaration): IncomingObject {
@@ -41,7 +47,7 @@ export class IncomingCaptures {
     if ((d.sipLogin === undefined) !== (d.sipPassword === undefined)) throw new ValidationError('sipLogin and sipPassword: give both or neither');
     for (const s of d.allowedSources ?? []) sourceList([s]);
     this.#decls.set(d.userPart, d);
-    this.opts.store.saveIncoming(d);
+    void Promise.resolve(this.opts.store.saveIncoming(d)).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'capture store write failed'));
     this.opts.log.info({ userPart: d.userPart }, 'incoming capture declared');
     return this.toObject(d);
   }
@@ -59,7 +65,7 @@ export class IncomingCaptures {
   delete(userPart: string): IncomingObject {
     const o = this.find(userPart);
     this.#decls.delete(userPart);
-    this.opts.store.removeIncoming(userPart);
+    void Promise.resolve(this.opts.store.removeIncoming(userPart)).catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'capture store write failed'));
     return o;
   }
 
@@ -71,6 +77,18 @@ export class IncomingCaptures {
 
   /** The user agent's handler of INVITEs outside a dialog. */
   onInvite(server: SipServerCall): void {
+    if (!this.opts.shared) {
+      this.#answer(server);
+      return;
+    }
+    // A store the cluster shares: declared or deleted on another node since we last looked, the store knows.
+    void Promise.resolve(this.opts.store.loadIncoming()).then((all) => {
+      this.#decls.clear();
+      for (const d of all) this.#decls.set(d.userPart, d);
+    }, (e: unknown) => this.opts.log.warn({ err: (e as Error).message }, 'capture store read failed')).then(() => this.#answer(server));
+  }
+
+  #answer(server: SipServerCall): void {
     const d = this.#decls.get(server.userPart);
     const log = this.opts.log.child({ userPart: server.userPart, source: server.source.host });
     if (!d || (d.expiresAt !== undefined && d.expiresAt <= Date.now())) {

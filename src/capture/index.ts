@@ -2,4 +2,6 @@
 export { CaptureService, newCaptureId, type CaptureServiceOptions } from './capture-service.js';
 export { SqliteCaptureStore } from './sqlite-store.js';
 export { IncomingCaptures, type IncomingObject } from './incoming.js';
-export type { CaptureObject, CaptureRecord, CaptureStatus, CaptureStore, IncomingDeclaration, RetryPolicy, ScheduleParams } from './types.js';
+export type {
+  CaptureLease, CaptureObject, CaptureRecord, CaptureStatus, CaptureStore, IncomingDeclaration, RetryPolicy, ScheduleParams,
+} from './types.js';

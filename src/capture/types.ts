@@ -71,13 +71,30 @@ export interface IncomingDeclaration {
   createdAt: number;
 }
 
-/** Where schedules and incoming declarations survive a restart (SPEC §7 `capture.store`). Synchronous: writes are rare and small. */
+/**
+ * Where schedules and incoming declarations survive a restart (SPEC §7
+ * `capture.store`): SQLite (synchronous) or Redis (asynchronous; writes of one
+ * node keep their order).
+ */
 export interface CaptureStore {
-  load(): CaptureRecord[];
-  save(r: CaptureRecord): void;
-  remove(captureId: string): void;
-  loadIncoming(): IncomingDeclaration[];
-  saveIncoming(d: IncomingDeclaration): void;
-  removeIncoming(userPart: string): void;
+  load(): CaptureRecord[] | Promise<CaptureRecord[]>;
+  save(r: CaptureRecord): void | Promise<unknown>;
+  remove(captureId: string): void | Promise<unknown>;
+  loadIncoming(): IncomingDeclaration[] | Promise<IncomingDeclaration[]>;
+  saveIncoming(d: IncomingDeclaration): void | Promise<unknown>;
+  removeIncoming(userPart: string): void | Promise<unknown>;
   close(): void;
+}
+
+/**
+ * In a cluster, which node runs a due capture: a lease per capture with a TTL,
+ * renewed by its holder; a capture whose holder died is free again.
+ */
+export interface CaptureLease {
+  readonly nodeId: string;
+  /** True when this node now holds the capture (it was free, or already ours). */
+  acquire(captureId: string): Promise<boolean>;
+  /** Extends our hold; false when it is not ours any more. */
+  renew(captureId: string): Promise<boolean>;
+  release(captureId: string): Promise<void>;
 }

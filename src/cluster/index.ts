@@ -2,3 +2,4 @@
 export { ClusterNode, type ClusterSettings, type NodeRecord } from './cluster-node.js';
 export { ClusterCalls, type ClusterCallsOptions } from './cluster-calls.js';
 export { createCluster } from './join.js';
+export { RedisCaptureLease, RedisCaptureStore } from './capture-store.js';

@@ -190,12 +190,14 @@ export const configSchema = z.object({
     path: nonEmpty.default('./data/captures.db'),
     leadMs: z.number().int().min(0).max(3_600_000).default(30_000),
     maxDurationS: z.number().int().min(60).max(7 * 86_400).default(43_200),
-  }).prefault({}).refine((c) => c.store === 'sqlite', {
-    path: ['store'], message: '"redis" needs the Redis cluster (cluster.redisUrl), which this version does not have: use "sqlite"',
-  }),
+  }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),
+}).refine((c) => c.capture?.store !== 'redis' || c.cluster?.redisUrl !== null, {
+  path: ['capture', 'store'],
+  message: '"redis" keeps the schedules in the cluster\'s Redis: set cluster.redisUrl, or use "sqlite"',
+  when: (p) => typeof p.value === 'object' && p.value !== null,
 }).refine((c) => c.profile !== 'production' || c.rest.users.length > 0, {
   path: ['rest', 'users'],
   message: 'profile "production" needs at least one REST user (there is no built-in password)',

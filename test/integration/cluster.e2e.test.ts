@@ -168,4 +168,35 @@ describe('a cluster of three nodes on Redis', () => {
     expect(['a', 'b', 'c']).toContain(second.body.nodeId);
     for (const c of [first, second]) await e.rest('/call/terminate', { callId: c.body.callId });
   });
+
+  it('capture.store redis: the node running a scheduled capture is killed (-9); another takes it over and dials again within 15 s', async () => {
+    const shared = { capture: { store: 'redis', leadMs: 0 } };
+    const f = await startGatewayProcess({ nodeId: 'f', webhook: { apps: { callApp: hooks.baseUrl } }, cluster: { redisUrl: redis.url, name: 'test' }, ...shared });
+    const g = await startGatewayProcess({ nodeId: 'g', webhook: { apps: { callApp: hooks.baseUrl } }, cluster: { redisUrl: redis.url, name: 'test' }, ...shared });
+    nodes.f = f;
+    nodes.g = g;
+    const far = await fars.uas('uas-answer.xml', { calls: 2 });
+    const now = Date.now();
+    const r = await g.rest('/capture/schedule', {
+      captureId: 'shared-cap', callee: `sip:room@127.0.0.1:${far.sipPort}`, startAt: new Date(now).toISOString(), endAt: new Date(now + 120_000).toISOString(), retry: { intervalMs: 1000 },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const capEvents = (): any[] => hooks.events.filter((e) => e.path === '/CaptureStatusEvent' && e.body?.captureId === 'shared-cap').map((e) => e.body);
+    await waitUntil(() => capEvents().some((c) => c.status === 'LIVE'), 15_000, 100, 'LIVE');
+    const runner = capEvents().find((c) => c.status === 'LIVE').nodeId as 'f' | 'g';
+    // Exactly one node ran it: one dial so far.
+    expect(capEvents().filter((c) => c.status === 'DIALLING')).toHaveLength(1);
+    expect((await f.rest('/capture/find', { captureId: 'shared-cap' })).body[0]).toMatchObject({ status: 'LIVE' });
+    const survivor = runner === 'f' ? g : f;
+    const killedAt = Date.now();
+    await nodes[runner]!.kill9();
+    delete nodes[runner];
+    await waitUntil(() => capEvents().filter((c) => c.status === 'LIVE').length === 2, 20_000, 100, 'LIVE again on the survivor');
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    const again = capEvents().filter((c) => c.status === 'LIVE')[1];
+    expect(again.nodeId).toBe(runner === 'f' ? 'g' : 'f');
+    expect(capEvents().some((c) => c.status === 'RETRYING' && /taken over by node/.test(c.info))).toBe(true);
+    expect((await survivor.rest('/capture/cancel', { captureId: 'shared-cap' })).body).toMatchObject({ status: 'CANCELLED' });
+    await waitUntil(() => capEvents().some((c) => c.status === 'CANCELLED'), 5000, 100, 'CANCELLED');
+  });
 });

@@ -26,7 +26,8 @@ describe('configuration', () => {
   });
 
   it('refuses capture.store "redis" without the cluster, saying what to use', () => {
-    expect(() => parseConfig({ capture: { store: 'redis' } })).toThrow(/capture\.store.*"redis" needs the Redis cluster.*use "sqlite"/s);
+    expect(() => parseConfig({ capture: { store: 'redis' } })).toThrow(/capture\.store.*"redis" keeps the schedules in the cluster's Redis: set cluster\.redisUrl, or use "sqlite"/s);
+    expect(parseConfig({ capture: { store: 'redis' }, cluster: { redisUrl: 'redis://127.0.0.1:6379' } }).capture.store).toBe('redis');
   });
 
   it('deep-merges the file over the defaults and the environment over the file', () => {
