@@ -214,8 +214,17 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
     }
   }
 
-  /** Back after Redis was away: this node's live calls and their claims are registered again. */
+  /**
+   * Back after Redis was away: this node's live calls and their claims are
+   * registered again, and what it had registered of calls that ended meanwhile
+   * (their end could not be written) is removed.
+   */
   async #resync(): Promise<void> {
+    const live = new Set(this.calls.registry.all().map((c) => c.callId));
+    const all = await this.node.redis.hgetall(this.#key).catch(() => ({} as Record<string, string>));
+    for (const e of Object.values(all).map((r) => JSON.parse(r) as CallEntry)) {
+      if (e.owner === this.node.s.nodeId && !live.has(e.call.callId)) await this.#write(e.call, true);
+    }
     for (const c of this.calls.registry.all()) {
       const call = c.toJSON();
       const claims = this.#claims(call);
