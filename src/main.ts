@@ -13,7 +13,7 @@ import { PortAllocator } from './rtp/index.js';
 import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
 import { HlsStore } from './pipeline/index.js';
 import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
-import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter } from './rest/index.js';
+import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter, type HlsRouteOptions } from './rest/index.js';
 import { CaptureService, IncomingCaptures, SqliteCaptureStore } from './capture/index.js';
 import { createCluster, RedisCaptureLease, RedisCaptureStore } from './cluster/index.js';
 import { WebhookDispatcher } from './webhook/index.js';
@@ -65,11 +65,12 @@ function closeServer(server: http.Server): Promise<void> {
  * otherwise, on a REST port reachable beyond loopback, behind the REST
  * credentials unless the operator opened viewing (`rtmp.publicViewers`).
  */
-function hlsRoutes(store: HlsStore, config: Readonly<GatewayConfig>, embedded: EmbeddedServer | null): express.Router {
-  if (embedded && config.rtmp.embedded.auth.play) return hlsRouter(store, { verifyPlay: embedded.verifyPlay });
+function hlsRoutes(store: HlsStore, config: Readonly<GatewayConfig>, embedded: EmbeddedServer | null, elsewhere?: HlsRouteOptions['elsewhere']): express.Router {
+  const others = elsewhere ? { elsewhere } : {};
+  if (embedded && config.rtmp.embedded.auth.play) return hlsRouter(store, { verifyPlay: embedded.verifyPlay, ...others });
   const r = express.Router();
   if (!isLoopbackHost(config.rest.host) && !config.rtmp.publicViewers) r.use('/hls', basicAuth(config.rest.users));
-  r.use(hlsRouter(store));
+  r.use(hlsRouter(store, others));
   return r;
 }
 
@@ -213,7 +214,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
     const appKeys = { known: Object.keys(config.webhook.apps), defaultApp: config.webhook.defaultApp, strict: config.webhook.strictAppKey };
     const app = createRestApp({
       apiRouters: [pushRouter(pushes, cluster?.calls), captureRouter(captures, incoming, appKeys)],
-      rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded)] : [])],
+      rootRouters: [ops, dashboard, ...(hls ? [hlsRoutes(hlsStore, config, embedded, cluster ? async (name) => (await cluster.calls.nodeOfStream(name))?.restUrl : undefined)] : [])],
       calls: cluster?.calls ?? calls, log: log.child({ module: 'rest' }), maxBodyBytes: config.rest.maxBodyBytes,
       users, allowedHosts: config.rest.allowedHosts,
       appKeys,

@@ -124,12 +124,18 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
     await this.#forward(await this.#owner(callId), '/call/send_dtmf', { callId, dtmf: digits, type });
   }
 
-  /** /push for a stream of another node (PushRemote): carried out there; undefined when no other node has it. */
-  async forStream(streamName: string, route: string, body: unknown): Promise<unknown> {
+  /** The live node (not this one) whose call has `streamName` (its `toStream`). */
+  async nodeOfStream(streamName: string): Promise<NodeRecord | undefined> {
     if (!this.node.ready) return undefined;
     const entry = (await this.node.redis.hvals(this.#key)).map((r) => JSON.parse(r) as CallEntry).find((e) => e.call.toStream === streamName);
     if (!entry || entry.owner === this.node.s.nodeId) return undefined;
-    return this.#forward(await this.#owner(entry.call.callId), route, body);
+    return this.#owner(entry.call.callId);
+  }
+
+  /** /push for a stream of another node (PushRemote): carried out there; undefined when no other node has it. */
+  async forStream(streamName: string, route: string, body: unknown): Promise<unknown> {
+    const node = await this.nodeOfStream(streamName);
+    return node === undefined ? undefined : this.#forward(node, route, body);
   }
 
   /** A request on every other live node (PushRemote): their answers, 404s left out. */

@@ -11,6 +11,8 @@ import type { HlsStore } from '../pipeline/index.js';
 export interface HlsRouteOptions {
   /** Checks a viewer's signature for a stream; absent: open. */
   verifyPlay?: (name: string, sign: string | undefined) => boolean;
+  /** In a cluster: the REST base URL of the node whose call has this stream (not this one), if any. */
+  elsewhere?: (name: string) => Promise<string | undefined>;
 }
 
 const NAME = /^[A-Za-z0-9_.~-]{1,128}$/;
@@ -34,7 +36,7 @@ export function hlsRouter(store: HlsStore, opts: HlsRouteOptions = {}): express.
     res.status(403).json({ error: 'Forbidden', message: 'a valid sign is required to play this stream', path: req.path, status: 403, timestamp: Date.now() });
     return false;
   };
-  r.get('/hls/:name/index.m3u8', (req, res) => {
+  r.get('/hls/:name/index.m3u8', async (req, res) => {
     const name = req.params.name;
     if (!NAME.test(name)) {
       notFound(res, req.path);
@@ -44,7 +46,10 @@ export function hlsRouter(store: HlsStore, opts: HlsRouteOptions = {}): express.
     const sign = typeof req.query.sign === 'string' ? req.query.sign : undefined;
     const text = store.get(name)?.playlist(sign !== undefined && opts.verifyPlay ? `?sign=${encodeURIComponent(sign)}` : '');
     if (text == null) {
-      notFound(res, req.path);
+      // Another node's call: the viewer goes there (segment URIs are relative, so they follow).
+      const owner = await opts.elsewhere?.(name).catch(() => undefined);
+      if (owner) res.redirect(307, `${owner}${req.originalUrl}`);
+      else notFound(res, req.path);
       return;
     }
     res.set('Cache-Control', 'no-cache').type('application/vnd.apple.mpegurl').send(text);

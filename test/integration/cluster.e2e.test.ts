@@ -63,6 +63,13 @@ describe('a cluster of three nodes on Redis', () => {
     expect(viaB.status).toBe(200);
     expect(viaB.body[0]).toMatchObject({ callId, nodeId: 'a', status: 'ESTABLISHED' });
     expect((await nodes.c!.rest('/call/find_all', {})).body.map((c: { callId: string }) => c.callId)).toContain(callId);
+    // HLS of A's call asked of B: redirected to A, where the playlist is.
+    const hlsOnB = nodes.b!.base.replace('/rest-api', `/hls/${callId}/index.m3u8`);
+    const redirect = await fetch(hlsOnB, { redirect: 'manual' });
+    expect(redirect.status).toBe(307);
+    expect(redirect.headers.get('location')).toBe(nodes.a!.base.replace('/rest-api', `/hls/${callId}/index.m3u8`));
+    await waitUntil(async () => (await fetch(hlsOnB)).status === 200, 10_000, 200, 'the playlist through B');
+    expect(await (await fetch(hlsOnB)).text()).toMatch(/#EXTM3U[\s\S]*\.ts/);
     // B's dashboard lists the cluster's calls, each with its node.
     await waitUntil(async () => {
       const snap = await (await fetch(nodes.b!.base.replace('/rest-api', '/dashboard/api/calls'))).json() as { calls: { callId: string; nodeId: string }[] };
