@@ -8,11 +8,11 @@ import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost, loadConfig, type GatewayConfig } from './config/index.js';
 import { ConfigError, Scope, installErrorBoundary, createLogger, type Logger } from './shared/index.js';
-import { SipUserAgent } from './sip/index.js';
+import { SipUserAgent, type SipServerCall } from './sip/index.js';
 import { PortAllocator } from './rtp/index.js';
 import { startEmbeddedServer, type EmbeddedServer } from './rtmp/index.js';
 import { HlsStore } from './pipeline/index.js';
-import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia } from './call/index.js';
+import { CallService, HlsService, PushService, RECEIVABLE_CODECS, warmGeneratedMedia, type StartupParams } from './call/index.js';
 import { basicAuth, captureRouter, createRestApp, hlsRouter, pushRouter, type HlsRouteOptions } from './rest/index.js';
 import { CaptureService, IncomingCaptures, SqliteCaptureStore } from './capture/index.js';
 import { createCluster, RedisCaptureLease, RedisCaptureStore } from './cluster/index.js';
@@ -178,9 +178,13 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
       calls, store: captureStore, leadMs: config.capture.leadMs,
       maxDurationS: config.capture.maxDurationS, nodeId: config.nodeId, log: log.child({ module: 'capture' }),
       ...(shared ? { lease: new RedisCaptureLease(cluster.node), tickMs: config.cluster.heartbeatMs } : {}),
+      ...(cluster ? { start: (p: StartupParams) => cluster.calls.startup(p, true) } : {}),
     }));
     // Declared incoming captures answer the INVITEs to their user part; any other INVITE gets 404.
-    const incoming = new IncomingCaptures({ calls, store: captureStore, shared, advertised: sip.localAddress, log: log.child({ module: 'incoming' }) });
+    const incoming = new IncomingCaptures({
+      calls, store: captureStore, shared, advertised: sip.localAddress, log: log.child({ module: 'incoming' }),
+      ...(cluster ? { answer: (p: StartupParams, s: SipServerCall) => cluster.calls.answer(p, s) } : {}),
+    });
     sip.incoming = { minSessionExpiresS: config.sip.minSessionExpiresS, incomingReferStatus: config.sip.incomingReferStatus };
     sip.onInvite = (call) => incoming.onInvite(call);
     captures.on('change', (c, final) => webhook.post(c.appKey, 'CaptureStatusEvent', c.captureId, c, final));

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ConflictError, NotFoundError, Scope, TypedEmitter, UnavailableError, ValidationError, type Logger,
 } from '../shared/index.js';
-import { isTerminal, type CallObject, type CallService } from '../call/index.js';
+import { isTerminal, type CallObject, type CallService, type StartupParams } from '../call/index.js';
 import {
   TERMINAL_CAPTURE_STATUSES, type CaptureLease, type CaptureObject, type CaptureRecord, type CaptureStatus, type CaptureStore, type ScheduleParams,
 } from './types.js';
@@ -34,6 +34,8 @@ export interface CaptureServiceOptions {
    */
   lease?: CaptureLease;
   tickMs?: number;
+  /** How an attempt's call is started; default `calls.startup` (in a cluster: its names claimed cluster-wide first). */
+  start?: (p: StartupParams) => CallObject | Promise<CallObject>;
 }
 
 /** After a LIVE call drops, the next dial comes this soon (a failed attempt waits retry.intervalMs). */
@@ -223,12 +225,11 @@ export class CaptureService extends TypedEmitter<{ change: [capture: CaptureObje
     r.callId = callId;
     this.#set(r, 'DIALLING', null);
     this.#byCall.set(callId, r.captureId);
-    try {
-      this.opts.calls.startup({ ...r.call, callId, parentCallId: r.captureId });
-    } catch (e) {
+    const start = this.opts.start ?? ((p: StartupParams) => this.opts.calls.startup(p));
+    void Promise.resolve().then(() => start({ ...r.call, callId, parentCallId: r.captureId })).catch((e: unknown) => {
       this.#byCall.delete(callId);
-      this.#attemptFailed(r, `startup refused: ${(e as Error).message}`, r.retry.intervalMs);
-    }
+      if (r.callId === callId && r.status === 'DIALLING') this.#attemptFailed(r, `startup refused: ${(e as Error).message}`, r.retry.intervalMs);
+    });
   }
 
   #onCall(call: CallObject, final: boolean): void {

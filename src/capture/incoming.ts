@@ -12,7 +12,7 @@
 import { BlockList, isIP } from 'node:net';
 import { ConflictError, GatewayError, NotFoundError, ValidationError, type Logger } from '../shared/index.js';
 import { DigestServer, parseNameAddr, getHeader, type SipServerCall } from '../sip/index.js';
-import { newCallId, type CallService } from '../call/index.js';
+import { newCallId, type CallObject, type CallService, type StartupParams } from '../call/index.js';
 import type { CaptureStore, IncomingDeclaration } from './types.js';
 
 export interface IncomingOptions {
@@ -22,6 +22,8 @@ export interface IncomingOptions {
   advertised: { host: string; port: number };
   /** The store is shared by the nodes of a cluster (Redis): read at each INVITE. */
   shared?: boolean;
+  /** How the call is answered; default `calls.answer` (in a cluster: its names claimed cluster-wide first). */
+  answer?: (p: StartupParams, server: SipServerCall) => CallObject | Promise<CallObject>;
   log: Logger;
 }
 
@@ -119,19 +121,18 @@ export class IncomingCaptures {
     } catch {
       from = 'unknown';
     }
-    try {
-      const remote = `sip:${from}@${server.source.host}:${server.source.port}`;
-      this.opts.calls.answer({
-        callId: newCallId(), callee: remote, toStream: d.toStream, rtmpUrl: d.rtmpUrl, rtmpStream: d.rtmpStream,
-        hasAudio: d.hasAudio, hasVideo: d.hasVideo, sipRegisterRequired: false, appKey: d.appKey, custom: d.custom,
-        incoming: { caller: from, userPart: d.userPart },
-      }, server);
-    } catch (e) {
+    const remote = `sip:${from}@${server.source.host}:${server.source.port}`;
+    const answer = this.opts.answer ?? ((p: StartupParams, s: SipServerCall) => this.opts.calls.answer(p, s));
+    void Promise.resolve().then(() => answer({
+      callId: newCallId(), callee: remote, toStream: d.toStream, rtmpUrl: d.rtmpUrl, rtmpStream: d.rtmpStream,
+      hasAudio: d.hasAudio, hasVideo: d.hasVideo, sipRegisterRequired: false, appKey: d.appKey, custom: d.custom,
+      incoming: { caller: from, userPart: d.userPart },
+    }, server)).catch((e: unknown) => {
       // Over rest.maxCalls → 486; shutting down → 503; a live call already on this stream → 486.
       const status = e instanceof GatewayError && e.httpStatus === 503 && /shut/i.test(e.message) ? 503 : 486;
       log.warn({ err: (e as Error).message, status }, 'incoming capture refused');
       server.reject(status, status === 503 ? 'Service Unavailable' : 'Busy Here');
-    }
+    });
   }
 }
 

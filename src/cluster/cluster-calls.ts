@@ -15,6 +15,7 @@ import {
   ConflictError, NotFoundError, RemoteError, TypedEmitter, UnavailableError, type Logger,
 } from '../shared/index.js';
 import { newCallId, type CallFilter, type CallObject, type CallService, type DtmfType, type StartupParams } from '../call/index.js';
+import type { SipServerCall } from '../sip/index.js';
 import type { ClusterNode, NodeRecord } from './cluster-node.js';
 
 /** Claims every key or none; the 1-based index of the first taken key, 0 when all were free. */
@@ -76,6 +77,17 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
       const other = await this.#placement();
       if (other) return this.#forward(other, '/call/startup', p) as Promise<CallObject>;
     }
+    return this.#claimed(p, (q) => this.calls.startup(q));
+  }
+
+  /** An incoming capture's call, its names claimed cluster-wide first (409 → the caller answers 486). */
+  answer(p: StartupParams, server: SipServerCall): Promise<CallObject> {
+    if (!this.node.ready) return Promise.reject(new UnavailableError('the cluster registry (Redis) is unreachable'));
+    return this.#claimed(p, (q) => this.calls.answer(q, server));
+  }
+
+  /** Claims the call's names in one step (409 when one is taken), then starts it here; the claims go again if it does not start. */
+  async #claimed(p: StartupParams & { recover?: boolean }, start: (q: StartupParams & { callId: string; toStream: string }) => CallObject): Promise<CallObject> {
     const callId = p.callId ?? newCallId();
     const toStream = p.toStream ?? callId;
     const recover = p.recover ?? this.o.recover;
@@ -84,7 +96,7 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
     if (taken > 0) throw new ConflictError((claims[taken - 1] as { message: string }).message);
     try {
       this.#params.set(callId, { ...p, recover });
-      return this.calls.startup({ ...p, callId, toStream });
+      return start({ ...p, callId, toStream });
     } catch (e) {
       this.#params.delete(callId);
       await this.node.redis.eval(RELEASE, claims.length, ...claims.map((c) => c.key), callId);

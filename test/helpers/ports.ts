@@ -2,20 +2,20 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-/** Asks the kernel for a free UDP port on 127.0.0.1 (bound then released). */
+/**
+ * A free UDP port on 127.0.0.1, picked at random in [10000, 20000): below the
+ * kernel's ephemeral range (32768–60999 here), so no socket bound to port 0
+ * elsewhere (a gateway's SIP port, a client) can take it between this probe
+ * and the far end binding it; and apart from freeUdpPortRange's ports.
+ */
 export async function freeUdpPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = sock.address();
-    await new Promise<void>((resolve) => sock.close(() => resolve()));
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = 10000 + Math.floor(Math.random() * 10000);
     // Not a TCP listener's number either: the gateway sends an INVITE over 1300 bytes to a SIP far end's
     // port over TCP first (RFC 3261 §18.1.1), and must not reach some other test server there.
-    if (attempt >= 20 || (await tcpFree(port))) return port;
+    if ((await udpFree(port)) && (await tcpFree(port))) return port;
   }
+  throw new Error('freeUdpPort: no free UDP port found');
 }
 
 /** True when nothing listens on TCP 127.0.0.1:`port`. */
@@ -60,11 +60,11 @@ async function udpFree(port: number): Promise<boolean> {
  * Finds an even base port such that `base .. base+count-1` are all free UDP
  * ports on 127.0.0.1 (RTP on even ports, RTCP on the next odd one, RFC 3550
  * §11; SIPp puts video at media port + 2). Ports are picked at random in
- * [20000, 58000) to keep clear of the ephemeral range's busiest part.
+ * [20000, 32000), below the kernel's ephemeral range (see freeUdpPort).
  */
 export async function freeUdpPortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + 2 * Math.floor(Math.random() * 19000);
+    const base = 20000 + 2 * Math.floor(Math.random() * 6000);
     let all = true;
     for (let i = 0; i < count && all; i++) all = await udpFree(base + i);
     if (all) return base;
