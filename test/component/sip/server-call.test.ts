@@ -1,8 +1,9 @@
 /**
  * SipServerCall, the UAS side of an incoming capture, against an in-test UDP
  * far end: 180 and our 2xx with the SDP answer retransmitted until the ACK;
- * the far end's CANCEL (200, then 487 to the INVITE); its BYE; our BYE; and
- * an INVITE nobody takes (no handler: 603).
+ * the far end's CANCEL (200, then 487 to the INVITE); its BYE; our BYE; its
+ * session timer, re-INVITE and a too-short refresh (422) as for calls we
+ * place; and an INVITE nobody takes (no handler: 603).
  */
 import { afterEach, describe, it, expect } from 'vitest';
 import { silentLogger } from '../../../src/shared/logger.js';
@@ -99,6 +100,34 @@ describe('SipServerCall', () => {
     expect(bye.uri).toBe(`sip:mcu@127.0.0.1:${far.port}`);
     await far.send(createResponse(bye, 200, 'OK'), bye.from);
     await done;
+  });
+
+  it('as for calls we place: a session timer asked in the INVITE is taken (Session-Expires, Require: timer), a re-INVITE is answered with our SDP', async () => {
+    const { ua, far, to } = await setup();
+    const calls: SipServerCall[] = [];
+    ua.onInvite = (c) => {
+      calls.push(c);
+      c.answerSdp = () => ANSWER.replace('o=- 2 2', 'o=- 2 3');
+      c.accept(ANSWER);
+    };
+    await far.send(invite(far, ua, 'in-e').replace('CSeq: 7 INVITE\r\n', 'CSeq: 7 INVITE\r\nSupported: timer\r\nSession-Expires: 1800\r\n'), to);
+    const ok = await far.nextResponse(200);
+    expect(getHeader(ok, 'Session-Expires')).toBe('1800;refresher=uac');
+    expect(getHeader(ok, 'Require')).toBe('timer');
+    await far.send(inDialog('ACK', ok, far, ua, 7, 'in-e'), to);
+    const reinvites: (string | undefined)[] = [];
+    calls[0]!.on('reinvite', (sdp) => reinvites.push(sdp));
+    const re = inDialog('INVITE', ok, far, ua, 8, 'in-e').replace('Content-Length: 0\r\n\r\n', `Contact: <sip:mcu@127.0.0.1:${far.port}>\r\nContent-Type: application/sdp\r\nContent-Length: ${OFFER.length}\r\n\r\n${OFFER}`);
+    await far.send(re, to);
+    const reOk = await far.nextResponse(200);
+    expect(getCSeq(reOk)).toEqual({ seq: 8, method: 'INVITE' });
+    expect(bodyText(reOk)).toContain('o=- 2 3');
+    expect(reinvites).toEqual([OFFER]);
+    await far.send(inDialog('ACK', ok, far, ua, 8, 'in-e'), to);
+    // A refresh asking for less than our Min-SE: 422.
+    await far.send(inDialog('UPDATE', ok, far, ua, 9, 'in-e').replace('Content-Length: 0', 'Session-Expires: 30\r\nContent-Length: 0'), to);
+    const small = await far.nextResponse(422);
+    expect(getHeader(small, 'Min-SE')).toBe('90');
   });
 
   it('without a handler an INVITE is declined (603)', async () => {
