@@ -52,6 +52,10 @@ export class CallRegistry<C extends RegisteredCall> {
     if (this.#byId.get(call.callId) === call) this.#byId.delete(call.callId);
   }
 
+  has(callId: string): boolean {
+    return this.#byId.has(callId);
+  }
+
   get(callId: string): C {
     const c = this.#byId.get(callId);
     if (!c) throw new NotFoundError(`call ${callId} not found`);

@@ -136,12 +136,12 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
     await this.#forward(await this.#owner(callId), '/call/send_dtmf', { callId, dtmf: digits, type });
   }
 
-  /** The live node (not this one) whose call has `streamName` (its `toStream`). */
+  /** The live node (not this one) whose call has `streamName` (its `toStream`): the stream's claim names the call. */
   async nodeOfStream(streamName: string): Promise<NodeRecord | undefined> {
     if (!this.node.ready) return undefined;
-    const entry = (await this.node.redis.hvals(this.#key)).map((r) => JSON.parse(r) as CallEntry).find((e) => e.call.toStream === streamName);
-    if (!entry || entry.owner === this.node.s.nodeId) return undefined;
-    return this.#owner(entry.call.callId);
+    const callId = await this.node.redis.get(`${this.node.prefix}claim:stream:${streamName}`);
+    if (callId === null || this.#local(callId)) return undefined;
+    return this.#owner(callId);
   }
 
   /** /push for a stream of another node (PushRemote): carried out there; undefined when no other node has it. */
@@ -159,7 +159,7 @@ export class ClusterCalls extends TypedEmitter<{ lost: [call: CallObject] }> {
   }
 
   #local(callId: string): boolean {
-    return this.calls.registry.all().some((c) => c.callId === callId);
+    return this.calls.registry.has(callId);
   }
 
   /** The live node that owns `callId` (404 when no node has it, 503 when its owner is gone). */

@@ -130,7 +130,7 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
     else if (s === 'calling' || s === 'proceeding' || s === 'early') this.#requestCancel(487, 'Request Terminated');
     else if (s === 'confirmed') {
       this.#transition('terminating');
-      void this.#bye();
+      void this.#inDialog.bye();
     }
     return this.#finished;
   }
@@ -141,12 +141,8 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
   }
 
   /** In-dialog INFO; resolves with the final status (408 on timeout, 503 on transport error). */
-  async sendInfo(contentType: string, body: string): Promise<number> {
-    if (this.#state !== 'confirmed') throw new InvalidStateError(`cannot send INFO in state ${this.#state}`);
-    const r = await this.#inDialog.send('INFO', { contentType, body });
-    // §12.2.1.2: 481 means the far end has no such dialog any more.
-    if (r.status === 481) this.finish('ended', 'remote', '481 Call/Transaction Does Not Exist');
-    return r.status;
+  sendInfo(contentType: string, body: string): Promise<number> {
+    return this.#inDialog.info(contentType, body);
   }
 
   /** @internal A request routed to this call by Call-ID. */
@@ -418,11 +414,6 @@ export class SipClientCall extends TypedEmitter<SipClientCallEvents> {
     const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, headers, body: Buffer.alloc(0) };
     const tx = this.ctx.layer.sendNonInvite(cancel, this.#destination);
     tx.on('response', (res) => this.log.debug({ status: res.status }, 'CANCEL answered'));
-  }
-
-  async #bye(): Promise<void> {
-    const r = await this.#inDialog.send('BYE');
-    this.finish('ended', 'local', r.status >= 200 && r.status < 300 ? 'BYE' : `BYE ${r.status} ${r.reason}`);
   }
 
   /** @internal Ends the call once: clears timers, emits the final event, resolves `hangup()`. */

@@ -5,7 +5,7 @@
  * re-INVITE retransmitted until the ACK (§13.3.1.4); the requests we send
  * (BYE, INFO, refreshes); and the session timer (RFC 4028). Owned by the call.
  */
-import type { Logger } from '../shared/index.js';
+import { InvalidStateError, type Logger } from '../shared/index.js';
 import { Authenticator, type Credentials } from './auth.js';
 import { ALLOW_HEADERS, type CallContext, type SipCallState, type SipClientCallEvents } from './call-types.js';
 import type { Dialog } from './dialog.js';
@@ -112,6 +112,22 @@ export class DialogRequests {
     return request(() => d.buildRequest(method, {
       via: ctx.newVia(), headers: [...(opts.headers ?? []), { name: 'User-Agent', value: ctx.userAgent }], body: opts.body, contentType: opts.contentType,
     }), { layer: ctx.layer, to: d.destination(), auth: new Authenticator(this.#creds) });
+  }
+
+  /** Our INFO; its final status (408 on timeout, 503 on transport error). Throws outside a confirmed dialog. */
+  async info(contentType: string, body: string): Promise<number> {
+    const call = this.#call;
+    if (call.state !== 'confirmed') throw new InvalidStateError(`cannot send INFO in state ${call.state}`);
+    const r = await this.send('INFO', { contentType, body });
+    // §12.2.1.2: 481 means the far end has no such dialog any more.
+    if (r.status === 481) call.finish('ended', 'remote', '481 Call/Transaction Does Not Exist');
+    return r.status;
+  }
+
+  /** Our BYE; the call has ended (locally) once it is answered or given up. */
+  async bye(): Promise<void> {
+    const r = await this.send('BYE');
+    this.#call.finish('ended', 'local', r.status >= 200 && r.status < 300 ? 'BYE' : `BYE ${r.status} ${r.reason}`);
   }
 
   /** Handles one request routed to the call by its Call-ID; never throws for protocol errors. */

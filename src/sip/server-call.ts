@@ -33,7 +33,6 @@ export class SipServerCall extends TypedEmitter<SipClientCallEvents> {
   readonly source: TransportAddress;
   /** The user part the far end dialled (Request-URI). */
   readonly userPart: string;
-  lastStatus: number | undefined;
   /** Set by the call layer: our SDP answer to a far-end re-INVITE/UPDATE offer. */
   answerSdp: (offer: string | undefined) => string = () => {
     throw new InvalidStateError('no SDP yet');
@@ -111,7 +110,6 @@ export class SipServerCall extends TypedEmitter<SipClientCallEvents> {
     const res = this.#response(200, 'OK', [{ name: 'Contact', value: this.contact }, ...ALLOW_HEADERS, ...timer.arm()], sdp);
     this.#stx.respond(res);
     this.#state = 'confirmed';
-    this.lastStatus = 200;
     this.#inDialog.retransmit2xx(res, this.#stx.responseAddress, this.#dialog.remoteSeq ?? 0);
     this.emit('established', 200, this.offer ?? '');
   }
@@ -134,17 +132,14 @@ export class SipServerCall extends TypedEmitter<SipClientCallEvents> {
     if (this.#state === 'proceeding') this.reject(480, 'Temporarily Unavailable');
     else if (this.#state === 'confirmed') {
       this.#state = 'terminating';
-      void this.#inDialog.send('BYE').then((r) => this.finish('ended', 'local', r.status >= 200 && r.status < 300 ? 'BYE' : `BYE ${r.status} ${r.reason}`));
+      void this.#inDialog.bye();
     }
     return this.#finished;
   }
 
   /** In-dialog INFO; resolves with the final status. */
-  async sendInfo(contentType: string, body: string): Promise<number> {
-    if (this.#state !== 'confirmed') throw new InvalidStateError(`cannot send INFO in state ${this.#state}`);
-    const r = await this.#inDialog.send('INFO', { contentType, body });
-    if (r.status === 481) this.finish('ended', 'remote', '481 Call/Transaction Does Not Exist');
-    return r.status;
+  sendInfo(contentType: string, body: string): Promise<number> {
+    return this.#inDialog.info(contentType, body);
   }
 
   /** @internal A request routed to this call by Call-ID (in-dialog requests, the ACK of our 2xx). */

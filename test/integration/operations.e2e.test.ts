@@ -4,15 +4,11 @@
  * delivered, no child process left, exit within the deadline.
  */
 import { describe, it, expect, afterAll, beforeAll } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { SippFarEnds, type SippProcess } from '../helpers/sipp.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook.js';
-import { freeTcpPort, freeUdpPortRange } from '../helpers/ports.js';
-import { spawnChild, stopChild } from '../helpers/proc.js';
+import { stopChild } from '../helpers/proc.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { childProcesses, assertNoChildProcesses } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startCodecFarEnd, type CodecFarEnd } from '../helpers/media-far-end.js';
@@ -126,7 +122,7 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
   }
 
   it('sends BYE on every call, delivers the final events, leaves no child process and exits 0', async () => {
-    const { child, exited, base, stderr } = await startGatewayProcess();
+    const { child, exited, base, stderr } = await startGatewayProcess({ webhook: { apps: { callApp: hooks.baseUrl } } });
     try {
       const ids = [0, 1, 2].map((i) => `ops-sigterm-000${i}`);
       const fars: SippProcess[] = [];
@@ -155,27 +151,3 @@ describe('SIGTERM with three live calls (gateway as its own process)', () => {
 });
 
 const JSON_TYPE = { 'content-type': 'application/json' };
-
-/** The gateway as its own process (`node --import tsx src/main.ts --config …`), ready for REST. */
-async function startGatewayProcess(): Promise<{ child: ChildProcess; exited: Promise<number | null>; base: string; stderr: () => string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'gw-sigterm-'));
-  const rtpBase = await freeUdpPortRange(40);
-  const restPort = await freeTcpPort();
-  const config = {
-    rest: { host: '127.0.0.1', httpPort: restPort },
-    sip: { host: '127.0.0.1', port: 0 },
-    rtp: { host: '127.0.0.1', portMin: rtpBase, portMax: rtpBase + 39 },
-    rtmp: { embedded: { host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
-    webhook: { apps: { callApp: hooks.baseUrl } },
-    capture: { path: path.join(dir, 'captures.db') },
-    log: { level: 'warn' },
-  };
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  const { child, exited } = spawnChild(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', path.join(dir, 'config.json')],
-    { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const base = `http://127.0.0.1:${restPort}/rest-api`;
-  await waitUntil(async () => (await fetch(`${base}/call/find_all`, { method: 'POST', headers: JSON_TYPE, body: '{}' }).catch(() => null))?.status === 404, 20_000, 100, 'gateway up');
-  return { child, exited, base, stderr: () => stderr };
-}
