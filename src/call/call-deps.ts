@@ -8,6 +8,7 @@ import type { AudioCodecName, SipUserAgent, VideoCodecName } from '../sip/index.
 import type { PortAllocator } from '../rtp/index.js';
 import type { CallMediaTuning } from './call-media.js';
 import type { RtmpOutputSettings } from './call-outputs.js';
+import type { AudioTranscodeConfig } from './media-output.js';
 
 /** Everything a call needs from the process, handed in by the CallService. */
 export interface CallDeps {
@@ -28,7 +29,7 @@ export interface CallDeps {
   recording?: RecordingSettings;
   /** How a far end's REFER is refused (`sip.incomingReferStatus`): 403, 488 or 603. */
   incomingReferStatus?: number;
-  transcode: { audioBitrate: number; audioSampleRate: number };
+  transcode: AudioTranscodeConfig;
   /** Media engine settings (rtp.* / transcode.* beyond the above), handed to CallMedia. */
   mediaTuning?: Partial<CallMediaTuning>;
   rtmpConnectTimeoutMs: number;

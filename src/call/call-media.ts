@@ -11,7 +11,7 @@ import {
 } from '../transcode/index.js';
 import type { NegotiatedMedia } from '../sip/index.js';
 import { HoldVideo } from './hold-video.js';
-import { MediaOutput } from './media-output.js';
+import { MediaOutput, type AudioTranscodeConfig } from './media-output.js';
 import { SlateLoop, slateFrames } from './slate-loop.js';
 
 /** The black H.264 loop far ends get (SPEC §5 generateMediaForUa): 320×240, 10 fps. */
@@ -79,7 +79,7 @@ export interface CallMediaTuning {
 export interface CallMediaOptions {
   ports: PortAllocator;
   jitterBufferMs: number;
-  transcode: { audioBitrate: number; audioSampleRate: number };
+  transcode: AudioTranscodeConfig;
   tuning?: Partial<CallMediaTuning>;
   log: Logger;
 }

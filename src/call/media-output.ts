@@ -6,7 +6,7 @@ import {
   Interleaver, type FlvTag, type FlvSink,
 } from '../pipeline/index.js';
 import { mediaClockNow } from '../rtp/index.js';
-import { AacEncoder, H264Encoder } from '../transcode/index.js';
+import { AacEncoder, H264Encoder, type AacEncoderChoice } from '../transcode/index.js';
 import { AudioGapFiller } from './audio-gap-filler.js';
 
 export interface MediaOutputOptions {
@@ -25,7 +25,15 @@ export interface MediaOutputOptions {
    * cap re-encoded pictures (0: none).
    */
   video?: { preset: string; keyframeIntervalS: number; reencodeH264?: boolean; maxWidth?: number; maxHeight?: number };
-  transcode: { audioBitrate: number; audioSampleRate: number };
+  transcode: AudioTranscodeConfig;
+}
+
+/** The `transcode.*` keys the audio output uses. */
+export interface AudioTranscodeConfig {
+  audioBitrate: number;
+  audioSampleRate: number;
+  /** Default "aac". */
+  aacEncoder?: AacEncoderChoice;
 }
 
 /** FLV SoundFormat 11 (Speex), 16 kHz implied, 16-bit, mono (FLV spec E.4.2.1). */
@@ -136,6 +144,7 @@ export class MediaOutput {
       inputCodec: codec,
       outputRate: rate,
       bitrate: this.opts.transcode.audioBitrate,
+      encoder: this.opts.transcode.aacEncoder,
       log: this.opts.log,
     });
     t.on('config', (asc) => {

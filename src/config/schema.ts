@@ -90,6 +90,8 @@ export const configSchema = z.object({
     audio: z.enum(['aac', 'copy']).default('aac'),
     audioBitrate: z.number().int().min(8000).max(512000).default(64000),
     audioSampleRate: z.union([z.literal(44100), z.literal(48000)]).default(48000),
+    // libavcodec's AAC encoder: auto = libfdk_aac when node-av's build has it (about half the CPU), else aac.
+    aacEncoder: z.enum(['auto', 'aac', 'libfdk_aac']).default('auto'),
     videoPreset: nonEmpty.default('veryfast'),
     keyframeIntervalS: z.number().min(0.5).max(10).default(2),
     // Re-encoded video (VP8, or H.264 with transcodeVideo) is scaled down to fit; 0: no cap on that side.

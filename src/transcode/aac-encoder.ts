@@ -4,6 +4,7 @@
  * not processed yet, new ones are dropped and counted.
  */
 import type { Logger, AudioFrameCodec } from '../shared/index.js';
+import type { AacEncoderChoice } from './aac-engine.js';
 import type { CodecPool } from './codec-pool.js';
 import { CodecStream } from './codec-stream.js';
 
@@ -16,6 +17,8 @@ export interface AacEncoderOptions {
   outputRate: number;
   /** AAC bit rate in bit/s, e.g. 64000. */
   bitrate: number;
+  /** libavcodec's AAC encoder (default "aac"). */
+  encoder?: AacEncoderChoice;
   log: Logger;
   /** Default: the process's pool. */
   pool?: CodecPool;
@@ -23,8 +26,8 @@ export interface AacEncoderOptions {
 
 export class AacEncoder extends CodecStream {
   constructor(opts: AacEncoderOptions) {
-    const { inputCodec, outputRate, bitrate, log, pool } = opts;
-    super({ engine: { kind: 'aac', inputCodec, outputRate, bitrate }, maxQueue: MAX_QUEUE, log, ...(pool ? { pool } : {}) });
+    const { inputCodec, outputRate, bitrate, encoder, log, pool } = opts;
+    super({ engine: { kind: 'aac', inputCodec, outputRate, bitrate, ...(encoder ? { encoder } : {}) }, maxQueue: MAX_QUEUE, log, ...(pool ? { pool } : {}) });
   }
 
   /** Queues one RTP payload with its pts (ms); dropped (counted) while 4 s are already waiting. */

@@ -28,8 +28,6 @@ const MONO: ChannelLayout = { nbChannels: 1, order: AV_CHANNEL_ORDER_NATIVE, mas
 Log.setLevel(AV_LOG_QUIET);
 
 const AAC_FRAME_SAMPLES = 1024;
-const BYTES_PER_SAMPLE = 4; // fltp mono
-const FRAME_BYTES = AAC_FRAME_SAMPLES * BYTES_PER_SAMPLE;
 /** Gaps up to this long are filled with silence; longer ones become a pts jump. */
 const MAX_FILL_MS = 5000;
 /** Differences up to 1 ms are clock jitter, not gaps. */
@@ -42,11 +40,41 @@ const TOLERANCE_MS = 1;
  */
 const SILENCE_PEAK = 16 / 32768;
 
-/** Zeroes a fltp block whose peak is under {@link SILENCE_PEAK}; returns it. */
-function snapSilence(b: Buffer): Buffer {
-  const f = new Float32Array(b.buffer, b.byteOffset, b.length / BYTES_PER_SAMPLE);
-  for (let i = 0; i < f.length; i++) if (Math.abs(f[i] as number) >= SILENCE_PEAK) return b;
+/** Zeroes a block (fltp or s16 mono) whose peak is under {@link SILENCE_PEAK}; returns it. */
+function snapSilence(b: Buffer, format: AVSampleFormat): Buffer {
+  if (format === AV_SAMPLE_FMT_S16) {
+    const s = new Int16Array(b.buffer, b.byteOffset, b.length / 2);
+    const peak = SILENCE_PEAK * 32768;
+    for (let i = 0; i < s.length; i++) if (Math.abs(s[i] as number) >= peak) return b;
+  } else {
+    const f = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+    for (let i = 0; i < f.length; i++) if (Math.abs(f[i] as number) >= SILENCE_PEAK) return b;
+  }
   return b.fill(0);
+}
+
+/** The AAC encoders libavcodec may have, what sample format each takes and how it is set up. */
+const ENCODERS = {
+  // The "fast" coder: 3–7× less CPU than "twoloop" on voice (measured, docs/benchmarks.md), the
+  // difference inaudible at 64 kbit/s mono speech.
+  aac: { name: FF_ENCODER_AAC as string, format: AV_SAMPLE_FMT_FLTP, bytes: 4, options: { aac_coder: 'fast' } },
+  // Fraunhofer FDK AAC without its afterburner (the extra analysis-by-synthesis pass): about half
+  // the CPU of "aac"/fast per frame (measured, docs/benchmarks.md).
+  libfdk_aac: { name: 'libfdk_aac', format: AV_SAMPLE_FMT_S16, bytes: 2, options: { afterburner: '0' } },
+} satisfies Record<string, { name: string; format: AVSampleFormat; bytes: number; options: Record<string, string> }>;
+
+export type AacEncoderName = keyof typeof ENCODERS;
+/** A configured encoder: "auto" is libfdk_aac when libavcodec has it, else aac. */
+export type AacEncoderChoice = AacEncoderName | 'auto';
+
+/** Whether libavcodec (node-av's build) has this AAC encoder. */
+export function hasAacEncoder(name: AacEncoderName): boolean {
+  return Codec.findEncoderByName(ENCODERS[name].name as typeof FF_ENCODER_AAC) !== null;
+}
+
+function resolveEncoder(choice: AacEncoderChoice = 'aac'): AacEncoderName {
+  if (choice !== 'auto') return choice;
+  return hasAacEncoder('libfdk_aac') ? 'libfdk_aac' : 'aac';
 }
 
 /** libavcodec decoders for what G.711's table does not cover. */
@@ -62,6 +90,8 @@ export interface AacEngineOptions {
   outputRate: number;
   /** AAC bit rate in bit/s, e.g. 64000. */
   bitrate: number;
+  /** libavcodec's encoder (default "aac"). */
+  encoder?: AacEncoderChoice;
 }
 
 /** One AAC access unit with its pts (ms, on the input's clock). */
@@ -97,8 +127,12 @@ export class AacEngine {
    */
   readonly #input = new Frame();
   readonly #timeBase: Rational;
-  /** The AAC frame being filled (output-rate fltp samples; copied by each Frame made from it). */
-  readonly #frameBuf = Buffer.alloc(FRAME_BYTES);
+  /** The encoder's input sample format (fltp or s16, mono) and bytes per sample. */
+  readonly #format: AVSampleFormat;
+  readonly #bps: number;
+  readonly #frameBytes: number;
+  /** The AAC frame being filled (output-rate samples in the encoder's format; copied into {@link #input}). */
+  readonly #frameBuf: Buffer;
   #filled = 0;
   /** Whole frames given to the encoder. */
   #frames = 0;
@@ -113,20 +147,23 @@ export class AacEngine {
     this.#opts = opts;
     const rateIndex = AAC_SAMPLE_RATES.indexOf(opts.outputRate);
     if (rateIndex < 0) throw new RangeError(`AAC: no sample rate index for ${opts.outputRate}`);
-    const codec = Codec.findEncoderByName(FF_ENCODER_AAC);
-    if (!codec) throw new Error('libavcodec has no AAC encoder');
+    const spec = ENCODERS[resolveEncoder(opts.encoder)];
+    const codec = Codec.findEncoderByName(spec.name as typeof FF_ENCODER_AAC);
+    if (!codec) throw new Error(`libavcodec has no ${spec.name} encoder`);
+    this.#format = spec.format;
+    this.#bps = spec.bytes;
+    this.#frameBytes = AAC_FRAME_SAMPLES * spec.bytes;
+    this.#frameBuf = Buffer.alloc(this.#frameBytes);
     const enc = new CodecContext();
     enc.allocContext3(codec);
     enc.sampleRate = opts.outputRate;
-    enc.sampleFormat = AV_SAMPLE_FMT_FLTP;
+    enc.sampleFormat = spec.format;
     enc.channelLayout = MONO;
     enc.bitRate = BigInt(opts.bitrate);
     this.#timeBase = new Rational(1, opts.outputRate);
     enc.timeBase = this.#timeBase;
-    // The "fast" coder: 3–7× less CPU than "twoloop" on voice (measured, docs/benchmarks.md), the
-    // difference inaudible at 64 kbit/s mono speech.
-    FFmpegError.throwIfError(enc.setOption('aac_coder', 'fast'), 'AAC coder option');
-    FFmpegError.throwIfError(enc.open2Sync(codec, null), 'AAC encoder open');
+    for (const [k, v] of Object.entries(spec.options)) FFmpegError.throwIfError(enc.setOption(k, v), `${spec.name} option ${k}`);
+    FFmpegError.throwIfError(enc.open2Sync(codec, null), `${spec.name} encoder open`);
     this.#encoder = enc;
     const d = DECODERS[opts.inputCodec];
     if (d !== undefined) {
@@ -143,7 +180,7 @@ export class AacEngine {
     this.#frame.alloc();
     this.#input.alloc();
     this.#input.nbSamples = AAC_FRAME_SAMPLES;
-    this.#input.format = AV_SAMPLE_FMT_FLTP;
+    this.#input.format = spec.format;
     this.#input.sampleRate = opts.outputRate;
     this.#input.channelLayout = MONO;
     this.#input.timeBase = this.#timeBase;
@@ -168,14 +205,14 @@ export class AacEngine {
 
   /** Output samples on the encoder's timeline so far (including silence). */
   get #samples(): number {
-    return this.#frames * AAC_FRAME_SAMPLES + this.#filled / BYTES_PER_SAMPLE;
+    return this.#frames * AAC_FRAME_SAMPLES + this.#filled / this.#bps;
   }
 
   /** The last samples (padded to a frame) and what the encoder still holds. */
   flush(): AacOut[] {
     if (this.#freed) return [];
     const out: AacOut[] = [];
-    if (this.#filled > 0) this.#append(null, FRAME_BYTES - this.#filled, out);
+    if (this.#filled > 0) this.#append(null, this.#frameBytes - this.#filled, out);
     this.#encode(null, out);
     return out;
   }
@@ -219,15 +256,15 @@ export class AacEngine {
   ): Buffer {
     if (this.#resampler === undefined) {
       const swr = new SoftwareResampleContext();
-      FFmpegError.throwIfError(swr.allocSetOpts2(MONO, AV_SAMPLE_FMT_FLTP, this.#opts.outputRate, layout, format, rate), 'resampler');
+      FFmpegError.throwIfError(swr.allocSetOpts2(MONO, this.#format, this.#opts.outputRate, layout, format, rate), 'resampler');
       FFmpegError.throwIfError(swr.init(), 'resampler init');
       this.#resampler = swr;
     }
     const max = Math.ceil((samples * this.#opts.outputRate) / rate) + 64;
-    const out = Buffer.allocUnsafe(max * BYTES_PER_SAMPLE);
+    const out = Buffer.allocUnsafe(max * this.#bps);
     const n = this.#resampler.convertSync([out], max, Array.isArray(input) ? input : [input], samples);
     FFmpegError.throwIfError(n, 'resample');
-    return snapSilence(out.subarray(0, n * BYTES_PER_SAMPLE));
+    return snapSilence(out.subarray(0, n * this.#bps), this.#format);
   }
 
   /** Appends `pcm` at its place on the timeline: silence before it, its overlap trimmed, or a jump. */
@@ -238,13 +275,13 @@ export class AacEngine {
     const offsetMs = ptsMs - expectedMs;
     let skip = 0;
     if (offsetMs > TOLERANCE_MS) {
-      if (offsetMs <= MAX_FILL_MS) this.#append(null, Math.round((offsetMs * rate) / 1000) * BYTES_PER_SAMPLE, out);
+      if (offsetMs <= MAX_FILL_MS) this.#append(null, Math.round((offsetMs * rate) / 1000) * this.#bps, out);
       else {
         this.#jumpMs += offsetMs;
         this.#jumps.push({ at: this.#samples, ms: offsetMs });
       }
     } else if (offsetMs < -TOLERANCE_MS) {
-      skip = Math.round((-offsetMs * rate) / 1000) * BYTES_PER_SAMPLE;
+      skip = Math.round((-offsetMs * rate) / 1000) * this.#bps;
       if (skip >= pcm.length) return; // entirely before what is already there
     }
     this.#append(pcm.subarray(skip), pcm.length - skip, out);
@@ -253,12 +290,12 @@ export class AacEngine {
   /** Copies `bytes` of `b` (null: silence) into the frame being filled; encodes each frame it completes. */
   #append(b: Buffer | null, bytes: number, out: AacOut[]): void {
     for (let o = 0; o < bytes;) {
-      const n = Math.min(bytes - o, FRAME_BYTES - this.#filled);
+      const n = Math.min(bytes - o, this.#frameBytes - this.#filled);
       if (b === null) this.#frameBuf.fill(0, this.#filled, this.#filled + n);
       else b.copy(this.#frameBuf, this.#filled, o, o + n);
       this.#filled += n;
       o += n;
-      if (this.#filled === FRAME_BYTES) {
+      if (this.#filled === this.#frameBytes) {
         this.#encode(this.#frameBuf, out);
         this.#filled = 0;
       }

@@ -3,7 +3,7 @@ export { CodecStream, type CodecStreamOptions } from './codec-stream.js';
 export { AacEncoder, MAX_QUEUE as AAC_MAX_QUEUE, type AacEncoderOptions } from './aac-encoder.js';
 export { H264Encoder, MAX_VIDEO_QUEUE, type H264EncoderOptions } from './h264-encoder.js';
 // Types only: the engines themselves are loaded by the codec workers, so libavcodec never loads on the event loop's thread.
-export type { AacEngineOptions, AacOut } from './aac-engine.js';
+export type { AacEngineOptions, AacOut, AacEncoderChoice } from './aac-engine.js';
 export type { H264EngineOptions, VideoOut } from './h264-engine.js';
 export { CodecPool, codecPool } from './codec-pool.js';
 export {

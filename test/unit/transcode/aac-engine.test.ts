@@ -4,19 +4,21 @@
  * the input's clock, with gaps filled or jumped like the ffmpeg path did; bad
  * payloads are counted, never thrown.
  */
-import { describe, it, expect } from 'vitest';
+import { beforeEach, describe, it, expect } from 'vitest';
 import { Codec, CodecContext, Frame, Packet, Rational } from 'node-av/lib';
 import {
   AV_CH_LAYOUT_MONO, AV_CHANNEL_ORDER_NATIVE, AV_CODEC_ID_AAC, AV_SAMPLE_FMT_S16, FF_ENCODER_ADPCM_G722, FF_ENCODER_LIBOPUS,
 } from 'node-av/constants';
-import { AacEngine } from '../../../src/transcode/aac-engine.js';
+import { AacEngine, hasAacEncoder, type AacEncoderName } from '../../../src/transcode/aac-engine.js';
 import { encodeG711 } from '../../../src/transcode/g711.js';
 import type { AudioFrameCodec } from '../../../src/shared/index.js';
 
 const RATE = 48000;
 
+let aacEncoder: AacEncoderName = 'aac';
+
 function encoder(inputCodec: AudioFrameCodec = 'PCMA'): AacEngine {
-  return new AacEngine({ inputCodec, outputRate: RATE, bitrate: 64000 });
+  return new AacEngine({ inputCodec, outputRate: RATE, bitrate: 64000, encoder: aacEncoder });
 }
 
 /** `ms` of a 1 kHz tone as 20 ms G.711 packets. */
@@ -127,7 +129,16 @@ const crossingsPerSecond = (s: Float32Array): number => {
 
 const rms = (s: Float32Array): number => Math.sqrt(s.reduce((a, x) => a + x * x, 0) / s.length);
 
-describe('AacEngine (in-process audio → AAC)', () => {
+it("node-av's libavcodec has both AAC encoders (auto picks libfdk_aac)", () => {
+  expect(hasAacEncoder('aac')).toBe(true);
+  expect(hasAacEncoder('libfdk_aac')).toBe(true);
+});
+
+describe.each(['aac', 'libfdk_aac'] as const)('AacEngine with %s (in-process audio → AAC)', (name) => {
+  beforeEach(() => {
+    aacEncoder = name;
+  });
+
   it('2 s of a 1 kHz A-law tone → AAC-LC 48 kHz mono frames on the input clock that decode back to the tone', async () => {
     const packets = tone(2000);
     const { asc, frames } = run(encoder(), (w) => packets.forEach((p, i) => w(p, 5000 + i * 20)));
