@@ -141,6 +141,7 @@ export async function startGateway(config: Readonly<GatewayConfig>, log: Logger)
         reconnect: config.rtmp.reconnect,
         tls: { rejectUnauthorized: config.rtmp.tls.rejectUnauthorized, ...(rtmpsCa !== undefined ? { ca: rtmpsCa } : {}) },
         maxQueueBytes: config.rtmp.maxQueueBytes,
+        writeBatchMs: config.rtmp.writeBatchMs,
         gopCacheBytes: config.rtmp.gopCacheBytes,
         keyframeIntervalMs: config.rtmp.keyframeRequestIntervalMs,
         ...(embedded ? { embeddedQuery: embedded.publishQuery } : {}),

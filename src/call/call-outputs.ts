@@ -12,6 +12,8 @@ export interface RtmpOutputSettings {
   tls: { ca?: string; rejectUnauthorized: boolean };
   /** Socket backlog per target above which video frames are dropped up to the next keyframe. */
   maxQueueBytes: number;
+  /** Tags gathered per target for this long into one socket write (0: none). */
+  writeBatchMs: number;
   /** GOP cache bound per call. */
   gopCacheBytes: number;
   /**
@@ -30,6 +32,7 @@ export const DEFAULT_RTMP_OUTPUT: RtmpOutputSettings = {
   reconnect: { initialDelayMs: 1000, maxDelayMs: 30_000, giveUpAfterMs: 300_000, failCall: true },
   tls: { rejectUnauthorized: true },
   maxQueueBytes: 4 * 1024 * 1024,
+  writeBatchMs: 0,
   gopCacheBytes: 8 * 1024 * 1024,
   keyframeIntervalMs: 0,
 };
@@ -105,6 +108,7 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
       reconnect: opts.reconnect ?? DEFAULT_RTMP_OUTPUT.reconnect,
       tls: opts.tls ?? DEFAULT_RTMP_OUTPUT.tls,
       maxQueueBytes: opts.maxQueueBytes ?? DEFAULT_RTMP_OUTPUT.maxQueueBytes,
+      writeBatchMs: opts.writeBatchMs ?? DEFAULT_RTMP_OUTPUT.writeBatchMs,
       gopCacheBytes: opts.gopCacheBytes ?? DEFAULT_RTMP_OUTPUT.gopCacheBytes,
       keyframeIntervalMs: opts.keyframeIntervalMs ?? DEFAULT_RTMP_OUTPUT.keyframeIntervalMs,
       ...(opts.embeddedQuery ? { embeddedQuery: opts.embeddedQuery } : {}),
@@ -234,7 +238,7 @@ export class CallOutputs extends TypedEmitter<CallOutputsEvents> {
     const streamQuery = sign ? (): string => sign(streamName) : undefined;
     const p = new RtmpPublisher({
       url, streamName, log: plog, connectTimeoutMs: this.opts.connectTimeoutMs,
-      maxQueueBytes: this.#settings.maxQueueBytes, tls: this.#settings.tls,
+      maxQueueBytes: this.#settings.maxQueueBytes, writeBatchMs: this.#settings.writeBatchMs, tls: this.#settings.tls,
       ...(streamQuery ? { streamQuery } : {}),
       // node-media-server relays the data message to its players as it came.
       stripSetDataFrame: embedded,

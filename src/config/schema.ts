@@ -115,6 +115,8 @@ export const configSchema = z.object({
     }).prefault({}),
     /** Socket backlog per target above which whole video frames are dropped up to the next keyframe. */
     maxQueueBytes: z.number().int().min(65536).default(4 * 1024 * 1024),
+    /** Tags written to a target within this many ms go out as one socket write; 0: each at once. */
+    writeBatchMs: z.number().int().min(0).max(500).default(50),
     /** GOP cache per call (replayed to a new or reconnected target). */
     gopCacheBytes: z.number().int().min(0).default(8 * 1024 * 1024),
     /** Passthrough H.264: ask the far end for a keyframe when its GOP is longer than this; 0 disables. */

@@ -12,6 +12,7 @@ import { isSequenceHeader, type FlvTag } from '../pipeline/index.js';
 import { PublishSession } from './publish-session.js';
 import { nextPhase, type PublisherPhase } from './publisher-state.js';
 import { parseRtmpUrl, type RtmpTarget } from './url.js';
+import { writeScheduler, type BatchedWriter, type WriteScheduler } from './write-batch.js';
 
 export { SERVER_LIMITS } from './server-limits.js';
 
@@ -47,7 +48,15 @@ export interface RtmpPublisherOptions {
    * otherwise see an unknown `@setDataFrame` data stream.
    */
   stripSetDataFrame?: boolean;
+  /**
+   * While publishing, gather the tags written within this many ms into one
+   * socket write (write-batch.ts); 0 (default): each tag is written at once.
+   */
+  writeBatchMs?: number;
 }
+
+/** Gathered bytes past this go out at once, not at the tick. */
+const BATCH_MAX_BYTES = 64 * 1024;
 
 /** Counters for metrics. */
 export interface RtmpPublisherStats {
@@ -89,7 +98,7 @@ export class RtmpPublisher extends TypedEmitter<{
    */
   attemptFailed: [reason: string, refused: boolean];
   closed: [];
-}> {
+}> implements BatchedWriter {
   readonly #log: Logger;
   readonly #target: RtmpTarget;
   readonly #connectTimeoutMs: number;
@@ -97,6 +106,10 @@ export class RtmpPublisher extends TypedEmitter<{
   readonly #tls: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
   readonly #streamQuery: (() => string) | undefined;
   readonly #stripSetDataFrame: boolean;
+  readonly #batch: WriteScheduler | undefined;
+  /** Encoded bytes waiting for the batch tick (publishing only). */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
   /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
   #publishName = '';
   #phase: PublisherPhase = 'idle';
@@ -122,6 +135,7 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#tls = opts.tls;
     this.#streamQuery = opts.streamQuery;
     this.#stripSetDataFrame = opts.stripSetDataFrame ?? false;
+    this.#batch = (opts.writeBatchMs ?? 0) > 0 ? writeScheduler(opts.writeBatchMs as number) : undefined;
     this.#publishName = this.#target.streamName;
   }
 
@@ -144,9 +158,9 @@ export class RtmpPublisher extends TypedEmitter<{
     return this.#stats;
   }
 
-  /** Bytes written but not yet taken by the kernel (the per-target queue that is bounded). */
+  /** Bytes written but not yet taken by the kernel, or gathered for the next write (the per-target queue that is bounded). */
   get queuedBytes(): number {
-    return this.#socket?.writableLength ?? 0;
+    return (this.#socket?.writableLength ?? 0) + this.#pendingBytes;
   }
 
   /** Connects and publishes. Allowed when idle, or again after FAILED/LOST. */
@@ -157,6 +171,7 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#mediaWritten = false;
     this.#sawVideoKey = false;
     this.#dropVideo = false;
+    this.#discardPending();
     this.#stats.bytesIn = 0;
     const extra = this.#streamQuery?.() ?? '';
     const base = this.#target.streamName;
@@ -222,23 +237,23 @@ export class RtmpPublisher extends TypedEmitter<{
    */
   write(tag: FlvTag): void {
     if (this.#phase !== 'publishing') return;
-    const socket = this.#socket as net.Socket;
     if (tag.type === 'script' || isSequenceHeader(tag)) {
       this.#send(tag);
       return;
     }
+    const queued = this.queuedBytes;
     if (tag.type === 'video') {
       if (tag.key) {
-        this.#dropVideo = socket.writableLength > this.#maxQueue;
+        this.#dropVideo = queued > this.#maxQueue;
         if (!this.#dropVideo) this.#sawVideoKey = true;
-      } else if (!this.#dropVideo && socket.writableLength > this.#maxQueue) {
+      } else if (!this.#dropVideo && queued > this.#maxQueue) {
         this.#dropVideo = true;
       }
       if (this.#dropVideo || !this.#sawVideoKey) {
         this.#stats.videoDropped++;
         return;
       }
-    } else if ((this.#headers.video !== undefined && !this.#sawVideoKey) || socket.writableLength > 4 * this.#maxQueue) {
+    } else if ((this.#headers.video !== undefined && !this.#sawVideoKey) || queued > 4 * this.#maxQueue) {
       this.#stats.audioDropped++;
       return;
     }
@@ -260,6 +275,7 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#phase = nextPhase(this.#phase, 'closed');
     this.#clearTimer();
     this.#session?.stop();
+    if (!wasPublishing) this.#discardPending();
     const socket = this.#socket;
     if (socket !== undefined && !socket.destroyed) {
       if (wasPublishing) this.#session?.unpublish();
@@ -298,6 +314,7 @@ export class RtmpPublisher extends TypedEmitter<{
 
   /** Drops a publishing connection ourselves: LOST, as if the server had closed it. */
   #lose(reason: string): void {
+    this.#discardPending();
     this.#phase = nextPhase(this.#phase, 'lost');
     this.#session?.stop();
     this.#clearTimer();
@@ -339,6 +356,7 @@ export class RtmpPublisher extends TypedEmitter<{
   #fail(reason: string, refused = false): void {
     if (this.#phase === 'failed' || this.#phase === 'lost' || this.#phase === 'closed' || this.#phase === 'idle') return;
     this.#phase = nextPhase(this.#phase, 'failed');
+    this.#discardPending();
     this.#session?.stop();
     this.#clearTimer();
     this.#socket?.destroy();
@@ -366,6 +384,33 @@ export class RtmpPublisher extends TypedEmitter<{
   }
 
   #write(buf: Buffer): void {
+    if (this.#batch !== undefined && this.#phase === 'publishing') {
+      this.#pending.push(buf);
+      this.#pendingBytes += buf.length;
+      if (this.#pendingBytes >= BATCH_MAX_BYTES) this.flush();
+      else this.#batch.schedule(this);
+      return;
+    }
+    this.flush(); // what was gathered goes first (unpublish after the last tags)
+    this.#writeNow(buf);
+  }
+
+  /** Writes what was gathered, as one buffer (BatchedWriter; called by the batch tick). */
+  flush(): void {
+    if (this.#pendingBytes === 0) return;
+    const parts = this.#pending;
+    const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.#pendingBytes);
+    this.#discardPending();
+    this.#writeNow(buf);
+  }
+
+  #discardPending(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#batch?.cancel(this);
+  }
+
+  #writeNow(buf: Buffer): void {
     const s = this.#socket;
     if (s === undefined || s.destroyed || s.writableEnded) return;
     this.#stats.bytesOut += buf.length;

@@ -187,6 +187,40 @@ describe('RtmpPublisher protocol handling', () => {
     await p.close();
   });
 
+  it('with writeBatchMs, the tags of one interval leave in one socket write, in order; close() sends what is gathered before unpublishing', async () => {
+    const { port, conns } = await fakeServer(accepting);
+    const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${port}/live`, streamName: 'k', log, writeBatchMs: 40 });
+    p.start();
+    await until(() => p.phase === 'publishing');
+    const c = conns[0] as FakeConn;
+    const writes: number[] = [];
+    const original = net.Socket.prototype.write;
+    net.Socket.prototype.write = function (this: net.Socket, ...args: Parameters<typeof original>) {
+      if (this.remotePort === port) writes.push((args[0] as Buffer).length);
+      return original.apply(this, args);
+    } as typeof original;
+    try {
+      const before = p.stats.bytesOut;
+      p.write(avcFrame([Buffer.alloc(3000, 0x65)], true, 0, 0));
+      for (let i = 1; i <= 4; i++) p.write(aacFrame(Buffer.alloc(200, i), i * 21));
+      p.write(avcFrame([Buffer.alloc(900, 0x41)], false, 0, 40));
+      expect(p.stats.bytesOut).toBe(before); // gathered, not written yet
+      expect(p.queuedBytes).toBeGreaterThan(4100);
+      await until(() => c.messages.filter((m) => m.type === MSG.audio || m.type === MSG.video).length === 6);
+      expect(writes).toHaveLength(1);
+      expect(p.stats.bytesOut - before).toBe(writes[0]);
+      const media = c.messages.filter((m) => m.type === MSG.audio || m.type === MSG.video);
+      expect(media.map((m) => [m.type, m.timestamp])).toEqual([[9, 0], [8, 21], [8, 42], [8, 63], [8, 84], [9, 40]]);
+      p.write(aacFrame(Buffer.alloc(200, 9), 105));
+      p.write(avcFrame([Buffer.alloc(900, 0x41)], false, 0, 80));
+      await p.close();
+    } finally {
+      net.Socket.prototype.write = original;
+    }
+    const tail = c.messages.filter((m) => m.type !== MSG.acknowledgement).slice(-4);
+    expect(tail.map((m) => (m.type === MSG.commandAmf0 ? parseCommand(m.payload).name : m.timestamp))).toEqual([105, 80, 'FCUnpublish', 'deleteStream']);
+  });
+
   it('drops video up to the next keyframe while the socket is backed up, keeping audio', async () => {
     const { port, conns } = await fakeServer(accepting);
     const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${port}/live`, streamName: 'k', log, maxQueueBytes: 2 * 1024 * 1024 });
