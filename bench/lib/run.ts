@@ -43,13 +43,15 @@ let built = false;
  * the child, so its PID is the gateway's.
  */
 export function gatewayArgs(configFile: string): string[] {
-  if (!built) {
+  if (!built && !process.env.BENCH_NO_BUILD) {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     built = true;
   }
-  // BENCH_CPU_PROF=<dir>: the gateway's main thread writes a V8 CPU profile there when it exits (bench/cpu-profile.ts reads it).
+  // BENCH_NO_BUILD=1: run dist/ as it is (a build patched for a measurement). BENCH_CPU_PROF=<dir>: the gateway's main thread writes a V8 CPU profile there when it exits (bench/cpu-profile.ts reads it).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
-  return [...prof, path.join(ROOT, 'dist', 'main.js'), '--config', configFile];
+  // BENCH_NODE_FLAGS: more node flags for the gateway (e.g. --perf-basic-prof for `perf record`).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  return [...prof, ...flags, path.join(ROOT, 'dist', 'main.js'), '--config', configFile];
 }
 
 /** The last 3000 characters of a log file ('' when unreadable). */

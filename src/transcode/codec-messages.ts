@@ -1,7 +1,8 @@
 /**
  * What the event loop and a codec worker say to each other (codec-pool.ts,
- * codec-worker.ts). Both sides send arrays: every message of one event-loop
- * turn goes in one postMessage.
+ * codec-worker.ts). Each side sends one PackedBatch per period
+ * (codec-batch.ts): payloads in and frames out are its records, the messages
+ * below travel beside them in order.
  */
 import type { AacEngineOptions } from './aac-engine.js';
 import type { H264EngineOptions } from './h264-engine.js';
@@ -10,27 +11,25 @@ import type { SlateRequest } from './slate-engine.js';
 /** Which engine a stream runs: audio → AAC, or VP8 or H.264 → H.264. */
 export type EngineOptions = ({ kind: 'aac' } & AacEngineOptions) | ({ kind: 'h264' } & H264EngineOptions);
 
-/** One encoded frame: an AAC access unit, or an H.264 access unit in Annex B (`key` set). */
-export interface EncodedFrame {
-  raw: Uint8Array;
-  ptsMs: number;
-  key?: boolean;
-}
-
+/** To a worker, beside the batch's records (one payload each: id, ptsMs, key, bytes). */
 export type ToWorker =
   | { t: 'open'; id: number; opts: EngineOptions }
-  | { t: 'write'; id: number; data: Uint8Array; ptsMs: number; key: boolean }
   /** The next output frame is a keyframe (video). */
   | { t: 'keyframe'; id: number }
   | { t: 'close'; id: number }
   /** A one-off: generated media (slate.ts). */
   | { t: 'make'; id: number; req: SlateRequest };
 
-export type FromWorker =
+/** From a worker, beside the batch's records (one encoded frame each: an AAC access unit, or an H.264 one in Annex B with `key`). */
+export type FromWorkerMessage =
   /** `config`: the AAC AudioSpecificConfig (empty for video). */
   | { t: 'opened'; id: number; config: Uint8Array }
   | { t: 'failed'; id: number; message: string }
   /** `done` writes were processed since the last report (the sender's queue bound). */
-  | { t: 'frames'; id: number; frames: EncodedFrame[]; done: number; decodeErrors: number }
-  | { t: 'closed'; id: number; frames: EncodedFrame[]; decodeErrors: number }
+  | { t: 'progress'; id: number; done: number; decodeErrors: number }
+  /** After the engine's last frames. */
+  | { t: 'closed'; id: number; decodeErrors: number }
   | { t: 'made'; id: number; data: Uint8Array[] };
+
+/** What a stream's listener gets: the messages, and each frame (a view on the batch's bytes). */
+export type FromWorker = FromWorkerMessage | { t: 'frame'; id: number; raw: Buffer; ptsMs: number; key: boolean };

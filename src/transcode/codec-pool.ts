@@ -3,14 +3,16 @@
  * (and the generated media) runs there, never on the event loop that moves
  * their packets. Each call's engine lives
  * on one worker (the least loaded when it opens); writes to a worker are
- * gathered for {@link FLUSH_MS} and sent as one message. A worker that dies
+ * gathered for {@link FLUSH_MS} and sent as one packed batch
+ * (codec-batch.ts), and so are its frames coming back. A worker that dies
  * fails the engines it held (their calls log it and go on with silence) and
  * is replaced for new ones.
  * Workers are unref'd: they never keep the process alive.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { EngineOptions, FromWorker, ToWorker } from './codec-messages.js';
+import { BatchBuilder, readBatch, type PackedBatch } from './codec-batch.js';
+import type { EngineOptions, FromWorker, FromWorkerMessage, ToWorker } from './codec-messages.js';
 import type { SlateRequest } from './slate-engine.js';
 
 /** The worker entry next to this file: TypeScript under tsx (development, tests), JavaScript when built. */
@@ -18,8 +20,10 @@ const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './codec-worker.ts' : '.
 
 /** A worker on ENTRY; TypeScript needs tsx's loader registered inside the worker first (`--import` does not reach workers). */
 function startWorker(): Worker {
-  // The parent's flags, but not --input-type (only valid for eval'd input, fatal for a worker file).
-  if (!ENTRY.pathname.endsWith('.ts')) return new Worker(ENTRY, { execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+  // Given no execArgv a worker inherits the parent's flags, V8 ones included (an explicit list that
+  // names one, e.g. --max-old-space-size, is refused). But --input-type (only valid for eval'd input)
+  // is fatal for a worker file: then none.
+  if (!ENTRY.pathname.endsWith('.ts')) return new Worker(ENTRY, process.execArgv.some((a) => a.startsWith('--input-type')) ? { execArgv: [] } : {});
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY.href)}); });`;
   return new Worker(boot, { eval: true });
@@ -41,7 +45,7 @@ interface Slot {
   busyMs: number;
   /** Engines open on it. */
   load: number;
-  outbox: ToWorker[];
+  outbox: BatchBuilder<ToWorker>;
   listeners: Map<number, CodecListener>;
 }
 
@@ -73,8 +77,9 @@ export class CodecPool {
 
   write(id: number, data: Buffer, ptsMs: number, key = false): void {
     const slot = this.#owner.get(id);
-    // A copy of the payload alone: posting the view would clone the whole buffer it sits in.
-    if (slot !== undefined) this.#send(slot, { t: 'write', id, data: new Uint8Array(data), ptsMs, key });
+    if (slot === undefined) return;
+    slot.outbox.record(id, ptsMs, key, data);
+    this.#flushSoon();
   }
 
   /** The engine's next output frame is a keyframe (video engines). */
@@ -130,12 +135,16 @@ export class CodecPool {
   #spawn(): Slot {
     const worker = startWorker();
     worker.unref();
-    const slot: Slot = { worker, busyMs: 0, load: 0, outbox: [], listeners: new Map() };
-    worker.on('message', (batch: FromWorker[]) => {
-      for (const m of batch) {
-        slot.listeners.get(m.id)?.(m);
-        if (m.t === 'closed' || m.t === 'failed' || m.t === 'made') this.#release(slot, m.id);
-      }
+    const slot: Slot = { worker, busyMs: 0, load: 0, outbox: new BatchBuilder(), listeners: new Map() };
+    worker.on('message', (batch: PackedBatch<FromWorkerMessage>) => {
+      readBatch(
+        batch,
+        (id, ptsMs, key, raw) => slot.listeners.get(id)?.({ t: 'frame', id, raw, ptsMs, key }),
+        (m) => {
+          slot.listeners.get(m.id)?.(m);
+          if (m.t === 'closed' || m.t === 'failed' || m.t === 'made') this.#release(slot, m.id);
+        },
+      );
     });
     const fail = (message: string): void => {
       const i = this.#slots.indexOf(slot);
@@ -161,21 +170,24 @@ export class CodecPool {
   }
 
   #send(slot: Slot, m: ToWorker): void {
-    slot.outbox.push(m);
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    setTimeout(() => this.#flush(), FLUSH_MS);
+    slot.outbox.other(m);
+    this.#flushSoon();
   }
 
-  #flush(): void {
+  #flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setTimeout(this.#flush, FLUSH_MS);
+  }
+
+  readonly #flush = (): void => {
     this.#flushQueued = false;
     for (const s of this.#slots) {
-      if (s.outbox.length === 0) continue;
-      const batch = s.outbox;
-      s.outbox = [];
-      s.worker.postMessage(batch);
+      if (s.outbox.empty) continue;
+      const { batch, transfer } = s.outbox.take();
+      s.worker.postMessage(batch, transfer);
     }
-  }
+  };
 }
 
 let shared: CodecPool | undefined;

@@ -117,9 +117,12 @@ export class CodecStream extends TypedEmitter<{
         this.log.error({ reason: m.message }, `${this.#opts.engine.kind} encoder failed`);
         this.#exit(true);
         return;
-      case 'frames':
-      case 'closed': {
-        if (m.t === 'frames') this.#inFlight = Math.max(0, this.#inFlight - m.done);
+      case 'frame':
+        this.emit('frame', m.raw, m.ptsMs, m.key);
+        return;
+      case 'progress':
+      case 'closed':
+        if (m.t === 'progress') this.#inFlight = Math.max(0, this.#inFlight - m.done);
         if (m.decodeErrors > this.#decodeErrors) {
           // The first, then one line per hundred: a stranger's garbage must not flood the log.
           if (this.#decodeErrors === 0 || Math.floor(m.decodeErrors / 100) > Math.floor(this.#decodeErrors / 100)) {
@@ -127,9 +130,7 @@ export class CodecStream extends TypedEmitter<{
           }
           this.#decodeErrors = m.decodeErrors;
         }
-        for (const f of m.frames) this.emit('frame', Buffer.from(f.raw.buffer, f.raw.byteOffset, f.raw.byteLength), f.ptsMs, f.key === true);
         if (m.t === 'closed') this.#exit(false);
-      }
     }
   }
 

@@ -1,8 +1,8 @@
 /**
  * A codec worker thread: runs the codec engines of the calls it was given
  * (audio → AAC, VP8 or H.264 → H.264), synchronously, off the event loop,
- * and makes generated media on request. Messages come and go in batches (one
- * postMessage per turn of either side).
+ * and makes generated media on request. Messages come and go in packed
+ * batches (codec-batch.ts): one postMessage per period either way.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -10,7 +10,8 @@ import { parentPort } from 'node:worker_threads';
 import { AacEngine } from './aac-engine.js';
 import { H264Engine } from './h264-engine.js';
 import { makeSlate } from './slate-engine.js';
-import type { EncodedFrame, EngineOptions, FromWorker, ToWorker } from './codec-messages.js';
+import { BatchBuilder, readBatch, type PackedBatch } from './codec-batch.js';
+import type { EngineOptions, FromWorkerMessage, ToWorker } from './codec-messages.js';
 
 const port = parentPort;
 if (port === null) throw new Error('codec-worker.ts runs as a worker thread');
@@ -58,81 +59,83 @@ function collectSoon(): void {
   }, 1000).unref();
 }
 
-/** Each frame in a buffer of its own, moved (not cloned) to the event loop's thread. */
-let transfer: ArrayBuffer[] = [];
-const move = (buf: Buffer): Uint8Array => {
-  const raw = new Uint8Array(buf);
-  transfer.push(raw.buffer);
-  return raw;
-};
-const moveFrames = (outs: Out[]): EncodedFrame[] => outs.map((o) => ({ raw: move(o.raw), ptsMs: o.ptsMs, ...(o.key === undefined ? {} : { key: o.key }) }));
+/** What goes back at the end of each batch: frames as records, the rest beside them. */
+const replies = new BatchBuilder<FromWorkerMessage>();
 
-port.on('message', (batch: ToWorker[]) => {
-  const replies: FromWorker[] = [];
-  const written = new Map<number, { frames: Out[]; done: number }>();
-  for (const m of batch) {
-    switch (m.t) {
-      case 'open':
-        try {
-          const { engine, config } = openEngine(m.opts);
-          engines.set(m.id, engine);
-          replies.push({ t: 'opened', id: m.id, config });
-        } catch (err) {
-          replies.push({ t: 'failed', id: m.id, message: (err as Error).message });
-        }
-        break;
-      case 'write': {
-        const e = engines.get(m.id);
-        let w = written.get(m.id);
-        if (w === undefined) written.set(m.id, (w = { frames: [], done: 0 }));
-        w.done++;
-        if (e === undefined) break;
-        try {
-          w.frames.push(...e.write(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), m.ptsMs, m.key));
-        } catch (err) {
-          // Only this call's engine goes: the worker and the other calls on it carry on.
-          engines.delete(m.id);
-          e.free();
-          collectSoon();
-          replies.push({ t: 'failed', id: m.id, message: `codec engine: ${(err as Error).message}` });
-        }
-        break;
+function sendFrames(id: number, outs: Out[]): void {
+  for (const o of outs) replies.record(id, o.ptsMs, o.key === true, o.raw);
+}
+
+function control(m: ToWorker, progress: (id: number, e: Engine | undefined) => void): void {
+  switch (m.t) {
+    case 'open':
+      try {
+        const { engine, config } = openEngine(m.opts);
+        engines.set(m.id, engine);
+        replies.other({ t: 'opened', id: m.id, config });
+      } catch (err) {
+        replies.other({ t: 'failed', id: m.id, message: (err as Error).message });
       }
-      case 'keyframe':
-        engines.get(m.id)?.requestKeyframe?.();
-        break;
-      case 'make':
-        try {
-          replies.push({ t: 'made', id: m.id, data: makeSlate(m.req).map(move) });
-        } catch (err) {
-          replies.push({ t: 'failed', id: m.id, message: (err as Error).message });
-        }
-        break;
-      case 'close': {
-        const e = engines.get(m.id);
-        engines.delete(m.id);
-        const w = written.get(m.id);
-        written.delete(m.id);
-        if (w !== undefined && e !== undefined) {
-          replies.push({ t: 'frames', id: m.id, frames: moveFrames(w.frames), done: w.done, decodeErrors: e.decodeErrors });
-        }
-        let frames: Out[] = [];
-        try {
-          frames = e?.flush() ?? [];
-        } catch {
-          // The flush's last frames are lost; the close still completes.
-        } finally {
-          e?.free();
-        }
-        replies.push({ t: 'closed', id: m.id, frames: moveFrames(frames), decodeErrors: e?.decodeErrors ?? 0 });
-        collectSoon();
+      return;
+    case 'keyframe':
+      engines.get(m.id)?.requestKeyframe?.();
+      return;
+    case 'make':
+      try {
+        // Each in a buffer of its own, moved (not cloned) to the event loop's thread.
+        const data = makeSlate(m.req).map((b) => new Uint8Array(b));
+        replies.other({ t: 'made', id: m.id, data }, data.map((d) => d.buffer as ArrayBuffer));
+      } catch (err) {
+        replies.other({ t: 'failed', id: m.id, message: (err as Error).message });
       }
+      return;
+    case 'close': {
+      const e = engines.get(m.id);
+      engines.delete(m.id);
+      progress(m.id, e);
+      try {
+        sendFrames(m.id, e?.flush() ?? []);
+      } catch {
+        // The flush's last frames are lost; the close still completes.
+      } finally {
+        e?.free();
+      }
+      replies.other({ t: 'closed', id: m.id, decodeErrors: e?.decodeErrors ?? 0 });
+      collectSoon();
     }
   }
-  for (const [id, w] of written) {
-    const e = engines.get(id);
-    if (e !== undefined) replies.push({ t: 'frames', id, frames: moveFrames(w.frames), done: w.done, decodeErrors: e.decodeErrors });
-  }
-  port.postMessage(replies, transfer);
-  transfer = [];
+}
+
+port.on('message', (batch: PackedBatch<ToWorker>) => {
+  /** Writes processed per engine in this batch, reported once (the sender's queue bound). */
+  const done = new Map<number, number>();
+  const progress = (id: number, e: Engine | undefined): void => {
+    const n = done.get(id);
+    if (n === undefined) return;
+    done.delete(id);
+    replies.other({ t: 'progress', id, done: n, decodeErrors: e?.decodeErrors ?? 0 });
+  };
+  readBatch(
+    batch,
+    (id, ptsMs, key, data) => {
+      done.set(id, (done.get(id) ?? 0) + 1);
+      const e = engines.get(id);
+      if (e === undefined) return;
+      try {
+        sendFrames(id, e.write(data, ptsMs, key));
+      } catch (err) {
+        // Only this call's engine goes: the worker and the other calls on it carry on.
+        engines.delete(id);
+        done.delete(id);
+        e.free();
+        collectSoon();
+        replies.other({ t: 'failed', id, message: `codec engine: ${(err as Error).message}` });
+      }
+    },
+    (m) => control(m, progress),
+  );
+  for (const id of [...done.keys()]) progress(id, engines.get(id));
+  if (replies.empty) return;
+  const { batch: out, transfer } = replies.take();
+  port.postMessage(out, transfer);
 });

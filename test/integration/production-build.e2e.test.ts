@@ -51,20 +51,30 @@ describe('compiled gateway (dist/)', () => {
     expect(log).toContain('gateway stopped');
   });
 
-  it('the compiled codec worker encodes AAC with plain node (no TypeScript loader)', async () => {
-    expect(existsSync('dist/transcode/codec-worker.js')).toBe(true);
-    const script = `
-      import { CodecPool } from './dist/transcode/index.js';
+  /** Opens an AAC engine on a compiled codec worker, writes 2 s of A-law, prints the frames that came back. */
+  const codecScript = (dist: string): string => `
+      import { CodecPool } from '${dist}/transcode/index.js';
       const pool = new CodecPool(1);
       let frames = 0;
       const id = pool.open((m) => {
-        if (m.t === 'frames' || m.t === 'closed') frames += m.frames.length;
+        if (m.t === 'frame') frames++;
         if (m.t === 'failed') { console.log('failed', m.message); process.exit(1); }
         if (m.t === 'closed') { console.log('frames', frames); pool.terminate(); }
       }, { t: 'open', opts: { inputCodec: 'PCMA', outputRate: 48000, bitrate: 64000 } });
       for (let k = 0; k < 100; k++) pool.write(id, Buffer.alloc(160, 0x55), k * 20);
       pool.close(id);`;
-    const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
+
+  it('the compiled codec worker encodes AAC with plain node (no TypeScript loader)', async () => {
+    expect(existsSync('dist/transcode/codec-worker.js')).toBe(true);
+    const r = await run(process.execPath, ['--input-type=module', '-e', codecScript('./dist')], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`frames ${Math.ceil((2 * 48000) / 1024)}`);
+  });
+
+  it('codec workers start when node runs with V8 flags an operator may add (heap sizes)', async () => {
+    const file = join(dir, 'codec-check.mjs');
+    writeFileSync(file, codecScript(join(process.cwd(), 'dist')));
+    const r = await run(process.execPath, ['--max-old-space-size=2048', '--max-semi-space-size=16', file], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`frames ${Math.ceil((2 * 48000) / 1024)}`);
   });
