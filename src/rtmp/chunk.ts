@@ -97,26 +97,23 @@ export class ChunkEncoder {
 
   /** Encodes one message into one buffer holding all its chunks. */
   encode(csid: number, type: number, streamId: number, timestamp: number, payload: Buffer): Buffer {
-    const bh = basicHeaderSize(csid);
+    const sink = new ByteSink(this.#size(csid, streamId, timestamp, payload.length));
+    this.encodeTo(sink, csid, type, streamId, timestamp, payload);
+    return sink.buf;
+  }
+
+  /** Encodes one message at the end of `sink` (a batch of messages written at once). */
+  encodeTo(sink: ByteSink, csid: number, type: number, streamId: number, timestamp: number, payload: Buffer): void {
     const len = payload.length;
-    if (len > 0xffffff) throw new ParseError(`RTMP: message too large (${len})`);
+    const size = this.#size(csid, streamId, timestamp, len);
     const ts = timestamp >>> 0;
-    let st = this.#streams.get(csid);
-    let fmt: 0 | 1;
-    let field: number;
-    if (st === undefined || st.streamId !== streamId || ts < st.timestamp) {
-      fmt = 0;
-      field = ts;
-    } else {
-      fmt = 1;
-      field = ts - st.timestamp;
-    }
+    const st = this.#streams.get(csid);
+    const fmt = st === undefined || st.streamId !== streamId || ts < st.timestamp ? 0 : 1;
+    const field = fmt === 0 ? ts : ts - (st as EncState).timestamp;
     const ext = field >= EXTENDED;
-    const extLen = ext ? 4 : 0;
     const chunks = len === 0 ? 1 : Math.ceil(len / this.#chunkSize);
-    const size = bh + (fmt === 0 ? 11 : 7) + extLen + len + (chunks - 1) * (bh + extLen);
-    const b = Buffer.allocUnsafe(size);
-    let o = writeBasicHeader(b, 0, fmt, csid);
+    const b = sink.reserve(size);
+    let o = writeBasicHeader(b, sink.used, fmt, csid);
     b.writeUIntBE(ext ? EXTENDED : field, o, 3);
     b.writeUIntBE(len, o + 3, 3);
     b[o + 6] = type;
@@ -143,14 +140,57 @@ export class ChunkEncoder {
       o += n;
       p += n;
     }
-    if (st === undefined) {
-      st = { streamId, timestamp: ts };
-      this.#streams.set(csid, st);
-    } else {
+    sink.used = o;
+    if (st === undefined) this.#streams.set(csid, { streamId, timestamp: ts });
+    else {
       st.streamId = streamId;
       st.timestamp = ts;
     }
-    return b;
+  }
+
+  /** Bytes the next message on `csid` takes (its header form depends on the chunk stream's last message). */
+  #size(csid: number, streamId: number, timestamp: number, len: number): number {
+    if (len > 0xffffff) throw new ParseError(`RTMP: message too large (${len})`);
+    const ts = timestamp >>> 0;
+    const st = this.#streams.get(csid);
+    const fmt0 = st === undefined || st.streamId !== streamId || ts < st.timestamp;
+    const field = fmt0 ? ts : ts - (st as EncState).timestamp;
+    const bh = basicHeaderSize(csid);
+    const extLen = field >= EXTENDED ? 4 : 0;
+    const chunks = len === 0 ? 1 : Math.ceil(len / this.#chunkSize);
+    return bh + (fmt0 ? 11 : 7) + extLen + len + (chunks - 1) * (bh + extLen);
+  }
+}
+
+/**
+ * A growing buffer that messages are encoded into, back to back; `bytes()`
+ * is what was written. Grows by doubling (a copy), so size it for its batch.
+ */
+export class ByteSink {
+  buf: Buffer;
+  used = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Makes room for `n` more bytes; returns the buffer to write at `used`. */
+  reserve(n: number): Buffer {
+    if (this.used + n > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
+      this.buf.copy(next, 0, 0, this.used);
+      this.buf = next;
+    }
+    return this.buf;
+  }
+
+  append(bytes: Buffer): void {
+    bytes.copy(this.reserve(bytes.length), this.used);
+    this.used += bytes.length;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
   }
 }
 

@@ -10,7 +10,7 @@
  *   then @setDataFrame onMetaData, sequence headers, media.
  */
 import { encodeAmf0, type FlvTag } from '../pipeline/index.js';
-import { ChunkDecoder, ChunkEncoder, MSG, type RtmpMessage } from './chunk.js';
+import { ChunkDecoder, ChunkEncoder, MSG, type ByteSink, type RtmpMessage } from './chunk.js';
 import { HandshakeClient } from './handshake.js';
 import {
   USER_CONTROL, acknowledgementPayload, parseCommand, parseU32, parseUserControl, setChunkSizePayload,
@@ -141,8 +141,8 @@ export class PublishSession {
     }
   }
 
-  /** Encodes one FLV tag as an RTMP message on the published stream. */
-  sendTag(tag: FlvTag): void {
+  /** Encodes one FLV tag as an RTMP message on the published stream: sent, or appended to `sink` (a batch the caller writes). */
+  sendTag(tag: FlvTag, sink?: ByteSink): void {
     let csid: number;
     let type: number;
     let data = tag.data;
@@ -159,7 +159,8 @@ export class PublishSession {
         data = data.subarray(SET_DATA_FRAME.length);
       }
     }
-    this.#hooks.send(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, data));
+    if (sink !== undefined) this.#enc.encodeTo(sink, csid, type, this.#streamId, tag.timestamp, data);
+    else this.#hooks.send(this.#enc.encode(csid, type, this.#streamId, tag.timestamp, data));
   }
 
   /** FCUnpublish and deleteStream (a publishing connection being closed). */

@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { TypedEmitter, ParseError, type Logger } from '../shared/index.js';
 import { isSequenceHeader, type FlvTag } from '../pipeline/index.js';
+import { ByteSink } from './chunk.js';
 import { PublishSession } from './publish-session.js';
 import { nextPhase, type PublisherPhase } from './publisher-state.js';
 import { parseRtmpUrl, type RtmpTarget } from './url.js';
@@ -107,9 +108,9 @@ export class RtmpPublisher extends TypedEmitter<{
   readonly #streamQuery: (() => string) | undefined;
   readonly #stripSetDataFrame: boolean;
   readonly #batch: WriteScheduler | undefined;
-  /** Encoded bytes waiting for the batch tick (publishing only). */
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  /** Messages encoded for the batch tick (publishing only), and the size of the last batch (the next one's first guess). */
+  #pending: ByteSink | undefined;
+  #lastBatchBytes = 0;
   /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
   #publishName = '';
   #phase: PublisherPhase = 'idle';
@@ -160,7 +161,7 @@ export class RtmpPublisher extends TypedEmitter<{
 
   /** Bytes written but not yet taken by the kernel, or gathered for the next write (the per-target queue that is bounded). */
   get queuedBytes(): number {
-    return (this.#socket?.writableLength ?? 0) + this.#pendingBytes;
+    return (this.#socket?.writableLength ?? 0) + (this.#pending?.used ?? 0);
   }
 
   /** Connects and publishes. Allowed when idle, or again after FAILED/LOST. */
@@ -380,33 +381,45 @@ export class RtmpPublisher extends TypedEmitter<{
 
   #send(tag: FlvTag): void {
     this.#stats.tagsWritten++;
-    this.#session?.sendTag(tag);
+    const sink = this.#batchSink();
+    this.#session?.sendTag(tag, sink);
+    if (sink !== undefined) this.#gathered(sink);
   }
 
   #write(buf: Buffer): void {
-    if (this.#batch !== undefined && this.#phase === 'publishing') {
-      this.#pending.push(buf);
-      this.#pendingBytes += buf.length;
-      if (this.#pendingBytes >= BATCH_MAX_BYTES) this.flush();
-      else this.#batch.schedule(this);
+    const sink = this.#batchSink();
+    if (sink !== undefined) {
+      sink.append(buf);
+      this.#gathered(sink);
       return;
     }
     this.flush(); // what was gathered goes first (unpublish after the last tags)
     this.#writeNow(buf);
   }
 
+  /** Where to encode while batching and publishing (tags go straight in: no buffer of their own). */
+  #batchSink(): ByteSink | undefined {
+    if (this.#batch === undefined || this.#phase !== 'publishing') return undefined;
+    this.#pending ??= new ByteSink(Math.max(16 * 1024, Math.ceil(this.#lastBatchBytes * 1.25)));
+    return this.#pending;
+  }
+
+  #gathered(sink: ByteSink): void {
+    if (sink.used >= BATCH_MAX_BYTES) this.flush();
+    else this.#batch?.schedule(this);
+  }
+
   /** Writes what was gathered, as one buffer (BatchedWriter; called by the batch tick). */
   flush(): void {
-    if (this.#pendingBytes === 0) return;
-    const parts = this.#pending;
-    const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.#pendingBytes);
+    const sink = this.#pending;
+    if (sink === undefined || sink.used === 0) return;
+    this.#lastBatchBytes = sink.used;
     this.#discardPending();
-    this.#writeNow(buf);
+    this.#writeNow(sink.bytes());
   }
 
   #discardPending(): void {
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#pending = undefined;
     this.#batch?.cancel(this);
   }
 

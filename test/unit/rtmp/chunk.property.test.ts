@@ -8,7 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ParseError } from '../../../src/shared/errors.js';
-import { ChunkDecoder, ChunkEncoder, MSG, type ChunkDecoderOptions, type RtmpMessage } from '../../../src/rtmp/chunk.js';
+import { ByteSink, ChunkDecoder, ChunkEncoder, MSG, type ChunkDecoderOptions, type RtmpMessage } from '../../../src/rtmp/chunk.js';
 import { HandshakeClient, HANDSHAKE_SIZE } from '../../../src/rtmp/handshake.js';
 import { parseUserControl, setChunkSizePayload } from '../../../src/rtmp/messages.js';
 import { SERVER_LIMITS } from '../../../src/rtmp/publisher.js';
@@ -94,6 +94,19 @@ describe('ChunkDecoder properties', () => {
       expect(got).not.toBeInstanceOf(ParseError);
       expect((got as RtmpMessage[]).map((m) => [m.csid, m.type, m.streamId, m.timestamp, m.payload.toString('hex')]))
         .toEqual(sent.map((m) => [m.csid, m.type, m.streamId, m.timestamp >>> 0, m.payload.toString('hex')]));
+    }), { numRuns: 300 });
+  });
+
+  it('messages encoded back to back into one ByteSink (a write batch) are the same bytes as encoded one by one', () => {
+    fc.assert(fc.property(fc.array(msg, { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 64 }), (msgs, capacity) => {
+      const one = new ChunkEncoder(4096);
+      const batched = new ChunkEncoder(4096);
+      const sink = new ByteSink(capacity); // small on purpose: it has to grow
+      const parts = msgs.map((m) => {
+        batched.encodeTo(sink, m.csid, m.type, m.streamId, m.timestamp, m.payload);
+        return one.encode(m.csid, m.type, m.streamId, m.timestamp, m.payload);
+      });
+      expect(sink.bytes().equals(Buffer.concat(parts))).toBe(true);
     }), { numRuns: 300 });
   });
 
