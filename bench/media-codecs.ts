@@ -30,7 +30,7 @@ import { stopChild } from '../test/helpers/proc.js';
 import { startSippUas } from '../test/helpers/sipp.js';
 import { FAR_CODECS, ffmpegRtpArgs, offerPorts, type FarAudioCodec, type FarVideoCodec } from '../test/helpers/media-far-end.js';
 import { childrenNamed, measure, type ProcSummary } from './lib/procstat.js';
-import { ROOT, gatewayArgs, waitFor } from './lib/run.js';
+import { ROOT, STARTUP_SETTLE_MS, gatewayArgs, waitFor } from './lib/run.js';
 import { percentile } from './lib/latency.js';
 
 const { values } = parseArgs({ options: { window: { type: 'string', default: '15' }, out: { type: 'string', default: 'bench/results' } } });
@@ -182,7 +182,7 @@ async function gatewaySide(sc: Scenario, nginx: NginxRtmp, stream: string): Prom
     return { status: r.status, body: await r.json().catch(() => null) };
   };
   await waitFor(async () => (await post('/call/find_all', {})).status > 0, 30_000, 'gateway start');
-  await sleep(2000);
+  await sleep(STARTUP_SETTLE_MS);
   const idle = (await measure([gw.child.pid!], 3)).get(gw.child.pid!)!;
   const a = FAR_CODECS[sc.audio];
   const v = FAR_CODECS[sc.video];

@@ -33,7 +33,7 @@ import { childrenNamed, measure, type ProcSummary } from './lib/procstat.js';
 import { startBenchSipp, type BenchSipp } from './lib/sipp.js';
 import { renderMarkdown, type OneCallResult, type SideResult } from './lib/report.js';
 import { hostCpu, restPost, udpDrops } from './lib/host.js';
-import { ROOT, gatewayArgs, spawnLogged, tail, waitFor, runBench, gitCommit, type Closer } from './lib/run.js';
+import { ROOT, STARTUP_SETTLE_MS, gatewayArgs, spawnLogged, tail, waitFor, runBench, gitCommit, type Closer } from './lib/run.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -132,7 +132,7 @@ async function gatewaySide(nginx: NginxRtmp, media: BenchMedia): Promise<OneCall
   // Any HTTP answer (find_all answers 404 with no calls) means the REST server is up.
   await waitFor(async () => (await fetch(`${base}/rest-api/call/find_all`, { method: 'POST' })).status > 0, 30_000,
     'gateway did not start', () => tail(gw.log));
-  await sleep(2000); // let start-up work (module loading, JIT) settle
+  await sleep(STARTUP_SETTLE_MS);
   const idle = (await measure([gwPid], idleS)).get(gwPid)!;
 
   const far = await uas(media);

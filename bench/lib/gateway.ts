@@ -11,7 +11,7 @@ import { stopChild } from '../../test/helpers/proc.js';
 import { waitUntil } from '../../test/helpers/wait.js';
 import { sampleProcs } from './host.js';
 import { childrenNamed, type ProcSummary } from './procstat.js';
-import { gatewayArgs, spawnLogged, tail } from './run.js';
+import { STARTUP_SETTLE_MS, gatewayArgs, spawnLogged, tail } from './run.js';
 
 export interface BenchGateway {
   pid: number;
@@ -66,7 +66,7 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
     await stop();
     throw new Error(`${(e as Error).message}\n${tail(gw.log)}`);
   }
-  await new Promise((r) => setTimeout(r, 5000)); // let start-up work (module loading, JIT, the embedded server's start) settle
+  await new Promise((r) => setTimeout(r, STARTUP_SETTLE_MS));
   const pid = gw.child.pid!;
   const embeddedPid = childrenNamed(pid, 'node')[0];
   const sampled = (await sampleProcs(embeddedPid === undefined ? [pid] : [pid, embeddedPid], o.idleS)).summaries;

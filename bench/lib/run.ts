@@ -54,6 +54,15 @@ export function gatewayArgs(configFile: string): string[] {
   return [...prof, ...flags, path.join(ROOT, 'dist', 'main.js'), '--config', configFile];
 }
 
+/**
+ * How long a fresh gateway is left alone before its idle baseline is taken:
+ * start-up work (module loading, JIT, the embedded server's start, the
+ * generated media made on a codec worker) still uses 4–19 % of a core 5–10 s
+ * after start and ~1 % from 15 s on (measured); a baseline taken earlier
+ * would flatter every per-call figure computed against it.
+ */
+export const STARTUP_SETTLE_MS = 15_000;
+
 /** The last 3000 characters of a log file ('' when unreadable). */
 export function tail(file: string): string {
   try {
