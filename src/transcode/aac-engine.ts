@@ -14,7 +14,7 @@
  */
 import { Codec, CodecContext, FFmpegError, Frame, Log, Packet, Rational, SoftwareResampleContext, type ChannelLayout } from 'node-av/lib';
 import {
-  AV_CH_LAYOUT_MONO, AV_CHANNEL_ORDER_NATIVE, AV_CODEC_ID_ADPCM_G722, AV_CODEC_ID_OPUS, AV_CODEC_ID_SPEEX, AV_LOG_QUIET,
+  AV_CH_LAYOUT_MONO, AV_CHANNEL_ORDER_NATIVE, AV_CODEC_FLAG_GLOBAL_HEADER, AV_CODEC_ID_ADPCM_G722, AV_CODEC_ID_OPUS, AV_CODEC_ID_SPEEX, AV_LOG_QUIET,
   AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_S16, FF_ENCODER_AAC, type AVCodecID, type AVSampleFormat,
 } from 'node-av/constants';
 import type { AudioFrameCodec } from '../shared/index.js';
@@ -162,6 +162,9 @@ export class AacEngine {
     enc.bitRate = BigInt(opts.bitrate);
     this.#timeBase = new Rational(1, opts.outputRate);
     enc.timeBase = this.#timeBase;
+    // Raw access units (the configuration out of band, in the sequence header): without this flag
+    // libfdk_aac frames each packet as ADTS, which FLV and our HLS muxer (adding its own ADTS) must not get.
+    enc.setFlags(AV_CODEC_FLAG_GLOBAL_HEADER);
     for (const [k, v] of Object.entries(spec.options)) FFmpegError.throwIfError(enc.setOption(k, v), `${spec.name} option ${k}`);
     FFmpegError.throwIfError(enc.open2Sync(codec, null), `${spec.name} encoder open`);
     this.#encoder = enc;

@@ -101,7 +101,10 @@ describe('a throttled RTMP target', () => {
       expect(o).toMatchObject({ videoDropped: 0, status: 'RTMP_STREAM_ACTIVE' });
       expect(o.audioDropped).toBeLessThan(25);
     }
-    expect(s.bytesOut).toBeLessThan((others[0]?.bytesOut ?? 0) / 2);
+    // (What the loopback buffers and the relay's 64 kB reads absorb counts as sent: measured 0.48 of
+    // the fast target's bytes with tag-by-tag writes, 0.52 with 50 ms write batches; held frames would
+    // show as a queue past the bound above, not here.)
+    expect(s.bytesOut).toBeLessThan((others[0]?.bytesOut ?? 0) * 0.6);
     // The process did not grow with the backlog (~750 kB/s produced for the slow target).
     expect(maxRss - rss0).toBeLessThan(150 * 1024 * 1024);
 

@@ -145,6 +145,8 @@ describe.each(['aac', 'libfdk_aac'] as const)('AacEngine with %s (in-process aud
     expect(asc).toEqual([Buffer.of(0x11, 0x88)]);
     expect(frames.length).toBe(Math.ceil((2 * RATE) / 1024));
     expect(frames[0]!.pts).toBe(5000);
+    // Raw access units, never ADTS-framed (FLV carries raw AAC; HLS adds its own ADTS header).
+    expect(frames.filter((f) => f.raw[0] === 0xff && (f.raw[1]! & 0xf0) === 0xf0)).toEqual([]);
     for (let i = 1; i < frames.length; i++) expect(frames[i]!.pts - frames[i - 1]!.pts).toBeCloseTo(1024_000 / RATE, 6);
     const pcm = await decodeAac(asc[0]!, frames.map((f) => f.raw));
     const middle = pcm.subarray(RATE / 2, RATE + RATE / 2);
