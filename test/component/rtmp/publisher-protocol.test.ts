@@ -221,6 +221,35 @@ describe('RtmpPublisher protocol handling', () => {
     expect(tail.map((m) => (m.type === MSG.commandAmf0 ? parseCommand(m.payload).name : m.timestamp))).toEqual([105, 80, 'FCUnpublish', 'deleteStream']);
   });
 
+  it('with writeBatchMs, every byte of 40 batches arrives intact, whether the server reads at once or stalls a while', async () => {
+    const { port, conns } = await fakeServer(accepting);
+    const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${port}/live`, streamName: 'k', log, writeBatchMs: 5, maxQueueBytes: 64 * 1024 * 1024 });
+    p.start();
+    await until(() => p.phase === 'publishing');
+    const c = conns[0] as FakeConn;
+    const sent: string[] = [];
+    let ts = 0;
+    let backlog = 0;
+    for (let batch = 0; batch < 40; batch++) {
+      if (batch === 10) c.socket.pause(); // the kernel stops taking whole batches: writes go asynchronous
+      if (batch === 25) c.socket.resume();
+      for (let i = 0; i < 3; i++) {
+        const stalled = batch >= 10 && batch < 25;
+        const body = Buffer.alloc((stalled ? 300_000 : 1000) + ((batch * 7 + i * 131) % 9000), (batch * 3 + i) & 0xff);
+        const tag = i === 0 ? avcFrame([body], batch === 0, 0, (ts += 40)) : aacFrame(body, ts + i);
+        sent.push(`${tag.type}:${tag.data.toString('base64')}`);
+        p.write(tag);
+      }
+      await sleep(8); // past the batch interval: the next tags go into the next batch
+      backlog = Math.max(backlog, p.queuedBytes);
+    }
+    expect(backlog).toBeGreaterThan(1024 * 1024); // the stall did leave writes queued (not taken whole)
+    const media = (): RtmpMessage[] => c.messages.filter((m) => m.type === MSG.audio || m.type === MSG.video);
+    await until(() => media().length === sent.length, 5000);
+    expect(media().map((m) => `${m.type === MSG.video ? 'video' : 'audio'}:${m.payload.toString('base64')}`)).toEqual(sent);
+    await p.close();
+  });
+
   it('drops video up to the next keyframe while the socket is backed up, keeping audio', async () => {
     const { port, conns } = await fakeServer(accepting);
     const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${port}/live`, streamName: 'k', log, maxQueueBytes: 2 * 1024 * 1024 });
