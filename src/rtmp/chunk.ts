@@ -170,9 +170,8 @@ export class ByteSink {
   buf: Buffer;
   used = 0;
 
-  /** A new buffer of `capacity` bytes, or one to write over from its start. */
-  constructor(capacityOrBuffer: number | Buffer) {
-    this.buf = typeof capacityOrBuffer === 'number' ? Buffer.allocUnsafe(capacityOrBuffer) : capacityOrBuffer;
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(capacity);
   }
 
   /** Makes room for `n` more bytes; returns the buffer to write at `used`. */

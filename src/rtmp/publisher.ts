@@ -58,8 +58,6 @@ export interface RtmpPublisherOptions {
 
 /** Gathered bytes past this go out at once, not at the tick. */
 const BATCH_MAX_BYTES = 64 * 1024;
-/** A batch buffer up to this size is kept for the next batch when the kernel took it whole. */
-const MAX_SPARE_BYTES = 128 * 1024;
 
 /** Counters for metrics. */
 export interface RtmpPublisherStats {
@@ -113,12 +111,6 @@ export class RtmpPublisher extends TypedEmitter<{
   /** Messages encoded for the batch tick (publishing only), and the size of the last batch (the next one's first guess). */
   #pending: ByteSink | undefined;
   #lastBatchBytes = 0;
-  /**
-   * The last batch's buffer when the kernel took all of it at once: Node then
-   * keeps no reference to it (plain TCP), so the next batch is encoded into it
-   * — no allocation per batch while a target keeps up.
-   */
-  #spare: Buffer | undefined;
   /** The name given to publish on this connection (the target's, plus a fresh streamQuery). */
   #publishName = '';
   #phase: PublisherPhase = 'idle';
@@ -408,12 +400,7 @@ export class RtmpPublisher extends TypedEmitter<{
   /** Where to encode while batching and publishing (tags go straight in: no buffer of their own). */
   #batchSink(): ByteSink | undefined {
     if (this.#batch === undefined || this.#phase !== 'publishing') return undefined;
-    if (this.#pending === undefined) {
-      const want = Math.max(16 * 1024, Math.ceil(this.#lastBatchBytes * 1.25));
-      const spare = this.#spare;
-      this.#spare = undefined;
-      this.#pending = new ByteSink(spare !== undefined && spare.length >= want ? spare : want);
-    }
+    this.#pending ??= new ByteSink(Math.max(16 * 1024, Math.ceil(this.#lastBatchBytes * 1.25)));
     return this.#pending;
   }
 
@@ -429,10 +416,6 @@ export class RtmpPublisher extends TypedEmitter<{
     this.#lastBatchBytes = sink.used;
     this.#discardPending();
     this.#writeNow(sink.bytes());
-    // Written whole and synchronously (nothing queued): free to carry the next batch. Not over TLS,
-    // whose socket may still hold the plaintext.
-    const s = this.#socket;
-    if (s !== undefined && !this.#target.secure && s.writableLength === 0 && sink.buf.length <= MAX_SPARE_BYTES) this.#spare = sink.buf;
   }
 
   #discardPending(): void {
