@@ -12,7 +12,7 @@
  * first step where a call is not held, or where RTP is lost or dropped.
  *
  *   npx tsx bench/scale-calls.ts [--n 25,50,100,150,200,300] [--window 10] [--warmup 3]
- *                                [--size 640x360] [--kbps 800] [--rate 20] [--no-embedded] [--out bench/results]
+ *                                [--size 640x360] [--kbps 800] [--rate 20] [--no-embedded] [--no-hls] [--out bench/results]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -40,6 +40,7 @@ const { values: argv } = parseArgs({
     rate: { type: 'string', default: '20' },
     out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
     'no-embedded': { type: 'boolean', default: false },
+    'no-hls': { type: 'boolean', default: false },
   },
 });
 const steps = (argv.n ?? '').split(',').map(Number);
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
     throw new Error(`${e.message}\n${tail(far.log)}`);
   });
   const loadBefore = loadavg();
-  const gw = await startBenchGateway({ work, embedded, rtpPorts: 4 * maxN + 40, idleS: 5, name: 'gateway-scale' });
+  const gw = await startBenchGateway({ work, embedded, hls: !argv['no-hls'], rtpPorts: 4 * maxN + 40, idleS: 5, name: 'gateway-scale' });
   closers.push(gw.stop);
   log(`gateway up (pid ${gw.pid}), idle ${gw.idle.cpuPct.toFixed(1)} % CPU, ${gw.idle.rssMeanMiB.toFixed(0)} MiB; far end pid ${far.child.pid}`);
 

@@ -38,6 +38,8 @@ export interface BenchGatewayOptions {
   name: string;
   /** Top-level configuration keys set as given (e.g. `cluster`). */
   extra?: Record<string, unknown>;
+  /** false: no HLS muxing per call (rtmp.hls.enabled). */
+  hls?: boolean;
 }
 
 export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGateway> {
@@ -47,7 +49,10 @@ export async function startBenchGateway(o: BenchGatewayOptions): Promise<BenchGa
     rest: { host: '127.0.0.1', httpPort: await freeTcpPort(), maxCalls: 5000 },
     sip: { host: '127.0.0.1', port: await freeUdpPort() },
     rtp: { host: '127.0.0.1', portMin: rtpMin, portMax: rtpMin + o.rtpPorts - 1 },
-    rtmp: { embedded: { enabled: o.embedded, host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() } },
+    rtmp: {
+      embedded: { enabled: o.embedded, host: '127.0.0.1', rtmpPort: await freeTcpPort(), httpPort: await freeTcpPort() },
+      ...(o.hls === false ? { hls: { enabled: false } } : {}),
+    },
     webhook: { apps: { callApp: '' } },
     capture: { path: path.join(o.work, `${o.name}-captures.db`) },
     log: { level: 'warn' },
