@@ -13,9 +13,12 @@ import { FlvDemuxer } from '../../../src/pipeline/flv-file.js';
 import { InvalidStateError } from '../../../src/shared/errors.js';
 import { silentLogger } from '../../../src/shared/logger.js';
 import { makeTestMedia, runBuffer, type TestMedia } from '../../helpers/test-media.js';
+import { freeTcpPort } from '../../helpers/ports.js';
 
-const RTMP_PORT = 19350;
-const HTTP_PORT = 18000;
+/** Free ports picked before the tests: the embedded server's, and spare ones. */
+let RTMP_PORT = 0;
+let HTTP_PORT = 0;
+const spare: number[] = [];
 const log = silentLogger();
 const nmsLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -83,6 +86,8 @@ describe('embedded server + RtmpPublisher', () => {
   let server: EmbeddedServer | undefined;
 
   beforeAll(async () => {
+    [RTMP_PORT, HTTP_PORT] = [await freeTcpPort(), await freeTcpPort()];
+    for (let i = 0; i < 5; i++) spare.push(await freeTcpPort());
     media = await makeTestMedia(3);
     expect(media.video.length).toBe(75);
     expect(media.video[0]?.key).toBe(true);
@@ -109,9 +114,9 @@ describe('embedded server + RtmpPublisher', () => {
     expect(server.rtmpUrl).toBe(`rtmp://127.0.0.1:${RTMP_PORT}/live`);
     expect(server.pid).toBeGreaterThan(0);
     expect(server.pid).not.toBe(process.pid);
-    const inProcess = await runNodeMediaServer({ host: '127.0.0.1', rtmpPort: 19360, httpPort: 18010, auth: { secret: 'x'.repeat(16), publish: false, play: false }, log: nmsLog });
+    const inProcess = await runNodeMediaServer({ host: '127.0.0.1', rtmpPort: spare[0]!, httpPort: spare[1]!, auth: { secret: 'x'.repeat(16), publish: false, play: false }, log: nmsLog });
     try {
-      await expect(runNodeMediaServer({ host: '127.0.0.1', rtmpPort: 19361, httpPort: 18011, auth: { secret: 'x'.repeat(16), publish: false, play: false }, log: nmsLog }))
+      await expect(runNodeMediaServer({ host: '127.0.0.1', rtmpPort: spare[2]!, httpPort: spare[3]!, auth: { secret: 'x'.repeat(16), publish: false, play: false }, log: nmsLog }))
         .rejects.toThrow(InvalidStateError);
     } finally {
       await inProcess.close();
@@ -184,7 +189,7 @@ describe('embedded server + RtmpPublisher', () => {
   });
 
   it('reports failed when nothing listens', async () => {
-    const p = new RtmpPublisher({ url: 'rtmp://127.0.0.1:19351/live', streamName: 'x', log });
+    const p = new RtmpPublisher({ url: `rtmp://127.0.0.1:${spare[4]!}/live`, streamName: 'x', log });
     p.start();
     const reason = await waitFor(p, 'failed');
     expect(reason).toMatch(/ECONNREFUSED/);
