@@ -97,7 +97,7 @@ export class ChunkEncoder {
 
   /** Encodes one message into one buffer holding all its chunks. */
   encode(csid: number, type: number, streamId: number, timestamp: number, payload: Buffer): Buffer {
-    const sink = new ByteSink(this.#size(csid, streamId, timestamp, payload.length));
+    const sink = new ByteSink(0); // its one allocation is sized exactly by encodeTo's reserve
     this.encodeTo(sink, csid, type, streamId, timestamp, payload);
     return sink.buf;
   }
@@ -105,14 +105,16 @@ export class ChunkEncoder {
   /** Encodes one message at the end of `sink` (a batch of messages written at once). */
   encodeTo(sink: ByteSink, csid: number, type: number, streamId: number, timestamp: number, payload: Buffer): void {
     const len = payload.length;
-    const size = this.#size(csid, streamId, timestamp, len);
+    if (len > 0xffffff) throw new ParseError(`RTMP: message too large (${len})`);
     const ts = timestamp >>> 0;
     const st = this.#streams.get(csid);
     const fmt = st === undefined || st.streamId !== streamId || ts < st.timestamp ? 0 : 1;
     const field = fmt === 0 ? ts : ts - (st as EncState).timestamp;
     const ext = field >= EXTENDED;
+    const extLen = ext ? 4 : 0;
+    const bh = basicHeaderSize(csid);
     const chunks = len === 0 ? 1 : Math.ceil(len / this.#chunkSize);
-    const b = sink.reserve(size);
+    const b = sink.reserve(bh + (fmt === 0 ? 11 : 7) + extLen + len + (chunks - 1) * (bh + extLen));
     let o = writeBasicHeader(b, sink.used, fmt, csid);
     b.writeUIntBE(ext ? EXTENDED : field, o, 3);
     b.writeUIntBE(len, o + 3, 3);
@@ -146,19 +148,6 @@ export class ChunkEncoder {
       st.streamId = streamId;
       st.timestamp = ts;
     }
-  }
-
-  /** Bytes the next message on `csid` takes (its header form depends on the chunk stream's last message). */
-  #size(csid: number, streamId: number, timestamp: number, len: number): number {
-    if (len > 0xffffff) throw new ParseError(`RTMP: message too large (${len})`);
-    const ts = timestamp >>> 0;
-    const st = this.#streams.get(csid);
-    const fmt0 = st === undefined || st.streamId !== streamId || ts < st.timestamp;
-    const field = fmt0 ? ts : ts - (st as EncState).timestamp;
-    const bh = basicHeaderSize(csid);
-    const extLen = field >= EXTENDED ? 4 : 0;
-    const chunks = len === 0 ? 1 : Math.ceil(len / this.#chunkSize);
-    return bh + (fmt0 ? 11 : 7) + extLen + len + (chunks - 1) * (bh + extLen);
   }
 }
 
