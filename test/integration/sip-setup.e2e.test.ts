@@ -106,6 +106,9 @@ describe('ringing, CANCEL and redirects', () => {
     expect(sipCallId).toBeDefined();
     expect(invite).toMatch(new RegExp(`^Call-ID: ${sipCallId}`, 'm'));
     expect(invite).not.toContain(callId);
+    // Hang up once the target streams (its scenario then waits for BYE): SIPp counts a BYE that
+    // lands while the call still runs the steps after the ACK as unexpected, and fails.
+    await hooks.waitFor((e) => e.body?.callId === callId && e.body.rtmpStreamStatus === 'RTMP_STREAM_ACTIVE', 10_000);
     await gw.rest('/call/terminate', { callId });
     await final(callId, 'FINISH');
     expect(await target.exited, target.errors()).toBe(0);
